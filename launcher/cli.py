@@ -1,0 +1,235 @@
+"""`wrap`: thin click commands: parse, call one core function, map the result to an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from launcher import __version__, config, exitcodes, gate, report
+from launcher.errors import WrapError
+from launcher.log import Log
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class WrapGroup(click.Group):
+    """`wrap [OPTIONS] [--] PROGRAM [ARGS]...` with subcommands.
+
+    A first argument that names a subcommand is that subcommand; anything else (and anything
+    after `--`) is a program to gate and exec, so `wrap -- status` runs a program called status.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["wrap.program_after_dashdash"] = _dashdash_first(self, args)
+        return super().parse_args(ctx, args)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        if name is not None and (
+            ctx.meta.get("wrap.program_after_dashdash") or name not in self.commands
+        ):
+            return "run", self.commands["run"], args
+        return super().resolve_command(ctx, args)
+
+
+def _dashdash_first(cmd: click.Command, args: list[str]) -> bool:
+    """Whether `--` comes before the first positional argument."""
+    takes_value = {
+        opt
+        for p in cmd.params
+        if isinstance(p, click.Option) and not p.is_flag and not p.count
+        for opt in p.opts
+    }
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--":
+            return True
+        elif arg.startswith("-") and arg != "-":
+            skip = arg in takes_value
+        else:
+            return False
+    return False
+
+
+def _settings_options(f: Any) -> Any:
+    options = [
+        click.option(
+            "--profile",
+            metavar="NAME",
+            help="Credentials profile [env WRAP_PROFILE; default: claude, "
+            "or the one matching PROGRAM].",
+        ),
+        click.option(
+            "--credentials",
+            metavar="PATH",
+            help="Credentials file [env WRAP_CREDENTIALS; default: the profile's].",
+        ),
+        click.option(
+            "--threshold",
+            metavar="DURATION",
+            help="Refresh when the token expires within this: 7d, 36h, 90m, 45s or seconds; "
+            "0 = only when expired [env WRAP_THRESHOLD; default 7d].",
+        ),
+        click.option(
+            "--token-url",
+            metavar="URL",
+            help="OAuth token endpoint (https, or http on loopback) [env WRAP_TOKEN_URL].",
+        ),
+        click.option("--client-id", metavar="ID", help="OAuth client id [env WRAP_CLIENT_ID]."),
+        click.option(
+            "--strict",
+            is_flag=True,
+            default=None,
+            help="Do not launch with an expired, missing or invalid token [env WRAP_STRICT=1].",
+        ),
+        click.option(
+            "--refresh-timeout",
+            metavar="DURATION",
+            help="Longest the gate may hold a launch for a refresh, retries included "
+            "[env WRAP_REFRESH_TIMEOUT; default 15s].",
+        ),
+        click.option(
+            "--no-browser",
+            is_flag=True,
+            default=None,
+            help="Never open a browser for login [env WRAP_NO_BROWSER=1].",
+        ),
+        click.option(
+            "--check-only",
+            is_flag=True,
+            help="Report freshness and exit (0 fresh, 1 expiring, 3 expired, "
+            "4 missing/invalid); change nothing, launch nothing.",
+        ),
+        click.option(
+            "--refresh-token",
+            "force_refresh",
+            is_flag=True,
+            help="Refresh now even if fresh (exit 5 on failure), then exec PROGRAM if given.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="With --check-only: one JSON object."),
+        click.option("-q", "--quiet", is_flag=True, help="Only errors."),
+        click.option("-v", "--verbose", is_flag=True, help="Debug messages [env WRAP_LOG=debug]."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.group(
+    cls=WrapGroup,
+    invoke_without_command=True,
+    context_settings={**CONTEXT, "allow_interspersed_args": False},
+    epilog=(
+        "Exit codes: 0 fresh/refreshed, 1 expiring, 2 usage error, 3 expired, 4 no usable "
+        "credentials, 5 refresh failed, 126/127 program not executable/not found. Once the "
+        "program is launched (exec, same PID) its exit code is the process's."
+    ),
+)
+@_settings_options
+@click.version_option(__version__, "--version", prog_name="wrap")
+@click.pass_context
+def wrap(ctx: click.Context, /, **opts: Any) -> None:
+    """Gate a CLI on a fresh OAuth token, then exec it.
+
+    \b
+      wrap [OPTIONS] [--] PROGRAM [ARGS]...   refresh if due, then exec PROGRAM
+      wrap --check-only [--json]              report freshness (CI pre-step)
+      wrap --refresh-token [PROGRAM ...]      refresh now, then exec PROGRAM if given
+    """
+    ctx.obj = opts
+    if ctx.invoked_subcommand is None:
+        sys.exit(_act(opts, None, []))
+
+
+@wrap.command(
+    "run",
+    context_settings={**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+)
+@click.argument("program")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def run(opts: dict[str, Any], program: str, args: tuple[str, ...]) -> None:
+    """Gate on the token, then exec PROGRAM with ARGS (what `wrap PROGRAM ...` does)."""
+    sys.exit(_act(opts, program, list(args)))
+
+
+def _act(opts: dict[str, Any], program: str | None, args: list[str]) -> int:
+    env = os.environ
+    log = Log(-1 if opts["quiet"] else 1 if opts["verbose"] else 0)
+    try:
+        settings = config.resolve(_flags(opts), env, program=program)
+        if log.verbosity == 0:
+            log.verbosity = settings.verbosity
+        if opts["check_only"]:
+            return _check(settings, env, as_json=opts["as_json"])
+        if opts["force_refresh"]:
+            code = _force_refresh(settings, env, log, quiet=program is not None)
+            if code != exitcodes.REFRESHED or program is None:
+                return code
+        elif program is None:
+            click.echo(click.get_current_context().get_help(), err=True)
+            log.warn("no program given: wrap [OPTIONS] PROGRAM [ARGS]..., or --check-only")
+            return exitcodes.USAGE
+    except WrapError as e:
+        log.warn(str(e))
+        return e.exit_code
+    assert program is not None
+    return gate.launch(settings, program, args, env=env, log=log)
+
+
+def _flags(opts: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "profile",
+        "credentials",
+        "threshold",
+        "token_url",
+        "client_id",
+        "strict",
+        "refresh_timeout",
+        "no_browser",
+    )
+    flags = {k: opts[k] for k in keys}
+    flags["verbosity"] = 1 if opts["verbose"] else 0
+    return flags
+
+
+def _check(settings: config.Settings, env: Any, *, as_json: bool) -> int:
+    obj, problem = report.describe(settings, config.state_dir(env), time.time())
+    if as_json:
+        click.echo(json.dumps(obj))
+    else:
+        click.echo(report.summary_line(obj))
+        if problem:
+            click.echo(f"wrap: {problem}", err=True)
+    return report.EXIT_FOR_STATE[obj["state"]]
+
+
+def _force_refresh(settings: config.Settings, env: Any, log: Log, *, quiet: bool) -> int:
+    from launcher.renew import renew
+
+    creds = renew(settings, config.state_dir(env), now=time.time, log=log, forced=True)
+    when = report.iso(creds.expires_at) or "no expiry"
+    message = f"refreshed {settings.credentials} (expires {when})"
+    if quiet:
+        log.info(message)
+    else:
+        click.echo(message)
+    return exitcodes.REFRESHED
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        wrap.main(args=argv, prog_name="wrap", standalone_mode=True)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0

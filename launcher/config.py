@@ -1,0 +1,256 @@
+"""Settings: flag > environment > config file > profile default.
+
+Imported on the hot path, so tomllib is imported only when a config file exists, and the
+platform directories come from platformdirs only off Linux (see `_xdg`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from launcher import profiles
+from launcher.errors import UsageError
+
+TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from launcher.profiles import Profile
+
+DEFAULT_THRESHOLD = 7 * 86400
+DEFAULT_REFRESH_TIMEOUT = 15.0
+DEFAULT_LOCK_TIMEOUT = 30.0
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION_FORMS = "use seconds or a number with d, h, m or s (7d, 36h, 90m, 45s)"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Settings:
+    """Resolved settings for one run; plain values only."""
+
+    __slots__ = (
+        "client_id",
+        "config_path",
+        "credentials",
+        "lock_timeout",
+        "no_browser",
+        "profile",
+        "refresh_timeout",
+        "strict",
+        "threshold",
+        "token_url",
+        "verbosity",
+    )
+
+    def __init__(
+        self,
+        *,
+        profile: Profile,
+        credentials: str,
+        threshold: int,
+        token_url: str,
+        client_id: str | None,
+        strict: bool,
+        refresh_timeout: float,
+        lock_timeout: float,
+        no_browser: bool,
+        verbosity: int,
+        config_path: str | None,
+    ) -> None:
+        self.profile = profile
+        self.credentials = credentials
+        self.threshold = threshold
+        self.token_url = token_url
+        self.client_id = client_id
+        self.strict = strict
+        self.refresh_timeout = refresh_timeout
+        self.lock_timeout = lock_timeout
+        self.no_browser = no_browser
+        # -1 quiet, 0 warnings (default), 1 debug
+        self.verbosity = verbosity
+        self.config_path = config_path
+
+
+def parse_duration(text: str, source: str) -> float:
+    """'7d', '36h', '90m', '45s' (any case) or plain seconds; raise UsageError naming SOURCE."""
+    raw = text.strip().lower()
+    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in _UNITS else (raw, "s")
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if not number or value < 0 or value != value or value == float("inf"):
+        raise UsageError(f"invalid duration {text!r} ({source}): {_DURATION_FORMS}")
+    return value * _UNITS[unit]
+
+
+def parse_bool(text: str, source: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise UsageError(f"invalid value {text!r} ({source}): use 1 or 0 (true/false, yes/no, on/off)")
+
+
+def config_dir(env: Mapping[str, str]) -> str:
+    return _platform_dir("config", env)
+
+
+def state_dir(env: Mapping[str, str]) -> str:
+    return _platform_dir("state", env)
+
+
+def _platform_dir(kind: str, env: Mapping[str, str]) -> str:
+    if sys.platform.startswith("linux"):
+        return _xdg(kind, env)
+    import platformdirs
+
+    if kind == "config":
+        return platformdirs.user_config_dir("wrap", appauthor=False)
+    return platformdirs.user_state_dir("wrap", appauthor=False)
+
+
+def _xdg(kind: str, env: Mapping[str, str]) -> str:
+    # What platformdirs returns on Linux (XDG base directories), without its import cost on
+    # every launch; tests/test_config.py checks that both agree.
+    var, fallback = {
+        "config": ("XDG_CONFIG_HOME", ".config"),
+        "state": ("XDG_STATE_HOME", ".local/state"),
+    }[kind]
+    base = env.get(var, "").strip() or os.path.join(profiles.home_dir(env), fallback)
+    return os.path.join(base, "wrap")
+
+
+def load_config(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """(path, table) of the config file; an empty table when the default file does not exist."""
+    explicit = env.get("WRAP_CONFIG")
+    path = explicit or os.path.join(config_dir(env), "config.toml")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        if explicit:
+            raise UsageError(
+                f"config file {path} (from WRAP_CONFIG) does not exist: "
+                "create it or unset WRAP_CONFIG"
+            ) from None
+        return path, {}
+    except OSError as e:
+        raise UsageError(f"cannot read config file {path}: {e.strerror}") from e
+    import tomllib
+
+    try:
+        return path, tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"config file {path} is not valid TOML: {e}") from e
+
+
+def resolve(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    program: str | None = None,
+) -> Settings:
+    """Merge flags (None = not given), environment and config file into Settings."""
+    config_path, table = load_config(env)
+    cfg = _Config(config_path, table)
+
+    profile_name = flags.get("profile") or env.get("WRAP_PROFILE") or cfg.text("profile")
+    if profile_name:
+        profile = profiles.BUILTIN.get(profile_name)
+        if profile is None:
+            known = ", ".join(sorted(profiles.BUILTIN))
+            raise UsageError(f"unknown profile {profile_name!r}: use one of {known}")
+    else:
+        profile = (program and profiles.by_program(program)) or profiles.CLAUDE
+    section = cfg.section(profile.name)
+
+    def pick(flag: str, var: str, key: str) -> tuple[Any, str] | None:
+        if flags.get(flag) is not None:
+            return flags[flag], f"--{flag.replace('_', '-')}"
+        if env.get(var):
+            return env[var], var
+        value = section.get(key, cfg.table.get(key))
+        if value is not None:
+            return value, f"{key} in {config_path}"
+        return None
+
+    def duration(flag: str, var: str, key: str, default: float) -> float:
+        got = pick(flag, var, key)
+        if got is None:
+            return default
+        value, source = got
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise UsageError(f"invalid {key} ({source}): {_DURATION_FORMS}")
+        return parse_duration(value, source)
+
+    def flag_bool(flag: str, var: str, key: str) -> bool:
+        got = pick(flag, var, key)
+        if got is None:
+            return False
+        value, source = got
+        if isinstance(value, bool):
+            return value
+        return parse_bool(str(value), source)
+
+    def text(flag: str, var: str, key: str, default: str | None) -> str | None:
+        got = pick(flag, var, key)
+        if got is None:
+            return default
+        value, source = got
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"invalid {key} ({source}): expected a non-empty string")
+        return value
+
+    credentials = text("credentials", "WRAP_CREDENTIALS", "credentials", None)
+    verbosity = int(flags.get("verbosity") or 0)
+    if not verbosity and env.get("WRAP_LOG", "").lower() == "debug":
+        verbosity = 1
+    return Settings(
+        profile=profile,
+        credentials=os.path.expanduser(credentials) if credentials else profile.default_path(env),
+        threshold=int(duration("threshold", "WRAP_THRESHOLD", "threshold", DEFAULT_THRESHOLD)),
+        token_url=text("token_url", "WRAP_TOKEN_URL", "token_url", profile.token_url) or "",
+        client_id=text("client_id", "WRAP_CLIENT_ID", "client_id", profile.client_id),
+        strict=flag_bool("strict", "WRAP_STRICT", "strict"),
+        refresh_timeout=duration(
+            "refresh_timeout", "WRAP_REFRESH_TIMEOUT", "refresh_timeout", DEFAULT_REFRESH_TIMEOUT
+        ),
+        lock_timeout=duration(
+            "lock_timeout", "WRAP_LOCK_TIMEOUT", "lock_timeout", DEFAULT_LOCK_TIMEOUT
+        ),
+        no_browser=flag_bool("no_browser", "WRAP_NO_BROWSER", "no_browser"),
+        verbosity=verbosity,
+        config_path=config_path if table else None,
+    )
+
+
+class _Config:
+    __slots__ = ("path", "table")
+
+    def __init__(self, path: str, table: dict[str, Any]) -> None:
+        self.path = path
+        self.table = table
+
+    def text(self, key: str) -> str | None:
+        value = self.table.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"config file {self.path}: {key} must be a string")
+        return value
+
+    def section(self, name: str) -> dict[str, Any]:
+        sections = self.table.get("profiles", {})
+        if not isinstance(sections, dict):
+            raise UsageError(
+                f"config file {self.path}: 'profiles' must be a table ([profiles.NAME])"
+            )
+        section = sections.get(name, {})
+        if not isinstance(section, dict):
+            raise UsageError(f"config file {self.path}: profiles.{name} must be a table")
+        return section

@@ -1,0 +1,167 @@
+"""The Credentials value, and reading/updating it in each profile's JSON shape.
+
+Imported on the hot path: standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from launcher.errors import CredentialsError
+
+TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from launcher.profiles import Profile
+
+MISSING = "missing"
+INVALID = "invalid"
+
+# Year 9999 in epoch seconds: anything later is a corrupted or mis-scaled value.
+_LATEST_EXPIRY = 253402300799
+
+
+class Credentials:
+    """The three values wrap cares about; everything else in the file is left alone."""
+
+    __slots__ = ("access_token", "expires_at", "refresh_token")
+
+    def __init__(
+        self, access_token: str, refresh_token: str | None, expires_at: float | None
+    ) -> None:
+        self.access_token = access_token
+        self.refresh_token = refresh_token
+        # Epoch seconds; None when the file carries no expiry (treated as fresh).
+        self.expires_at = expires_at
+
+    def __repr__(self) -> str:
+        # Never show token values, even in a traceback or a debugger.
+        return (
+            f"Credentials(access_token=<{len(self.access_token)} chars>, "
+            f"refresh_token={'<set>' if self.refresh_token else None}, "
+            f"expires_at={self.expires_at!r})"
+        )
+
+
+def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Credentials]:
+    """Decode a credentials file; raise CredentialsError (missing/invalid) for anything unusable."""
+    fix = profile.login_hint
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        what = "is empty" if not data.strip() else "is not valid JSON"
+        raise CredentialsError(
+            f"{path} {what}; it was left as it is: repair it or {fix}", INVALID
+        ) from e
+    if not isinstance(doc, dict):
+        raise CredentialsError(
+            f"{path} holds JSON that is not an object; it was left as it is: {fix}", INVALID
+        )
+    access = _field(doc, profile.access_field, path, fix)
+    if access is None or access == "":
+        raise CredentialsError(
+            f"{path} has no access token ({profile.access_field}): {fix}", MISSING
+        )
+    if not isinstance(access, str):
+        raise _wrong_type(path, profile.access_field, "a string", fix)
+    refresh = _field(doc, profile.refresh_field, path, fix)
+    if refresh is not None and not isinstance(refresh, str):
+        raise _wrong_type(path, profile.refresh_field, "a string", fix)
+    raw_expiry = _field(doc, profile.expiry_field, path, fix)
+    expires_at = _decode_expiry(raw_expiry, profile, path, fix)
+    return doc, Credentials(access, refresh or None, expires_at)
+
+
+def updated(
+    profile: Profile,
+    doc: dict[str, Any],
+    *,
+    access_token: str | None = None,
+    refresh_token: str | None = None,
+    expires_at: float | None = None,
+) -> dict[str, Any]:
+    """A copy of DOC with the given values set in place: key order and every other field kept."""
+    import copy
+
+    new = copy.deepcopy(doc)
+    if access_token is not None:
+        _set(new, profile.access_field, access_token)
+    if refresh_token is not None:
+        _set(new, profile.refresh_field, refresh_token)
+    if expires_at is not None:
+        _set(new, profile.expiry_field, encode_expiry(expires_at, profile.expiry_unit))
+    return new
+
+
+def encode_expiry(expires_at: float, unit: str) -> int | float:
+    if unit == "ms":
+        return round(expires_at * 1000)
+    return round(expires_at)
+
+
+def _decode_expiry(raw: object, profile: Profile, path: str, fix: str) -> float | None:
+    if raw is None:
+        return None
+    field = profile.expiry_field
+    # bool is an int in Python but never a timestamp.
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise _wrong_type(path, field, "a number", fix)
+    seconds = raw / 1000 if profile.expiry_unit == "ms" else float(raw)
+    if not math.isfinite(seconds) or seconds < 0 or seconds > _LATEST_EXPIRY:
+        raise CredentialsError(
+            f"{path}: {field} is out of range ({raw!r} {profile.expiry_unit}); "
+            f"it was left as it is: {fix}",
+            INVALID,
+        )
+    return seconds
+
+
+def _field(doc: dict[str, Any], dotted: str, path: str, fix: str) -> object:
+    node: object = doc
+    parts = dotted.split(".")
+    for i, key in enumerate(parts):
+        if node is None:
+            return None
+        if not isinstance(node, dict):
+            parent = ".".join(parts[:i])
+            raise _wrong_type(path, parent, "an object", fix)
+        node = node.get(key)
+    return node
+
+
+def _set(doc: dict[str, Any], dotted: str, value: object) -> None:
+    *parents, leaf = dotted.split(".")
+    node = doc
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _wrong_type(path: str, field: str, expected: str, fix: str) -> CredentialsError:
+    return CredentialsError(
+        f"{path}: {field} is not {expected}; it was left as it is: {fix}", INVALID
+    )
+
+
+def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
+    """Serialize DOC the way ORIGINAL was written: indentation, separators, final newline."""
+    text = original.decode("utf-8", errors="replace")
+    indent: str | int | None = None
+    for line in text.splitlines()[1:]:
+        stripped = line.lstrip(" \t")
+        if stripped and len(stripped) < len(line):
+            lead = line[: len(line) - len(stripped)]
+            indent = "\t" if lead.startswith("\t") else len(lead)
+            break
+    if indent is None and "\n" not in text.strip():
+        # One line: keep it compact the way JSON.stringify writes it, unless it had spaces.
+        compact = '": ' not in text and '", "' not in text
+        separators = (",", ":") if compact else (", ", ": ")
+        out = json.dumps(doc, ensure_ascii=False, separators=separators)
+    else:
+        out = json.dumps(doc, ensure_ascii=False, indent=indent if indent is not None else 2)
+    if text.endswith("\n") or not text:
+        out += "\n"
+    return out.encode("utf-8")

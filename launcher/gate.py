@@ -1,0 +1,130 @@
+"""The hot path: read the credentials, decide, refresh only when due, exec the program.
+
+Standard library only: with a fresh token this runs on every launch of the aliased CLI. The
+refresh machinery (httpx and friends) is imported only when a refresh is due.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from launcher import config, credentials, exitcodes, policy, store
+from launcher.errors import CredentialsError, ExecError, RefreshError, UsageError, WrapError
+from launcher.execute import exec_program, find_program
+from launcher.log import Log
+
+TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from launcher.config import Settings
+
+
+def gate(
+    settings: Settings,
+    *,
+    env: Mapping[str, str],
+    now: Callable[[], float],
+    log: Log,
+    program: str,
+    renew: Callable[..., credentials.Credentials] | None = None,
+) -> int | None:
+    """Make the token usable if it can be; None means launch, an int means exit with it."""
+    path = settings.credentials
+    profile = settings.profile
+    try:
+        data = store.read_bytes(path, profile.login_hint)
+        _, creds = credentials.parse(profile, data, path)
+    except CredentialsError as e:
+        if settings.strict:
+            log.warn(f"{e} (--strict: not launching {program})")
+            return exitcodes.NO_CREDENTIALS
+        log.warn(f"{e}; launching {program} anyway")
+        return None
+    t = now()
+    # Past the raw threshold the lifetime rule can only lower it: no state read on the hot path.
+    if policy.token_state(creds.expires_at, t, settings.threshold) == policy.FRESH:
+        return None
+    from launcher import state
+
+    state_dir = config.state_dir(env)
+    threshold = policy.effective_threshold(settings.threshold, state.load(state_dir, path).lifetime)
+    current = policy.token_state(creds.expires_at, t, threshold)
+    if current == policy.FRESH:
+        return None
+    if renew is None:
+        # httpx and the rest of the refresh machinery load only when a refresh is due.
+        from launcher.renew import renew as renew_now
+
+        renew = renew_now
+    try:
+        renew(settings, state_dir, now=now, log=log)
+    except WrapError as e:
+        return _failed(settings, log, e, current, program, now())
+    log.debug(f"refreshed the token in {path}")
+    return None
+
+
+def _failed(
+    settings: Settings, log: Log, error: WrapError, current: str, program: str, t: float
+) -> int | None:
+    if isinstance(error, RefreshError) and error.rejected:
+        advice = ""  # the message already says how to log in again
+    elif isinstance(error, UsageError):
+        advice = ""
+    else:
+        advice = "; it will be tried again at the next launch"
+    expired = current == policy.EXPIRED
+    if settings.strict and expired:
+        log.warn(f"token refresh failed: {error}{advice} (--strict: not launching {program})")
+        return exitcodes.REFRESH_FAILED
+    still = "the token has expired" if expired else "the token is still valid for now"
+    log.warn(f"token refresh failed: {error}{advice}; {still}, launching {program} anyway")
+    return None
+
+
+def launch(
+    settings: Settings,
+    program: str,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log: Log,
+    now: Callable[[], float] = time.time,
+    skip_self: bool = True,
+) -> int:
+    """Gate, then exec PROGRAM with ARGS untouched; returns only when nothing was launched."""
+    try:
+        code = gate(settings, env=env, now=now, log=log, program=os.path.basename(program))
+        if code is not None:
+            return code
+        path = find_program(program, env, skip_self=skip_self)
+        exec_program(path, program, args)
+    except ExecError as e:
+        log.warn(str(e))
+        return e.exit_code
+    except WrapError as e:
+        log.warn(str(e))
+        return e.exit_code
+    return exitcodes.CANNOT_EXECUTE  # pragma: no cover - exec does not return
+
+
+def main_claude(argv: Sequence[str] | None = None) -> int:
+    """`wrap-claude [ARGS]...`: every argument belongs to claude; settings come from the env."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ
+    log = Log()
+    try:
+        settings = config.resolve({"profile": "claude"}, env)
+    except UsageError as e:
+        log.warn(str(e))
+        return exitcodes.USAGE
+    log.verbosity = settings.verbosity
+    explicit = env.get("WRAP_CLAUDE_BIN")
+    return launch(settings, explicit or "claude", args, env=env, log=log, skip_self=not explicit)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main_claude())

@@ -1,0 +1,240 @@
+"""The OAuth refresh_token grant over httpx: one request, error classification, bounded retries."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from launcher.errors import RefreshError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+# OAuth errors that mean the refresh token (or client) itself is refused: retrying cannot help.
+REJECTED = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_ATTEMPTS = 4
+BACKOFF_BASE = 0.5
+PER_ATTEMPT_CAP = 10.0
+
+
+class Endpoint:
+    """Where and how to send the refresh_token grant (profile data plus overrides)."""
+
+    __slots__ = ("body", "client_id", "client_secret", "extra_body", "url")
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str | None,
+        *,
+        client_secret: str | None = None,
+        body: str = "json",
+        extra_body: Mapping[str, str] | None = None,
+    ) -> None:
+        self.url = url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.body = body
+        self.extra_body = dict(extra_body or {})
+
+
+class TokenResponse:
+    __slots__ = ("access_token", "expires_in", "refresh_token")
+
+    def __init__(self, access_token: str, refresh_token: str | None, expires_in: float | None):
+        self.access_token = access_token
+        self.refresh_token = refresh_token
+        self.expires_in = expires_in
+
+    def __repr__(self) -> str:
+        return f"TokenResponse(expires_in={self.expires_in!r}, rotated={bool(self.refresh_token)})"
+
+
+def check_url(url: str) -> None:
+    """Refuse a token URL that would send a refresh token in the clear (loopback excepted)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and _is_loopback(host):
+        return
+    raise UsageError(
+        f"refusing token URL {url!r}: it must be https:// (http:// only for a loopback host); "
+        "check --token-url / WRAP_TOKEN_URL"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refresh(
+    client: httpx.Client,
+    endpoint: Endpoint,
+    refresh_token: str,
+    *,
+    budget: float,
+    on_refresh_token: Callable[[str], None],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[], float] = random.random,
+) -> TokenResponse:
+    """Run the grant, retrying only what cannot have rotated the token, within BUDGET seconds.
+
+    ON_REFRESH_TOKEN is called with any new refresh token the server sends, before anything
+    else is checked, so that it reaches the disk even when the rest of the answer is unusable.
+    """
+    check_url(endpoint.url)
+    deadline = clock() + budget
+    attempt = 0
+    while True:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise RefreshError(
+                f"no answer from {endpoint.url} within {budget:g} s", retryable=False, sent=False
+            )
+        try:
+            return _once(
+                client, endpoint, refresh_token, min(remaining, PER_ATTEMPT_CAP), on_refresh_token
+            )
+        except RefreshError as e:
+            attempt += 1
+            if not e.retryable or attempt >= MAX_ATTEMPTS:
+                raise
+            if e.retry_after is not None:
+                delay = e.retry_after
+            else:
+                # Full jitter, so that many waiting launches do not retry in lock step.
+                delay = BACKOFF_BASE * (2 ** (attempt - 1)) * (0.5 + jitter() / 2)
+            if clock() + delay >= deadline:
+                raise RefreshError(
+                    f"{e} (gave up: the next retry would pass the {budget:g} s refresh timeout)",
+                    retryable=False,
+                    sent=e.sent,
+                ) from e
+            sleep(delay)
+
+
+def _once(
+    client: httpx.Client,
+    endpoint: Endpoint,
+    refresh_token: str,
+    timeout: float,
+    on_refresh_token: Callable[[str], None],
+) -> TokenResponse:
+    fields: dict[str, str] = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    if endpoint.client_id:
+        fields["client_id"] = endpoint.client_id
+    fields.update(endpoint.extra_body)
+    auth: tuple[str | bytes, str | bytes] | None = None
+    if endpoint.client_secret:
+        auth = (endpoint.client_id or "", endpoint.client_secret)
+    kwargs: dict[str, Any] = {"json": fields} if endpoint.body == "json" else {"data": fields}
+    url = endpoint.url
+    try:
+        response = client.post(
+            url,
+            headers={"Accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+            **kwargs,
+        )
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+        raise RefreshError(
+            f"cannot connect to {url}: {_describe(e)}", retryable=True, sent=False
+        ) from e
+    except httpx.TimeoutException as e:
+        raise RefreshError(
+            f"{url} did not answer within {timeout:g} s after the request was sent", sent=True
+        ) from e
+    except httpx.HTTPError as e:
+        raise RefreshError(f"request to {url} failed: {_describe(e)}", sent=True) from e
+    return _interpret(response, url, on_refresh_token)
+
+
+def _interpret(
+    response: httpx.Response, url: str, on_refresh_token: Callable[[str], None]
+) -> TokenResponse:
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    new_refresh = body.get("refresh_token")
+    if isinstance(new_refresh, str) and new_refresh:
+        on_refresh_token(new_refresh)
+    else:
+        new_refresh = None
+
+    if status in RETRY_STATUSES:
+        raise RefreshError(
+            f"{url} answered HTTP {status}{_oauth_error(body)}",
+            retryable=True,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+    error = body.get("error")
+    if status >= 400 or error:
+        rejected = error in REJECTED
+        raise RefreshError(f"{url} answered HTTP {status}{_oauth_error(body)}", rejected=rejected)
+    if not response.content or not body:
+        raise RefreshError(f"{url} answered HTTP {status} with a body that is not a JSON object")
+    access = body.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise RefreshError(f"{url} answered without an access_token")
+    return TokenResponse(access, new_refresh, _seconds(body.get("expires_in")))
+
+
+def _oauth_error(body: dict[str, Any]) -> str:
+    error = body.get("error")
+    if not isinstance(error, str):
+        return ""
+    desc = body.get("error_description")
+    return f" ({error}: {desc})" if isinstance(desc, str) and desc else f" ({error})"
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value > 0 else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if number > 0 else None
+    return None
+
+
+def _retry_after(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _describe(e: Exception) -> str:
+    text = str(e)
+    return text if text else type(e).__name__

@@ -1,0 +1,235 @@
+"""The slow path: lock, re-read, refresh, write back, remember.
+
+Only imported when a token is due (or a refresh is forced), so httpx stays off the hot path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+
+from launcher import credentials, lock, policy, state, store
+from launcher import refresh as grant
+from launcher.errors import RefreshError, WrapError, WriteError
+from launcher.vendor_locks import vendor_lock
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from launcher.config import Settings
+    from launcher.credentials import Credentials
+    from launcher.log import Log
+
+# RFC 6749 leaves expires_in optional; without it, assume an hour rather than "never expires".
+DEFAULT_EXPIRES_IN = 3600.0
+
+
+def renew(
+    settings: Settings,
+    state_dir: str,
+    *,
+    now: Callable[[], float],
+    log: Log,
+    forced: bool = False,
+    client_factory: Callable[[], httpx.Client] = httpx.Client,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Credentials:
+    """Make the token at settings.credentials fresh, or raise a WrapError saying why not.
+
+    Single flight: every wrap process for the same file serializes on the lock beside it, and
+    one that finds the file already refreshed (or a refresh that just failed) sends nothing.
+    """
+    path = settings.credentials
+    profile = settings.profile
+    endpoint = grant.Endpoint(
+        settings.token_url,
+        settings.client_id,
+        client_secret=profile.client_secret,
+        body=profile.body,
+        extra_body=profile.extra_body,
+    )
+    grant.check_url(endpoint.url)
+    started = now()
+    if not forced:
+        _check_suspended(state.load(state_dir, path), path, profile.login_hint)
+
+    def waiting() -> None:
+        log.info(f"waiting for another process to finish refreshing {path}")
+
+    with lock.locked(
+        path, timeout=settings.lock_timeout, on_wait=waiting, clock=clock, sleep=sleep
+    ):
+        remembered = state.load(state_dir, path)
+        original = store.read_bytes(path, profile.login_hint)
+        doc, creds = credentials.parse(profile, original, path)
+        if not forced:
+            threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
+            if policy.token_state(creds.expires_at, now(), threshold) == policy.FRESH:
+                log.debug(f"{path} was refreshed by another process meanwhile")
+                return creds
+            _check_suspended(remembered, path, profile.login_hint)
+            if remembered.last_failed is not None and remembered.last_failed >= started:
+                raise RefreshError(
+                    f"another launch just failed to refresh {path}: {remembered.last_error}",
+                    sent=False,
+                )
+        if not creds.refresh_token:
+            raise RefreshError(
+                f"{path} has no refresh token, so it cannot be refreshed: {profile.login_hint}",
+                sent=False,
+            )
+        with vendor_lock(
+            profile.vendor_lock, path, timeout=settings.lock_timeout, clock=clock, sleep=sleep
+        ):
+            writer = _Writer(settings, state_dir, doc, original, creds.refresh_token)
+            try:
+                with client_factory() as client:
+                    response = grant.refresh(
+                        client,
+                        endpoint,
+                        creds.refresh_token,
+                        budget=settings.refresh_timeout,
+                        on_refresh_token=writer.save_refresh_token,
+                        clock=clock,
+                        sleep=sleep,
+                    )
+                lifetime = response.expires_in or DEFAULT_EXPIRES_IN
+                refreshed_at = now()
+                writer.write(
+                    access_token=response.access_token,
+                    refresh_token=response.refresh_token,
+                    expires_at=refreshed_at + lifetime,
+                )
+            except RefreshError as e:
+                other = _changed_elsewhere(settings, writer, e)
+                if other is not None:
+                    return other
+                _record_failure(state_dir, path, now(), e)
+                raise
+            except WrapError as e:
+                _record_failure(state_dir, path, now(), e)
+                raise
+    _record_success(state_dir, path, refreshed_at, lifetime, log)
+    assert writer.creds is not None
+    return writer.creds
+
+
+class _Writer:
+    """Writes the document back, keeping what it did not change, and the newest refresh token."""
+
+    def __init__(
+        self, settings: Settings, state_dir: str, doc: dict[str, object], original: bytes, sent: str
+    ) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.doc = doc
+        self.original = original
+        self.sent = sent
+        self.saved_refresh_token: str | None = None
+        self.creds: Credentials | None = None
+
+    def save_refresh_token(self, token: str) -> None:
+        # Called the moment a response carries a refresh token, before anything else can fail:
+        # a rotated token thrown away would make the next refresh replay a dead one.
+        if token == self.sent:
+            return
+        self._commit(credentials.updated(self.settings.profile, self.doc, refresh_token=token))
+        self.saved_refresh_token = token
+
+    def write(self, *, access_token: str, refresh_token: str | None, expires_at: float) -> None:
+        profile = self.settings.profile
+        new = credentials.updated(
+            profile,
+            self.doc,
+            access_token=access_token,
+            refresh_token=refresh_token,
+            expires_at=expires_at,
+        )
+        self._commit(new)
+        self.creds = credentials.Credentials(
+            access_token, refresh_token or self.saved_refresh_token or self.sent, expires_at
+        )
+
+    def _commit(self, doc: dict[str, object]) -> None:
+        path = self.settings.credentials
+        data = credentials.dumps_like(doc, self.original)
+        try:
+            store.atomic_write(path, data, backup_dir=_backup_dir(self.state_dir, path))
+        except WriteError as e:
+            try:
+                kept = store.save_recovery(os.path.join(self.state_dir, "recovery"), path, data)
+            except OSError as e2:
+                raise WriteError(
+                    f"{e}, and the new token could not be saved elsewhere either ({e2.strerror})"
+                ) from e
+            raise WriteError(f"{e}; the new token was saved to {kept}: copy it over {path}") from e
+        self.doc = doc
+
+
+def _backup_dir(state_dir: str, path: str) -> str:
+    key = os.path.basename(state.state_path(state_dir, path))[: -len(".json")]
+    return os.path.join(state_dir, "backups", key)
+
+
+def _check_suspended(remembered: state.CredState, path: str, hint: str) -> None:
+    if remembered.suspended_at_version is None:
+        return
+    if remembered.suspended_at_version != store.fingerprint(path):
+        return  # the file changed since (someone logged in): try again
+    raise RefreshError(
+        f"automatic refresh of {path} is suspended since its refresh token was rejected "
+        f"({remembered.last_error}): {hint}, or run 'wrap --refresh-token' to try again",
+        rejected=True,
+        sent=False,
+    )
+
+
+def _changed_elsewhere(
+    settings: Settings, writer: _Writer, error: RefreshError
+) -> Credentials | None:
+    """After a request that may have rotated the token, look at the file before giving up.
+
+    Another program (the CLI itself) may have refreshed it meanwhile; we never send the same
+    refresh token again blindly.
+    """
+    if not error.sent:
+        return None
+    try:
+        data = store.read_bytes(settings.credentials, settings.profile.login_hint)
+        _, creds = credentials.parse(settings.profile, data, settings.credentials)
+    except WrapError:
+        return None
+    if creds.refresh_token in (writer.sent, writer.saved_refresh_token):
+        return None
+    return creds
+
+
+def _record_failure(state_dir: str, path: str, when: float, error: WrapError) -> None:
+    remembered = state.load(state_dir, path)
+    remembered.consecutive_failures += 1
+    remembered.last_error = str(error)
+    remembered.last_failed = when
+    if isinstance(error, RefreshError) and error.rejected:
+        remembered.suspended_at_version = store.fingerprint(path)
+    with contextlib.suppress(OSError):
+        state.save(state_dir, remembered)
+
+
+def _record_success(state_dir: str, path: str, when: float, lifetime: float, log: Log) -> None:
+    remembered = state.load(state_dir, path)
+    remembered.last_refreshed = when
+    remembered.lifetime = lifetime
+    remembered.refresh_count += 1
+    remembered.consecutive_failures = 0
+    remembered.last_error = None
+    remembered.last_failed = None
+    remembered.suspended_at_version = None
+    try:
+        state.save(state_dir, remembered)
+    except OSError as e:
+        log.debug(f"could not save refresh state for {path}: {e.strerror}")

@@ -1,0 +1,93 @@
+"""What wrap knows about one credentials file, as the contract's JSON object."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from launcher import credentials, exitcodes, policy, state, store
+from launcher.errors import CredentialsError
+
+if TYPE_CHECKING:
+    from launcher.config import Settings
+
+EXIT_FOR_STATE = {
+    policy.FRESH: exitcodes.FRESH,
+    policy.EXPIRING: exitcodes.EXPIRING,
+    policy.EXPIRED: exitcodes.EXPIRED,
+    credentials.MISSING: exitcodes.NO_CREDENTIALS,
+    credentials.INVALID: exitcodes.NO_CREDENTIALS,
+}
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def describe(
+    settings: Settings, state_dir: str, now: float, account: str | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """(the JSON object, the problem line for missing/invalid or None)."""
+    path = settings.credentials
+    remembered = state.load(state_dir, path)
+    threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
+    out: dict[str, Any] = {
+        "profile": settings.profile.name,
+        "path": path,
+        "account": account,
+        "state": None,
+        "expires_at": None,
+        "expires_in_seconds": None,
+        "threshold_seconds": threshold,
+        "has_refresh_token": False,
+        "last_refreshed": iso(remembered.last_refreshed),
+        "refresh_count": remembered.refresh_count,
+        "consecutive_failures": remembered.consecutive_failures,
+    }
+    try:
+        data = store.read_bytes(path, settings.profile.login_hint)
+        _, creds = credentials.parse(settings.profile, data, path)
+    except CredentialsError as e:
+        out["state"] = e.state
+        return out, str(e)
+    out["state"] = policy.token_state(creds.expires_at, now, threshold)
+    out["has_refresh_token"] = bool(creds.refresh_token)
+    if creds.expires_at is not None:
+        out["expires_at"] = iso(creds.expires_at)
+        out["expires_in_seconds"] = int(creds.expires_at - now)
+    return out, None
+
+
+def human_duration(seconds: float) -> str:
+    """'3 d 4 h', '25 min', '40 s': the two largest units, for people."""
+    s = int(abs(seconds))
+    days, rem = divmod(s, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
+    if days:
+        text = f"{days} d {hours} h" if hours else f"{days} d"
+    elif hours:
+        text = f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    elif minutes:
+        text = f"{minutes} min"
+    else:
+        text = f"{secs} s"
+    return text
+
+
+def summary_line(obj: dict[str, Any]) -> str:
+    """One human line for a report object."""
+    head = f"{obj['profile']}: {obj['state']}"
+    if obj["state"] in (credentials.MISSING, credentials.INVALID):
+        return f"{head}: {obj['path']}"
+    left = obj["expires_in_seconds"]
+    if left is None:
+        when = "no expiry recorded"
+    elif left > 0:
+        when = f"expires {obj['expires_at']} (in {human_duration(left)})"
+    else:
+        when = f"expired {obj['expires_at']} ({human_duration(left)} ago)"
+    threshold = human_duration(obj["threshold_seconds"]) if obj["threshold_seconds"] else "0"
+    return f"{head}: {obj['path']} {when}; refresh threshold {threshold}"

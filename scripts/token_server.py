@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""A small OAuth token endpoint on 127.0.0.1 for tests, the demo and the stress script.
+
+It behaves like the real ones where it matters to wrap: refresh tokens rotate on every use, a
+reused one is rejected with invalid_grant and revokes its whole family, and faults can be
+injected (HTTP 500, 429 with Retry-After, slow answers, bodies that are not JSON, ...).
+
+As a script: `python scripts/token_server.py [--expires-in S]` prints `READY <url>` and serves
+until interrupted; the first refresh token it accepts is whatever it is sent first (`--seed`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+
+class TokenServer:
+    """Start with `with TokenServer() as server:`; `server.url` is the token endpoint."""
+
+    def __init__(self, *, expires_in: int = 28800, rotate: bool = True) -> None:
+        self.expires_in = expires_in
+        self.rotate = rotate
+        self.lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+        self.valid: set[str] = set()
+        self.used: set[str] = set()
+        self.accept_any = True  # until a token is issued, accept the caller's first one
+        # Faults, consumed one per request from the front; "ok" answers normally.
+        self.faults: list[str] = []
+        self.retry_after = "1"
+        self.delay = 0.0
+        self._counter = itertools.count(1)
+        self.issued_access: list[str] = []
+        self.issued_refresh: list[str] = []
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/token"
+
+    def seed(self, refresh_token: str) -> None:
+        with self.lock:
+            self.valid.add(refresh_token)
+            self.accept_any = False
+
+    def __enter__(self) -> TokenServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def refresh_requests(self) -> int:
+        return len(self.requests)
+
+    def _answer(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            self.requests.append({k: v for k, v in fields.items() if k != "refresh_token"})
+            fault = self.faults.pop(0) if self.faults else "ok"
+        if self.delay:
+            time.sleep(self.delay)
+        if fault == "500":
+            return 500, {}, b'{"error":"server_error"}'
+        if fault == "503-text":
+            return 503, {}, b"<html>maintenance</html>"
+        if fault == "429":
+            return 429, {"Retry-After": self.retry_after}, b'{"error":"rate_limited"}'
+        if fault == "invalid_grant":
+            return 400, {}, b'{"error":"invalid_grant","error_description":"Refresh token revoked"}'
+        if fault == "not_json":
+            return 200, {}, b"<html>oops</html>"
+        if fault == "hang":
+            time.sleep(30)
+        if fields.get("grant_type") != "refresh_token":
+            return 400, {}, b'{"error":"unsupported_grant_type"}'
+        token = fields.get("refresh_token")
+        with self.lock:
+            if not isinstance(token, str) or not (self.accept_any or token in self.valid):
+                # A replayed token kills the family, as real providers do.
+                self.valid.clear()
+                return (
+                    400,
+                    {},
+                    json.dumps(
+                        {"error": "invalid_grant", "error_description": "refresh token reused"}
+                    ).encode(),
+                )
+            self.accept_any = False
+            n = next(self._counter)
+            access = f"test-access-{n}"
+            self.issued_access.append(access)
+            body: dict[str, Any] = {"token_type": "Bearer", "expires_in": self.expires_in}
+            if fault != "no_access_token":
+                body["access_token"] = access
+            if self.rotate:
+                self.valid.discard(token)
+                self.used.add(token)
+                new = f"test-refresh-{n}"
+                self.valid.add(new)
+                self.issued_refresh.append(new)
+                body["refresh_token"] = new
+            else:
+                self.valid.add(token)
+        return 200, {}, json.dumps(body).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                ctype = self.headers.get("Content-Type", "")
+                try:
+                    fields = json.loads(raw) if "json" in ctype else dict(parse_qsl(raw.decode()))
+                    if not isinstance(fields, dict):
+                        raise ValueError
+                except ValueError:
+                    fields = {}
+                fields["_content_type"] = ctype.split(";")[0]
+                if self.headers.get("Authorization"):
+                    fields["_authorization"] = "present"
+                status, headers, body = server._answer(fields)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--expires-in", type=int, default=28800)
+    args = parser.parse_args()
+    with TokenServer(expires_in=args.expires_in) as server:
+        print(f"READY {server.url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Shared fixtures: a temporary HOME, a real token server on 127.0.0.1, a stand-in `claude`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from token_server import TokenServer  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "credentials"
+DAY = 86400
+BIN = Path(sys.executable).parent
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def claude_doc(
+    expires_at: float | None,
+    *,
+    access: str = "old-access",
+    refresh: str | None = "old-refresh",
+) -> dict[str, Any]:
+    """The fixture's shape with the given token values and expiry (epoch seconds)."""
+    doc = json.loads((FIXTURES / "claude.credentials.json").read_text())
+    oauth = doc["claudeAiOauth"]
+    oauth["accessToken"] = access
+    if refresh is None:
+        del oauth["refreshToken"]
+    else:
+        oauth["refreshToken"] = refresh
+    if expires_at is None:
+        del oauth["expiresAt"]
+    else:
+        oauth["expiresAt"] = int(expires_at * 1000)
+    return doc
+
+
+class Home:
+    """A temporary HOME with ~/.claude and a PATH that holds the stand-in `claude`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.claude_dir = root / ".claude"
+        self.claude_dir.mkdir(mode=0o700)
+        self.creds = self.claude_dir / ".credentials.json"
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        self.report = root / "report.jsonl"
+        fake = self.bin / "claude"
+        fake.write_text(
+            f"#!{sys.executable}\n" + (ROOT / "tests" / "bin" / "fake_claude.py").read_text()
+        )
+        fake.chmod(0o755)
+
+    def write(self, doc: Any, mode: int = 0o600) -> bytes:
+        data = (json.dumps(doc, indent=2) + "\n").encode()
+        self.creds.write_bytes(data)
+        self.creds.chmod(mode)
+        return data
+
+    def write_claude(self, expires_at: float | None, **kw: Any) -> bytes:
+        return self.write(claude_doc(expires_at, **kw))
+
+    def read(self) -> dict[str, Any]:
+        return json.loads(self.creds.read_bytes())  # type: ignore[no-any-return]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            "HOME": str(self.root),
+            "PATH": f"{self.bin}{os.pathsep}{BIN}{os.pathsep}/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "FAKE_REPORT": str(self.report),
+            "XDG_STATE_HOME": str(self.root / "state"),
+            "XDG_CONFIG_HOME": str(self.root / "config"),
+        }
+        env.update(extra)
+        return env
+
+    def reports(self) -> list[dict[str, Any]]:
+        if not self.report.exists():
+            return []
+        return [json.loads(line) for line in self.report.read_text().splitlines()]
+
+    def wrap_claude(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "wrap-claude"), *args],
+            env=env if env is not None else self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def wrap(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "wrap"), *args],
+            env=env if env is not None else self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return Home(tmp_path)
+
+
+@pytest.fixture
+def server() -> Iterator[TokenServer]:
+    with TokenServer() as s:
+        s.seed("old-refresh")
+        yield s
+
+
+@pytest.fixture
+def now() -> float:
+    return time.time()
+
+
+def which_wrap_claude() -> str:
+    found = shutil.which("wrap-claude", path=str(BIN))
+    assert found, "wrap-claude is not installed: pip install -e '.[test]'"
+    return found

@@ -1,0 +1,214 @@
+"""The refresh_token grant against a real HTTP server on 127.0.0.1, faults included."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from launcher import refresh
+from launcher.errors import RefreshError, UsageError
+from token_server import TokenServer
+
+
+class Sleeps:
+    """Records the backoff instead of waiting it out, and advances a fake monotonic clock."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.calls: list[float] = []
+
+    def clock(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.calls.append(s)
+        self.t += s
+
+
+def _run(
+    server: TokenServer,
+    token: str = "old-refresh",
+    budget: float = 15,
+    sleeps: Sleeps | None = None,
+) -> tuple[refresh.TokenResponse, list[str]]:
+    saved: list[str] = []
+    sleeps = sleeps or Sleeps()
+    with httpx.Client() as client:
+        resp = refresh.refresh(
+            client,
+            refresh.Endpoint(server.url, "client-1"),
+            token,
+            budget=budget,
+            on_refresh_token=saved.append,
+            clock=sleeps.clock,
+            sleep=sleeps.sleep,
+            jitter=lambda: 0.5,
+        )
+    return resp, saved
+
+
+def test_success_maps_fields_and_sends_json_body(server: TokenServer) -> None:
+    resp, saved = _run(server)
+    assert resp.access_token == "test-access-1"
+    assert resp.refresh_token == "test-refresh-1"
+    assert resp.expires_in == 28800
+    assert saved == ["test-refresh-1"]
+    assert server.requests == [
+        {
+            "grant_type": "refresh_token",
+            "client_id": "client-1",
+            "_content_type": "application/json",
+        }
+    ]
+
+
+def test_form_body_and_basic_auth() -> None:
+    with TokenServer() as server, httpx.Client() as client:
+        endpoint = refresh.Endpoint(server.url, "cid", client_secret="sec", body="form")
+        refresh.refresh(client, endpoint, "rt", budget=5, on_refresh_token=lambda t: None)
+    assert server.requests[0]["_content_type"] == "application/x-www-form-urlencoded"
+    assert server.requests[0]["_authorization"] == "present"
+
+
+def test_no_refresh_token_in_response_is_none() -> None:
+    with TokenServer(rotate=False) as server:
+        resp, saved = _run(server)
+    assert resp.refresh_token is None
+    assert saved == []
+
+
+def test_invalid_grant_is_rejected_not_retried(server: TokenServer) -> None:
+    server.faults = ["invalid_grant"]
+    with pytest.raises(RefreshError) as e:
+        _run(server)
+    assert e.value.rejected
+    assert "invalid_grant: Refresh token revoked" in str(e.value)
+    assert server.refresh_requests == 1
+
+
+def test_reused_token_rejected_by_server(server: TokenServer) -> None:
+    _run(server, "old-refresh")
+    with pytest.raises(RefreshError) as e:
+        _run(server, "old-refresh")
+    assert e.value.rejected
+
+
+def test_500_then_success_is_retried_with_backoff(server: TokenServer) -> None:
+    server.faults = ["500", "500"]
+    sleeps = Sleeps()
+    resp, _ = _run(server, sleeps=sleeps)
+    assert resp.access_token == "test-access-1"
+    assert server.refresh_requests == 3
+    assert sleeps.calls == [0.375, 0.75]  # base 0.5 * 2^n, jitter fixed at the midpoint
+
+
+def test_retries_are_bounded_in_count(server: TokenServer) -> None:
+    server.faults = ["500"] * 10
+    with pytest.raises(RefreshError, match="HTTP 500"):
+        _run(server, budget=1000)
+    assert server.refresh_requests == refresh.MAX_ATTEMPTS
+
+
+def test_429_honours_retry_after(server: TokenServer) -> None:
+    server.faults = ["429"]
+    server.retry_after = "3"
+    sleeps = Sleeps()
+    _run(server, sleeps=sleeps)
+    assert sleeps.calls == [3.0]
+
+
+def test_retry_after_past_budget_gives_up(server: TokenServer) -> None:
+    server.faults = ["429"]
+    server.retry_after = "60"
+    sleeps = Sleeps()
+    with pytest.raises(RefreshError, match="refresh timeout"):
+        _run(server, budget=15, sleeps=sleeps)
+    assert sleeps.calls == []
+    assert server.refresh_requests == 1
+
+
+def test_not_json_is_an_error(server: TokenServer) -> None:
+    server.faults = ["not_json"]
+    with pytest.raises(RefreshError, match="not a JSON object"):
+        _run(server)
+    assert server.refresh_requests == 1
+
+
+def test_rotated_token_saved_even_without_access_token(server: TokenServer) -> None:
+    server.faults = ["no_access_token"]
+    with pytest.raises(RefreshError, match="without an access_token"):
+        _run(server)
+    assert server.issued_refresh == ["test-refresh-1"]
+
+
+def test_rotated_token_reaches_callback_before_the_error(server: TokenServer) -> None:
+    server.faults = ["no_access_token"]
+    saved: list[str] = []
+    with httpx.Client() as client, pytest.raises(RefreshError):
+        refresh.refresh(
+            client,
+            refresh.Endpoint(server.url, "c"),
+            "old-refresh",
+            budget=5,
+            on_refresh_token=saved.append,
+        )
+    assert saved == ["test-refresh-1"]
+
+
+def test_connection_refused_is_retried_then_fails() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleeps = Sleeps()
+    with httpx.Client() as client, pytest.raises(RefreshError, match="cannot connect") as e:
+        refresh.refresh(
+            client,
+            refresh.Endpoint(f"http://127.0.0.1:{port}/token", "c"),
+            "rt",
+            budget=15,
+            on_refresh_token=lambda t: None,
+            clock=sleeps.clock,
+            sleep=sleeps.sleep,
+        )
+    assert not e.value.sent
+    assert len(sleeps.calls) == refresh.MAX_ATTEMPTS - 1
+
+
+def test_timeout_after_send_is_not_retried(server: TokenServer) -> None:
+    server.delay = 2.0
+    with pytest.raises(RefreshError, match="did not answer") as e:
+        _run(server, budget=0.5)
+    assert e.value.sent
+    assert server.refresh_requests == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.com/token", "ftp://127.0.0.1/x", "http://10.0.0.1/token", "token", ""],
+)
+def test_cleartext_non_loopback_url_refused_before_sending(url: str) -> None:
+    with pytest.raises(UsageError, match="https"):
+        refresh.check_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://platform.claude.com/v1/oauth/token",
+        "http://127.0.0.1:8/t",
+        "http://localhost/t",
+        "http://[::1]:80/t",
+        "http://127.5.0.1/t",
+    ],
+)
+def test_allowed_urls(url: str) -> None:
+    refresh.check_url(url)
+
+
+def test_error_messages_never_carry_the_token(server: TokenServer) -> None:
+    server.faults = ["invalid_grant"]
+    with pytest.raises(RefreshError) as e:
+        _run(server, token="old-refresh")
+    assert "old-refresh" not in str(e.value)
