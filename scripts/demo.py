@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from token_server import TokenServer  # noqa: E402
+from token_server import TokenServer
 
 BIN = Path(sys.executable).parent
 STAND_IN = """#!/bin/sh

@@ -7,10 +7,10 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import DAY, Home, digest
-from launcher.cli import wrap
 from token_server import TokenServer
+
+from launcher.cli import wrap
 
 KEYS = [
     "profile",

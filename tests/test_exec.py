@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import BIN, DAY, ROOT, Home, digest
 from token_server import TokenServer
 

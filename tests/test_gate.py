@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import Home
+from token_server import TokenServer
+
 from launcher import config, gate, state
 from launcher.log import Log
 from launcher.renew import renew
-from token_server import TokenServer
 
 HOUR = 3600
 DAY = 86400
@@ -111,7 +111,8 @@ def test_failure_leaves_file_byte_for_byte_and_warns_once(home: Home, server: To
     assert len(err.splitlines()) == 1
     assert "HTTP 500" in err
     assert "launching claude anyway" in err
-    assert "old-refresh" not in err and "old-access" not in err
+    assert "old-refresh" not in err
+    assert "old-access" not in err
 
 
 def test_strict_with_expired_token_and_failed_refresh_exits_5(
@@ -159,7 +160,8 @@ def test_missing_refresh_token_in_response_keeps_old(home: Home) -> None:
 def test_no_refresh_token_warns_with_login_hint(home: Home, server: TokenServer) -> None:
     data = home.write_claude(T0 + HOUR, refresh=None)
     _, err = _gate(home, server, T0)
-    assert "no refresh token" in err and "/login" in err
+    assert "no refresh token" in err
+    assert "/login" in err
     assert server.refresh_requests == 0
     assert home.creds.read_bytes() == data
 
@@ -172,7 +174,8 @@ def test_rejected_token_suspends_automatic_refresh_until_file_changes(
     _, err = _gate(home, server, T0)
     assert "invalid_grant" in err
     _, err = _gate(home, server, T0 + 60)
-    assert "suspended" in err and "wrap --refresh-token" in err
+    assert "suspended" in err
+    assert "wrap --refresh-token" in err
     assert len(err.splitlines()) == 1
     assert server.refresh_requests == 1
 

@@ -6,10 +6,10 @@ import socket
 
 import httpx
 import pytest
+from token_server import TokenServer
 
 from launcher import refresh
 from launcher.errors import RefreshError, UsageError
-from token_server import TokenServer
 
 
 class Sleeps:
