@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -19,7 +20,9 @@ WAIT_NOTICE_AFTER = 2.0
 
 def lock_path(path: str) -> str:
     target = os.path.realpath(path)
-    return os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.wrap.lock")
+    name = os.path.basename(target)
+    hidden = name if name.startswith(".") else f".{name}"
+    return os.path.join(os.path.dirname(target), f"{hidden}.wrap.lock")
 
 
 @contextlib.contextmanager
@@ -27,18 +30,27 @@ def locked(
     path: str,
     *,
     timeout: float,
+    fallback: str,
     on_wait: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[None]:
-    """Hold the cross-process lock that lives beside PATH.
+    """Hold the cross-process lock that lives beside PATH (or at FALLBACK, where that directory
+    cannot be written: a read-only credentials directory must not stop the refresh attempt,
+    since the recovery file still saves a rotated token).
 
     fcntl.flock rather than a lock library or an exclusive-create file: the kernel drops the lock
     when its holder dies, however it dies, so a dead process never leaves a stale lock to reclaim.
     """
     lpath = lock_path(path)
-    ensure_dir(os.path.dirname(lpath))
-    fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as e:
+        if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
+            raise WriteError(f"cannot create the lock file {lpath}: {e.strerror}") from e
+        lpath = fallback
+        ensure_dir(os.path.dirname(lpath))
+        fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         start = clock()
         noticed = False
@@ -50,8 +62,8 @@ def locked(
                 waited = clock() - start
                 if waited >= timeout:
                     raise LockTimeout(
-                        f"another process has been refreshing {path} for over {timeout:g} s; "
-                        f"if none is running, remove {lpath}"
+                        f"another process has held the refresh lock on {path} ({lpath}) for "
+                        f"over {timeout:g} s; try again, or raise WRAP_LOCK_TIMEOUT"
                     ) from None
                 if not noticed and waited >= WAIT_NOTICE_AFTER and on_wait is not None:
                     on_wait()

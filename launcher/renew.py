@@ -62,7 +62,12 @@ def renew(
         log.info(f"waiting for another process to finish refreshing {path}")
 
     with lock.locked(
-        path, timeout=settings.lock_timeout, on_wait=waiting, clock=clock, sleep=sleep
+        path,
+        timeout=settings.lock_timeout,
+        fallback=os.path.join(state_dir, "locks", _key(state_dir, path) + ".lock"),
+        on_wait=waiting,
+        clock=clock,
+        sleep=sleep,
     ):
         remembered = state.load(state_dir, path)
         original = store.read_bytes(path, profile.login_hint)
@@ -114,7 +119,8 @@ def renew(
             except WrapError as e:
                 _record_failure(state_dir, path, now(), e)
                 raise
-    _record_success(state_dir, path, refreshed_at, lifetime, log)
+            # Still under the lock: the next process in line must see the lifetime with the token.
+            _record_success(state_dir, path, refreshed_at, lifetime, log)
     assert writer.creds is not None
     return writer.creds
 
@@ -171,9 +177,12 @@ class _Writer:
         self.doc = doc
 
 
+def _key(state_dir: str, path: str) -> str:
+    return os.path.basename(state.state_path(state_dir, path))[: -len(".json")]
+
+
 def _backup_dir(state_dir: str, path: str) -> str:
-    key = os.path.basename(state.state_path(state_dir, path))[: -len(".json")]
-    return os.path.join(state_dir, "backups", key)
+    return os.path.join(state_dir, "backups", _key(state_dir, path))
 
 
 def _check_suspended(remembered: state.CredState, path: str, hint: str) -> None:

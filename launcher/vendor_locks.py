@@ -59,27 +59,35 @@ def _mkdir_lock(
     sleep: Callable[[float], None],
 ) -> Iterator[None]:
     start = clock()
-    while True:
+    while not _try_mkdir(path):
         try:
-            os.mkdir(path, 0o700)
-            break
-        except FileExistsError:
-            try:
-                age = wall() - os.stat(path).st_mtime
-            except FileNotFoundError:
-                continue  # released between our mkdir and stat: try again at once
-            if age > stale_after:
-                with contextlib.suppress(OSError):
-                    os.rmdir(path)
-                continue
-            if clock() - start >= timeout:
-                raise LockTimeout(
-                    f"{path} is held by another refresh (Claude Code's own lock); "
-                    f"if no claude is refreshing, remove it (rmdir {path})"
-                ) from None
-            sleep(0.05)
+            age = wall() - os.stat(path).st_mtime
+        except FileNotFoundError:
+            continue  # released between our mkdir and stat: try again at once
+        if age > stale_after:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+            continue
+        if clock() - start >= timeout:
+            raise LockTimeout(
+                f"{path} is held by another refresh (Claude Code's own lock); "
+                f"if no claude is refreshing, remove it (rmdir {path})"
+            )
+        sleep(0.05)
     try:
         yield
     finally:
         with contextlib.suppress(OSError):
             os.rmdir(path)
+
+
+def _try_mkdir(path: str) -> bool:
+    """True when we created (own) the lock, or when nobody can: a directory we cannot write
+    (read-only, full) holds no lock to exclude us from."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -18,6 +18,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -38,6 +39,8 @@ class TokenServer:
         self.faults: list[str] = []
         self.retry_after = "1"
         self.delay = 0.0
+        # Called on every request before it is answered (tests use it to look at the disk).
+        self.on_request: Callable[[], None] | None = None
         self._counter = itertools.count(1)
         self.issued_access: list[str] = []
         self.issued_refresh: list[str] = []
@@ -74,6 +77,8 @@ class TokenServer:
         with self.lock:
             self.requests.append({k: v for k, v in fields.items() if k != "refresh_token"})
             fault = self.faults.pop(0) if self.faults else "ok"
+        if self.on_request is not None:
+            self.on_request()
         if self.delay:
             time.sleep(self.delay)
         if fault == "500":

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""N wrap-claude processes at once on one expiring token: how many refresh requests reach the
+server, how many launches failed, and the wall time.
+
+The server rotates refresh tokens and rejects a reused one (revoking the family), so anything
+but exactly one request means launches raced each other.
+
+Usage: python scripts/stress_concurrency.py [N]      (default 50)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from token_server import TokenServer  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+class Result:
+    def __init__(self) -> None:
+        self.requests = 0
+        self.failures: list[str] = []
+        self.wall = 0.0
+        self.launched = 0
+        self.saw_new_token = 0
+        self.file_ok = False
+
+
+def run_stress(n: int, tmp: Path) -> Result:
+    result = Result()
+    home = tmp / "home"
+    (home / ".claude").mkdir(parents=True, mode=0o700)
+    creds = home / ".claude" / ".credentials.json"
+    creds.write_text(
+        json.dumps(
+            {
+                "claudeAiOauth": {
+                    "accessToken": "stress-old-access",
+                    "refreshToken": "stress-old-refresh",
+                    "expiresAt": int((time.time() + 3600) * 1000),
+                    "scopes": ["user:inference"],
+                },
+                "mcpOAuth": {},
+            },
+            indent=2,
+        )
+    )
+    creds.chmod(0o600)
+    bindir = home / "bin"
+    bindir.mkdir()
+    fake = bindir / "claude"
+    fake.write_text(f"#!{sys.executable}\n" + (ROOT / "tests/bin/fake_claude.py").read_text())
+    fake.chmod(0o755)
+    report = tmp / "report.jsonl"
+    with TokenServer() as server:
+        server.seed("stress-old-refresh")
+        env = {
+            "HOME": str(home),
+            "PATH": f"{bindir}{os.pathsep}{BIN}{os.pathsep}/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "FAKE_REPORT": str(report),
+            "WRAP_TOKEN_URL": server.url,
+            "XDG_STATE_HOME": str(tmp / "state"),
+        }
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [str(BIN / "wrap-claude"), f"run-{i}"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(n)
+        ]
+        for i, proc in enumerate(procs):
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode != 0 or err.strip():
+                result.failures.append(f"run-{i}: exit {proc.returncode}: {err.strip()}")
+        result.wall = time.perf_counter() - start
+        result.requests = server.refresh_requests
+        newest_access = server.issued_access[-1] if server.issued_access else None
+        newest_refresh = server.issued_refresh[-1] if server.issued_refresh else None
+    records = [json.loads(line) for line in report.read_text().splitlines()]
+    result.launched = len(records)
+    if newest_access is not None:
+        want = hashlib.sha256(newest_access.encode()).hexdigest()[:16]
+        result.saw_new_token = sum(1 for r in records if r["token_digest"] == want)
+    try:
+        doc = json.loads(creds.read_text())
+        result.file_ok = doc["claudeAiOauth"]["refreshToken"] == newest_refresh
+    except (ValueError, KeyError):
+        result.file_ok = False
+    return result
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run_stress(n, Path(tmp))
+    print(f"processes:            {n}")
+    print(f"refresh requests:     {r.requests}  (want 1)")
+    print(f"launched:             {r.launched}")
+    print(f"saw the new token:    {r.saw_new_token}")
+    print(f"failures:             {len(r.failures)}")
+    for f in r.failures[:5]:
+        print(f"  {f}")
+    print(f"file holds newest refresh token: {r.file_ok}")
+    print(f"wall time:            {r.wall:.2f} s")
+    ok = r.requests == 1 and not r.failures and r.saw_new_token == n and r.file_ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Many launches, one refresh: real concurrent wrap-claude processes against a rotating server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import BIN, Home
+from stress_concurrency import run_stress
+from token_server import TokenServer
+
+from launcher import refresh
+
+
+def test_simultaneous_launches_make_exactly_one_refresh(tmp_path: Path) -> None:
+    n = 16
+    r = run_stress(n, tmp_path)
+    assert r.failures == []
+    assert r.requests == 1
+    assert r.launched == n
+    assert r.saw_new_token == n
+    assert r.file_ok
+
+
+def test_a_failing_server_is_asked_by_one_launch_only(home: Home, server: TokenServer) -> None:
+    n = 8
+    home.write_claude(time.time() + 3600)
+    server.faults = ["500"] * 100
+    env = home.env(WRAP_TOKEN_URL=server.url)
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "wrap-claude"), str(i)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * n  # all launched anyway
+    assert server.refresh_requests == refresh.MAX_ATTEMPTS
+    assert len(home.reports()) == n
+    for err in errors:
+        assert "token refresh failed" in err
+    json.loads(home.creds.read_text())
+
+
+def test_lock_is_beside_the_credentials_file(home: Home, server: TokenServer) -> None:
+    home.write_claude(time.time() + 3600)
+    home.wrap_claude(env=home.env(WRAP_TOKEN_URL=server.url))
+    lock_file = home.claude_dir / ".credentials.json.wrap.lock"
+    assert lock_file.exists()
+    assert lock_file.stat().st_mode & 0o777 == 0o600
+    assert os.path.isdir(home.claude_dir)
