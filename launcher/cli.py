@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from launcher import __version__, config, exitcodes, gate, report
-from launcher.errors import WrapError
+from launcher.errors import UsageError, WrapError
 from launcher.log import Log
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -217,7 +217,13 @@ def _check(settings: config.Settings, env: Any, *, as_json: bool) -> int:
 def _force_refresh(settings: config.Settings, env: Any, log: Log, *, quiet: bool) -> int:
     from launcher.renew import renew
 
-    creds = renew(settings, config.state_dir(env), now=time.time, log=log, forced=True)
+    try:
+        creds = renew(settings, config.state_dir(env), now=time.time, log=log, forced=True)
+    except WrapError as e:
+        if isinstance(e, UsageError):
+            raise
+        log.warn(f"could not refresh the token in {settings.credentials}: {e}")
+        return e.exit_code
     when = report.iso(creds.expires_at) or "no expiry"
     message = f"refreshed {settings.credentials} (expires {when})"
     if quiet:

@@ -11,7 +11,7 @@ import sys
 import time
 
 from launcher import config, credentials, exitcodes, policy, store
-from launcher.errors import CredentialsError, ExecError, RefreshError, UsageError, WrapError
+from launcher.errors import CredentialsError, ExecError, UsageError, WrapError
 from launcher.execute import exec_program, find_program
 from launcher.log import Log
 
@@ -62,26 +62,29 @@ def gate(
     try:
         renew(settings, state_dir, now=now, log=log)
     except WrapError as e:
-        return _failed(settings, log, e, current, program, now())
+        return _failed(settings, log, e, current, program)
     log.debug(f"refreshed the token in {path}")
     return None
 
 
 def _failed(
-    settings: Settings, log: Log, error: WrapError, current: str, program: str, t: float
+    settings: Settings, log: Log, error: WrapError, current: str, program: str
 ) -> int | None:
-    if isinstance(error, RefreshError) and error.rejected:
-        advice = ""  # the message already says how to log in again
-    elif isinstance(error, UsageError):
-        advice = ""
+    path = settings.credentials
+    # A rejected token's message already says how to log in again; a usage error how to fix it.
+    retry = (
+        ""
+        if isinstance(error, UsageError) or getattr(error, "rejected", False)
+        else ("; it will be tried again at the next launch")
+    )
+    what = f"could not refresh the token in {path}: {error}{retry}"
+    if current == policy.EXPIRED:
+        if settings.strict:
+            log.warn(f"{what} (--strict: not launching {program} with an expired token)")
+            return exitcodes.REFRESH_FAILED
+        log.warn(f"{what}; launching {program} with an expired token")
     else:
-        advice = "; it will be tried again at the next launch"
-    expired = current == policy.EXPIRED
-    if settings.strict and expired:
-        log.warn(f"token refresh failed: {error}{advice} (--strict: not launching {program})")
-        return exitcodes.REFRESH_FAILED
-    still = "the token has expired" if expired else "the token is still valid for now"
-    log.warn(f"token refresh failed: {error}{advice}; {still}, launching {program} anyway")
+        log.warn(f"{what}; launching {program} anyway (its token is still valid for now)")
     return None
 
 

@@ -63,7 +63,7 @@ def locked(
                 if waited >= timeout:
                     raise LockTimeout(
                         f"another process has held the refresh lock on {path} ({lpath}) for "
-                        f"over {timeout:g} s; try again, or raise WRAP_LOCK_TIMEOUT"
+                        f"over {timeout:.0f} s; try again, or raise WRAP_LOCK_TIMEOUT"
                     ) from None
                 if not noticed and waited >= WAIT_NOTICE_AFTER and on_wait is not None:
                     on_wait()

@@ -102,7 +102,9 @@ def refresh(
         remaining = deadline - clock()
         if remaining <= 0:
             raise RefreshError(
-                f"no answer from {endpoint.url} within {budget:g} s", retryable=False, sent=False
+                f"no answer from {endpoint.url} within {_secs(budget)} s",
+                retryable=False,
+                sent=False,
             )
         try:
             return _once(
@@ -119,7 +121,8 @@ def refresh(
                 delay = BACKOFF_BASE * (2 ** (attempt - 1)) * (0.5 + jitter() / 2)
             if clock() + delay >= deadline:
                 raise RefreshError(
-                    f"{e} (gave up: the next retry would pass the {budget:g} s refresh timeout)",
+                    f"{e} (gave up: the next retry would pass the "
+                    f"{_secs(budget)} s refresh timeout)",
                     retryable=False,
                     sent=e.sent,
                 ) from e
@@ -156,7 +159,7 @@ def _once(
         ) from e
     except httpx.TimeoutException as e:
         raise RefreshError(
-            f"{url} did not answer within {timeout:g} s after the request was sent", sent=True
+            f"{url} did not answer within {_secs(timeout)} s after the request was sent", sent=True
         ) from e
     except httpx.HTTPError as e:
         raise RefreshError(f"request to {url} failed: {_describe(e)}", sent=True) from e
@@ -238,3 +241,7 @@ def _retry_after(header: str | None) -> float | None:
 def _describe(e: Exception) -> str:
     text = str(e)
     return text if text else type(e).__name__
+
+
+def _secs(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")

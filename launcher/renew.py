@@ -78,18 +78,21 @@ def renew(
                 log.debug(f"{path} was refreshed by another process meanwhile")
                 return creds
             _check_suspended(remembered, path, profile.login_hint)
-            if remembered.last_failed is not None and remembered.last_failed >= started:
+            if remembered.last_failed is not None and remembered.last_failed > started:
                 raise RefreshError(
-                    f"another launch just failed to refresh {path}: {remembered.last_error}",
-                    sent=False,
+                    f"another launch just tried and failed: {remembered.last_error}", sent=False
                 )
         if not creds.refresh_token:
             raise RefreshError(
-                f"{path} has no refresh token, so it cannot be refreshed: {profile.login_hint}",
-                sent=False,
+                f"the file has no refresh token; {profile.login_hint}", rejected=True, sent=False
             )
         with vendor_lock(
-            profile.vendor_lock, path, timeout=settings.lock_timeout, clock=clock, sleep=sleep
+            profile.vendor_lock,
+            path,
+            timeout=settings.lock_timeout,
+            record=os.path.join(state_dir, "locks", _key(state_dir, path) + ".vendor"),
+            clock=clock,
+            sleep=sleep,
         ):
             writer = _Writer(settings, state_dir, doc, original, creds.refresh_token)
             try:
@@ -114,8 +117,13 @@ def renew(
                 other = _changed_elsewhere(settings, writer, e)
                 if other is not None:
                     return other
+                if e.rejected:
+                    e = RefreshError(
+                        f"the refresh token was rejected ({e}); {profile.login_hint}",
+                        rejected=True,
+                    )
                 _record_failure(state_dir, path, now(), e)
-                raise
+                raise e from None
             except WrapError as e:
                 _record_failure(state_dir, path, now(), e)
                 raise
@@ -191,8 +199,8 @@ def _check_suspended(remembered: state.CredState, path: str, hint: str) -> None:
     if remembered.suspended_at_version != store.fingerprint(path):
         return  # the file changed since (someone logged in): try again
     raise RefreshError(
-        f"automatic refresh of {path} is suspended since its refresh token was rejected "
-        f"({remembered.last_error}): {hint}, or run 'wrap --refresh-token' to try again",
+        "automatic refresh is suspended: the server rejected this refresh token before; "
+        f"{hint}, or run 'wrap --refresh-token' to try again",
         rejected=True,
         sent=False,
     )

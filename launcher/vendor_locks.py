@@ -29,42 +29,30 @@ def vendor_lock(
     credentials_path: str,
     *,
     timeout: float,
+    record: str,
     wall: Callable[[], float] = time.time,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[None]:
+    """Hold the vendor's lock for CREDENTIALS_PATH. Call it only under wrap's own lock.
+
+    RECORD is a file of wrap's where the identity of the lock directory it made is kept until
+    it is removed: a directory that matches it was left by a wrap process killed mid-refresh
+    (no live one can hold it, since we hold wrap's lock), so it is taken over at once instead
+    of making every launch wait out the vendor's 60 s.
+    """
     if kind != "claude":
         yield
         return
     directory = os.path.dirname(os.path.realpath(credentials_path))
-    with _mkdir_lock(
-        os.path.join(directory, CLAUDE_LOCK_NAME),
-        stale_after=CLAUDE_LOCK_STALE_AFTER,
-        timeout=timeout,
-        wall=wall,
-        clock=clock,
-        sleep=sleep,
-    ):
-        yield
-
-
-@contextlib.contextmanager
-def _mkdir_lock(
-    path: str,
-    *,
-    stale_after: float,
-    timeout: float,
-    wall: Callable[[], float],
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> Iterator[None]:
+    path = os.path.join(directory, CLAUDE_LOCK_NAME)
     start = clock()
     while not _try_mkdir(path):
         try:
-            age = wall() - os.stat(path).st_mtime
+            st = os.stat(path)
         except FileNotFoundError:
             continue  # released between our mkdir and stat: try again at once
-        if age > stale_after:
+        if wall() - st.st_mtime > CLAUDE_LOCK_STALE_AFTER or _identity(st) == _read(record):
             with contextlib.suppress(OSError):
                 os.rmdir(path)
             continue
@@ -74,11 +62,14 @@ def _mkdir_lock(
                 f"if no claude is refreshing, remove it (rmdir {path})"
             )
         sleep(0.05)
+    _remember(path, record)
     try:
         yield
     finally:
         with contextlib.suppress(OSError):
             os.rmdir(path)
+        with contextlib.suppress(OSError):
+            os.unlink(record)
 
 
 def _try_mkdir(path: str) -> bool:
@@ -91,3 +82,25 @@ def _try_mkdir(path: str) -> bool:
     except OSError:
         return True
     return True
+
+
+def _identity(st: os.stat_result) -> str:
+    return f"{st.st_ino}:{st.st_mtime_ns}"
+
+
+def _read(record: str) -> str | None:
+    try:
+        with open(record, encoding="ascii") as f:
+            return f.read().strip()
+    except (OSError, ValueError):
+        return None
+
+
+def _remember(path: str, record: str) -> None:
+    try:
+        identity = _identity(os.stat(path))
+        os.makedirs(os.path.dirname(record), mode=0o700, exist_ok=True)
+        with open(record, "w", encoding="ascii") as f:
+            f.write(identity)
+    except OSError:
+        pass  # only costs a wait after a crash

@@ -102,13 +102,15 @@ def test_lock_file_lives_beside_the_real_file_and_is_private(tmp_path: Path) -> 
 def test_claude_lock_dir_held_while_inside(tmp_path: Path) -> None:
     creds = tmp_path / ".credentials.json"
     lock_dir = tmp_path / ".oauth_refresh.lock"
-    with vendor_locks.vendor_lock("claude", str(creds), timeout=1):
+    with vendor_locks.vendor_lock("claude", str(creds), timeout=1, record=str(tmp_path / "rec")):
         assert lock_dir.is_dir()
     assert not lock_dir.exists()
 
 
 def test_other_profiles_take_no_vendor_lock(tmp_path: Path) -> None:
-    with vendor_locks.vendor_lock(None, str(tmp_path / "x.json"), timeout=1):
+    with vendor_locks.vendor_lock(
+        None, str(tmp_path / "x.json"), timeout=1, record=str(tmp_path / "rec")
+    ):
         assert list(tmp_path.iterdir()) == []
 
 
@@ -118,7 +120,12 @@ def test_claude_lock_waits_for_a_live_holder(tmp_path: Path) -> None:
     with (
         pytest.raises(LockTimeout, match="Claude Code"),
         vendor_locks.vendor_lock(
-            "claude", str(tmp_path / ".credentials.json"), timeout=5, clock=ft.clock, sleep=ft.sleep
+            "claude",
+            str(tmp_path / ".credentials.json"),
+            timeout=5,
+            record=str(tmp_path / "state" / "rec"),
+            clock=ft.clock,
+            sleep=ft.sleep,
         ),
     ):
         pass
@@ -132,7 +139,33 @@ def test_claude_lock_older_than_60s_is_taken_over(tmp_path: Path) -> None:
     os.utime(lock_dir, (old, old))
     ft = FakeTime()
     with vendor_locks.vendor_lock(
-        "claude", str(tmp_path / ".credentials.json"), timeout=5, clock=ft.clock, sleep=ft.sleep
+        "claude",
+        str(tmp_path / ".credentials.json"),
+        timeout=5,
+        record=str(tmp_path / "state" / "rec"),
+        clock=ft.clock,
+        sleep=ft.sleep,
     ):
         assert lock_dir.stat().st_mtime > old + 30
     assert ft.t == 0
+
+
+def test_claude_lock_left_by_a_killed_wrap_is_taken_over_at_once(tmp_path: Path) -> None:
+    creds = tmp_path / ".credentials.json"
+    record = tmp_path / "state" / "rec"
+    script = (
+        "import os, sys\n"
+        "from launcher import vendor_locks\n"
+        "with vendor_locks.vendor_lock('claude', sys.argv[1], timeout=1, record=sys.argv[2]):\n"
+        "    os._exit(0)  # dies holding it, like kill -9\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(creds), str(record)], check=True)
+    assert (tmp_path / ".oauth_refresh.lock").is_dir()
+    ft = FakeTime()
+    with vendor_locks.vendor_lock(
+        "claude", str(creds), timeout=5, record=str(record), clock=ft.clock, sleep=ft.sleep
+    ):
+        pass
+    assert ft.t == 0
+    assert not (tmp_path / ".oauth_refresh.lock").exists()
+    assert not record.exists()
