@@ -59,17 +59,18 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
         raise CredentialsError(
             f"{path} holds JSON that is not an object; it was left as it is: {fix}", INVALID
         )
-    access = _field(doc, profile.access_field, path, fix)
+    profile = profile.for_doc(doc)
+    access = get_field(doc, profile.access_field, path, fix)
     if access is None or access == "":
         raise CredentialsError(
             f"{path} has no access token ({profile.access_field}): {fix}", MISSING
         )
     if not isinstance(access, str):
         raise _wrong_type(path, profile.access_field, "a string", fix)
-    refresh = _field(doc, profile.refresh_field, path, fix)
+    refresh = get_field(doc, profile.refresh_field, path, fix)
     if refresh is not None and not isinstance(refresh, str):
         raise _wrong_type(path, profile.refresh_field, "a string", fix)
-    raw_expiry = _field(doc, profile.expiry_field, path, fix)
+    raw_expiry = get_field(doc, profile.expiry_field, path, fix)
     expires_at = _decode_expiry(raw_expiry, profile, path, fix)
     return doc, Credentials(access, refresh or None, expires_at)
 
@@ -81,8 +82,11 @@ def updated(
     access_token: str | None = None,
     refresh_token: str | None = None,
     expires_at: float | None = None,
+    refreshed_at: float | None = None,
+    extra: dict[str, object] | None = None,
 ) -> dict[str, Any]:
-    """A copy of DOC with the given values set in place: key order and every other field kept."""
+    """A copy of DOC with the given values set in place: key order and every other field kept,
+    each value written in the form the file already uses."""
     import copy
 
     new = copy.deepcopy(doc)
@@ -90,35 +94,115 @@ def updated(
         _set(new, profile.access_field, access_token)
     if refresh_token is not None:
         _set(new, profile.refresh_field, refresh_token)
-    if expires_at is not None:
-        _set(new, profile.expiry_field, encode_expiry(expires_at, profile.expiry_unit))
+    unit = profile.expiry_unit
+    if expires_at is not None and unit in ("ms", "s", "iso"):
+        old = _peek(doc, profile.expiry_field)
+        _set(new, profile.expiry_field, encode_expiry(expires_at, unit, old))
+    if refreshed_at is not None:
+        for field in {
+            profile.refreshed_field,
+            profile.expiry_field if unit == "last_refresh" else None,
+        }:
+            if field:
+                _set(new, field, format_iso(refreshed_at, _peek(doc, field)))
+    for field, value in (extra or {}).items():
+        _set(new, field, value)
     return new
 
 
-def encode_expiry(expires_at: float, unit: str) -> int | float:
+def encode_expiry(expires_at: float, unit: str, like: object = None) -> int | float | str:
     if unit == "ms":
         return round(expires_at * 1000)
+    if unit == "iso":
+        return format_iso(expires_at, like)
     return round(expires_at)
+
+
+def format_iso(ts: float, like: object = None) -> str:
+    """ISO 8601 in UTC, in the style of LIKE: its fraction digits, and 'Z' or '+00:00'."""
+    import datetime as dt
+
+    sample = like if isinstance(like, str) else "2000-01-01T00:00:00.000Z"
+    when = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
+    base = when.strftime("%Y-%m-%dT%H:%M:%S")
+    tail = sample.partition(".")[2]
+    digits = 0
+    if tail:
+        while digits < len(tail) and tail[digits].isdigit():
+            digits += 1
+    if digits:
+        base += "." + f"{when.microsecond:06d}"[: min(digits, 6)].ljust(digits, "0")
+    zone = "+00:00" if sample.endswith("+00:00") else "Z"
+    return base + zone
+
+
+def parse_iso(text: str) -> float | None:
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def jwt_claims(token: object) -> dict[str, Any] | None:
+    """The payload of a JWT, decoded without verification (we only read our own token's exp
+    and email, never trust it for anything else). None when it is not a JWT."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        return None
+    import binascii
+
+    payload = token.split(".")[1]
+    payload += "=" * (-len(payload) % 4)
+    try:
+        raw = binascii.a2b_base64(payload.replace("-", "+").replace("_", "/").encode("ascii"))
+        claims = json.loads(raw)
+    except (ValueError, binascii.Error, UnicodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 def _decode_expiry(raw: object, profile: Profile, path: str, fix: str) -> float | None:
     if raw is None:
         return None
     field = profile.expiry_field
+    unit = profile.expiry_unit
+    if unit == "jwt":
+        claims = jwt_claims(raw)
+        exp = claims.get("exp") if claims else None
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            return None  # not a JWT we can read: the expiry is unknown, like a missing field
+        return _in_range(float(exp), raw, profile, path, fix)
+    if unit in ("iso", "last_refresh"):
+        if not isinstance(raw, str):
+            raise _wrong_type(path, field, "an ISO 8601 date", fix)
+        seconds = parse_iso(raw)
+        if seconds is None:
+            raise _wrong_type(path, field, "an ISO 8601 date", fix)
+        if unit == "last_refresh":
+            seconds += profile.expiry_interval or 0
+        return _in_range(seconds, raw, profile, path, fix)
     # bool is an int in Python but never a timestamp.
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise _wrong_type(path, field, "a number", fix)
-    seconds = raw / 1000 if profile.expiry_unit == "ms" else float(raw)
+    return _in_range(raw / 1000 if unit == "ms" else float(raw), raw, profile, path, fix)
+
+
+def _in_range(seconds: float, raw: object, profile: Profile, path: str, fix: str) -> float:
     if not math.isfinite(seconds) or seconds < 0 or seconds > _LATEST_EXPIRY:
+        shown = raw if not isinstance(raw, str) or profile.expiry_unit != "jwt" else "<jwt>"
         raise CredentialsError(
-            f"{path}: {field} is out of range ({raw!r} {profile.expiry_unit}); "
+            f"{path}: {profile.expiry_field} is out of range ({shown!r} {profile.expiry_unit}); "
             f"it was left as it is: {fix}",
             INVALID,
         )
     return seconds
 
 
-def _field(doc: dict[str, Any], dotted: str, path: str, fix: str) -> object:
+def get_field(doc: dict[str, Any], dotted: str, path: str, fix: str) -> object:
     node: object = doc
     parts = dotted.split(".")
     for i, key in enumerate(parts):
@@ -127,6 +211,15 @@ def _field(doc: dict[str, Any], dotted: str, path: str, fix: str) -> object:
         if not isinstance(node, dict):
             parent = ".".join(parts[:i])
             raise _wrong_type(path, parent, "an object", fix)
+        node = node.get(key)
+    return node
+
+
+def _peek(doc: dict[str, Any], dotted: str) -> object:
+    node: object = doc
+    for key in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
         node = node.get(key)
     return node
 

@@ -1,6 +1,7 @@
 """Built-in profiles as data: where each CLI keeps its token, in which shape, and how to refresh it.
 
-Imported on the hot path: standard library only, plain classes.
+Imported on the hot path: standard library only, plain classes. Custom profiles from
+config.toml are built in launcher/custom.py from the same fields.
 """
 
 from __future__ import annotations
@@ -10,6 +11,22 @@ import os
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
+
+EXPIRY_UNITS = ("ms", "s", "iso", "jwt", "last_refresh")
+
+# The standard refresh_token grant body; "$name" is filled from the request's values.
+STANDARD_REQUEST = {
+    "grant_type": "refresh_token",
+    "refresh_token": "$refresh_token",
+    "client_id": "$client_id",
+}
+STANDARD_RESPONSE = {
+    "access_token": "access_token",
+    "refresh_token": "refresh_token",
+    "expires_in": "expires_in",
+    "id_token": "id_token",
+}
 
 
 class Profile:
@@ -17,21 +34,31 @@ class Profile:
 
     __slots__ = (
         "access_field",
+        "account_fields",
         "body",
+        "client_auth",
+        "client_file",
         "client_id",
         "client_secret",
         "config_dir_env",
-        "default_dir",
+        "copy_fields",
+        "default_paths",
         "expiry_field",
+        "expiry_interval",
         "expiry_unit",
         "extra_body",
-        "file_name",
+        "id_token_field",
         "login_hint",
         "name",
         "programs",
         "refresh_field",
+        "refreshed_field",
+        "request",
+        "response",
         "setup_command",
         "token_url",
+        "variant_field",
+        "variants",
         "vendor_lock",
     )
 
@@ -39,49 +66,106 @@ class Profile:
         self,
         name: str,
         *,
-        programs: tuple[str, ...],
-        default_dir: str,
-        file_name: str,
+        programs: tuple[str, ...] = (),
+        default_paths: tuple[str, ...] = (),
+        config_dir_env: str | None = None,
         access_field: str,
         refresh_field: str,
         expiry_field: str,
         expiry_unit: str,
-        token_url: str,
-        client_id: str | None,
+        expiry_interval: float | None = None,
+        refreshed_field: str | None = None,
+        id_token_field: str | None = None,
+        account_fields: tuple[str, ...] = ("alias", "email", "name", "account_id"),
+        token_url: str = "",
+        client_id: str | None = None,
         client_secret: str | None = None,
+        client_auth: str = "body",
+        client_file: str | None = None,
         body: str = "json",
+        request: Mapping[str, str] | None = None,
+        response: Mapping[str, str] | None = None,
         extra_body: Mapping[str, str] | None = None,
-        config_dir_env: str | None = None,
+        copy_fields: Mapping[str, str] | None = None,
+        variant_field: str | None = None,
+        variants: Mapping[str, Mapping[str, Any]] | None = None,
         setup_command: tuple[str, ...] | None = None,
         login_hint: str = "",
         vendor_lock: str | None = None,
     ) -> None:
         self.name = name
-        self.programs = programs
-        self.default_dir = default_dir
-        self.file_name = file_name
+        self.programs = programs or (name,)
+        # Candidate files, first existing wins for the gate; "~" is HOME; globs allowed.
+        # "${VAR}/rest" uses VAR when set (the CLI's own config-dir variable).
+        self.default_paths = default_paths
         self.config_dir_env = config_dir_env
         self.access_field = access_field
         self.refresh_field = refresh_field
         self.expiry_field = expiry_field
         self.expiry_unit = expiry_unit
+        self.expiry_interval = expiry_interval
+        self.refreshed_field = refreshed_field
+        self.id_token_field = id_token_field
+        self.account_fields = account_fields
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
+        # "body": client_id (and secret) in the body; "basic": HTTP basic auth.
+        self.client_auth = client_auth
+        # File beside the credentials holding clientId/clientSecret, named by a field
+        # ("{clientIdHash}.json"), as AWS SSO's cache does for Kiro's IdC logins.
+        self.client_file = client_file
         self.body = body
+        self.request = dict(request or STANDARD_REQUEST)
+        self.response = {**STANDARD_RESPONSE, **(response or {})}
         self.extra_body = dict(extra_body or {})
+        # Response field -> file field, written only when the response has it.
+        self.copy_fields = dict(copy_fields or {})
+        self.variant_field = variant_field
+        self.variants = {k: dict(v) for k, v in (variants or {}).items()}
         self.setup_command = setup_command
+        self.login_hint = login_hint or f"log in again with '{self.programs[0]}'"
         # Name of the vendor's own refresh lock (see launcher/vendor_locks.py), if it has one.
         self.vendor_lock = vendor_lock
-        self.login_hint = login_hint or f"log in again with '{programs[0]}'"
+
+    def replace(self, **changes: Any) -> Profile:
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        name = values.pop("name")
+        return Profile(name, **values)
+
+    def for_doc(self, doc: Mapping[str, Any]) -> Profile:
+        """The variant that fits this document (Kiro keeps social and IdC logins apart)."""
+        if self.variant_field is None:
+            return self
+        variant = self.variants.get(str(doc.get(self.variant_field)))
+        return self.replace(variants={}, variant_field=None, **variant) if variant else self
+
+    def path_candidates(self, env: Mapping[str, str]) -> list[str]:
+        home = home_dir(env)
+        out = []
+        for pattern in self.default_paths:
+            if pattern.startswith("${"):
+                var, _, rest = pattern[2:].partition("}")
+                if not env.get(var):
+                    continue
+                pattern = env[var] + rest
+            elif pattern.startswith("~"):
+                pattern = home + pattern[1:]
+            out.append(pattern)
+        return out
 
     def default_path(self, env: Mapping[str, str]) -> str:
         """The credentials file this profile uses when nothing overrides it."""
-        if self.config_dir_env and env.get(self.config_dir_env):
-            base = env[self.config_dir_env]
-        else:
-            base = os.path.join(home_dir(env), self.default_dir)
-        return os.path.join(os.path.expanduser(base), self.file_name)
+        candidates = [c for c in self.path_candidates(env) if not _is_glob(c)]
+        for candidate in candidates:
+            if os.path.exists(candidate):
+                return candidate
+        return candidates[0] if candidates else ""
+
+
+def _is_glob(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
 
 
 def home_dir(env: Mapping[str, str]) -> str:
@@ -91,10 +175,7 @@ def home_dir(env: Mapping[str, str]) -> str:
 
 CLAUDE = Profile(
     "claude",
-    programs=("claude",),
-    default_dir=".claude",
-    file_name=".credentials.json",
-    config_dir_env="CLAUDE_CONFIG_DIR",
+    default_paths=("${CLAUDE_CONFIG_DIR}/.credentials.json", "~/.claude/.credentials.json"),
     access_field="claudeAiOauth.accessToken",
     refresh_field="claudeAiOauth.refreshToken",
     expiry_field="claudeAiOauth.expiresAt",
@@ -107,13 +188,108 @@ CLAUDE = Profile(
     vendor_lock="claude",
 )
 
-BUILTIN: dict[str, Profile] = {p.name: p for p in (CLAUDE,)}
+GEMINI = Profile(
+    "gemini",
+    default_paths=("~/.gemini/oauth_creds.json",),
+    access_field="access_token",
+    refresh_field="refresh_token",
+    expiry_field="expiry_date",
+    expiry_unit="ms",
+    id_token_field="id_token",
+    token_url="https://oauth2.googleapis.com/token",
+    # Gemini CLI's installed-app client: public by design (RFC 8252), published in its source.
+    client_id="681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
+    client_secret="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",
+    body="form",
+    login_hint="log in again: run 'gemini' and choose Login with Google",
+)
+
+QWEN = Profile(
+    "qwen",
+    default_paths=("~/.qwen/oauth_creds.json",),
+    access_field="access_token",
+    refresh_field="refresh_token",
+    expiry_field="expiry_date",
+    expiry_unit="ms",
+    token_url="https://chat.qwen.ai/api/v1/oauth2/token",
+    client_id="f0304373b74a44d2b584a3fb70ca9e56",
+    body="form",
+    copy_fields={"resource_url": "resource_url"},
+    login_hint="log in again: run 'qwen' and choose Qwen OAuth",
+)
+
+CODEX = Profile(
+    "codex",
+    default_paths=("${CODEX_HOME}/auth.json", "~/.codex/auth.json"),
+    access_field="tokens.access_token",
+    refresh_field="tokens.refresh_token",
+    expiry_field="tokens.access_token",
+    expiry_unit="jwt",
+    refreshed_field="last_refresh",
+    id_token_field="tokens.id_token",
+    account_fields=("alias", "email", "name", "tokens.account_id"),
+    token_url="https://auth.openai.com/oauth/token",
+    client_id="app_EMoamEEZ73f0CkXaXp7hrann",
+    body="json",
+    login_hint="log in again: run 'codex login'",
+)
+
+KIRO = Profile(
+    "kiro",
+    programs=("kiro", "kiro-cli", "q"),
+    default_paths=("~/.aws/sso/cache/kiro-auth-token.json",),
+    access_field="accessToken",
+    refresh_field="refreshToken",
+    expiry_field="expiresAt",
+    expiry_unit="iso",
+    token_url="https://prod.{region}.auth.desktop.kiro.dev/refreshToken",
+    client_id=None,
+    body="json",
+    request={"refreshToken": "$refresh_token"},
+    response={
+        "access_token": "accessToken",
+        "refresh_token": "refreshToken",
+        "expires_in": "expiresIn",
+    },
+    copy_fields={"profileArn": "profileArn"},
+    variant_field="authMethod",
+    variants={
+        "IdC": {
+            "token_url": "https://oidc.{region}.amazonaws.com/token",
+            "client_file": "{clientIdHash}.json",
+            "request": {
+                "clientId": "$client_id",
+                "clientSecret": "$client_secret",
+                "grantType": "refresh_token",
+                "refreshToken": "$refresh_token",
+            },
+            "copy_fields": {},
+        }
+    },
+    login_hint="log in again: run 'kiro-cli login' (or sign in from the Kiro app)",
+)
+
+IFLOW = Profile(
+    "iflow",
+    default_paths=("~/.iflow/oauth_creds.json",),
+    access_field="access_token",
+    refresh_field="refresh_token",
+    expiry_field="expiry_date",
+    expiry_unit="ms",
+    token_url="https://iflow.cn/oauth/token",
+    client_id=None,  # set client_id and client_secret in config.toml ([profiles.iflow])
+    client_auth="basic",
+    body="form",
+    login_hint="log in again: run 'iflow' and choose Login with iFlow",
+)
+
+BUILTIN: dict[str, Profile] = {p.name: p for p in (CLAUDE, GEMINI, QWEN, CODEX, KIRO, IFLOW)}
 
 
-def by_program(program: str) -> Profile | None:
-    """The built-in profile whose program matches PROGRAM's basename, if any."""
+def by_program(program: str, known: Mapping[str, Profile] | None = None) -> Profile | None:
+    """The profile whose program matches PROGRAM's basename, if any."""
     base = os.path.basename(program)
-    for profile in BUILTIN.values():
+    for profile in (known or BUILTIN).values():
         if base in profile.programs:
             return profile
     return None

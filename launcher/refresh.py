@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from launcher.errors import RefreshError, UsageError
+from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -26,7 +27,16 @@ PER_ATTEMPT_CAP = 10.0
 class Endpoint:
     """Where and how to send the refresh_token grant (profile data plus overrides)."""
 
-    __slots__ = ("body", "client_id", "client_secret", "extra_body", "url")
+    __slots__ = (
+        "body",
+        "client_auth",
+        "client_id",
+        "client_secret",
+        "extra_body",
+        "request",
+        "response",
+        "url",
+    )
 
     def __init__(
         self,
@@ -35,22 +45,62 @@ class Endpoint:
         *,
         client_secret: str | None = None,
         body: str = "json",
+        client_auth: str = "body",
+        request: Mapping[str, str] | None = None,
+        response: Mapping[str, str] | None = None,
         extra_body: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url
         self.client_id = client_id
         self.client_secret = client_secret
         self.body = body
+        self.client_auth = client_auth
+        self.request = dict(request or STANDARD_REQUEST)
+        self.response = {**STANDARD_RESPONSE, **(response or {})}
         self.extra_body = dict(extra_body or {})
+
+    def fields(self, refresh_token: str) -> dict[str, str]:
+        """The request body: the profile's template filled in; empty values left out."""
+        values = {
+            "$refresh_token": refresh_token,
+            "$client_id": self.client_id or "",
+            "$client_secret": self.client_secret or "",
+        }
+        out: dict[str, str] = {}
+        for name, template in self.request.items():
+            value = values.get(template, template)
+            if value:
+                out[name] = value
+        if (
+            self.client_auth == "body"
+            and self.client_secret
+            and "$client_secret" not in (self.request.values())
+        ):
+            out["client_secret"] = self.client_secret
+        if self.client_auth == "basic":
+            out.pop("client_id", None)
+        out.update(self.extra_body)
+        return out
 
 
 class TokenResponse:
-    __slots__ = ("access_token", "expires_in", "refresh_token")
+    __slots__ = ("access_token", "body", "expires_in", "id_token", "refresh_token")
 
-    def __init__(self, access_token: str, refresh_token: str | None, expires_in: float | None):
+    def __init__(
+        self,
+        access_token: str,
+        refresh_token: str | None,
+        expires_in: float | None,
+        *,
+        id_token: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         self.access_token = access_token
         self.refresh_token = refresh_token
         self.expires_in = expires_in
+        self.id_token = id_token
+        # The whole answer, for fields a profile copies (resource_url); never printed.
+        self.body = body or {}
 
     def __repr__(self) -> str:
         return f"TokenResponse(expires_in={self.expires_in!r}, rotated={bool(self.refresh_token)})"
@@ -136,13 +186,10 @@ def _once(
     timeout: float,
     on_refresh_token: Callable[[str], None],
 ) -> TokenResponse:
-    fields: dict[str, str] = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-    if endpoint.client_id:
-        fields["client_id"] = endpoint.client_id
-    fields.update(endpoint.extra_body)
+    fields = endpoint.fields(refresh_token)
     auth: tuple[str | bytes, str | bytes] | None = None
-    if endpoint.client_secret:
-        auth = (endpoint.client_id or "", endpoint.client_secret)
+    if endpoint.client_auth == "basic":
+        auth = (endpoint.client_id or "", endpoint.client_secret or "")
     kwargs: dict[str, Any] = {"json": fields} if endpoint.body == "json" else {"data": fields}
     url = endpoint.url
     try:
@@ -163,11 +210,14 @@ def _once(
         ) from e
     except httpx.HTTPError as e:
         raise RefreshError(f"request to {url} failed: {_describe(e)}", sent=True) from e
-    return _interpret(response, url, on_refresh_token)
+    return _interpret(response, url, endpoint.response, on_refresh_token)
 
 
 def _interpret(
-    response: httpx.Response, url: str, on_refresh_token: Callable[[str], None]
+    response: httpx.Response,
+    url: str,
+    names: Mapping[str, str],
+    on_refresh_token: Callable[[str], None],
 ) -> TokenResponse:
     status = response.status_code
     try:
@@ -176,7 +226,7 @@ def _interpret(
         body = None
     if not isinstance(body, dict):
         body = {}
-    new_refresh = body.get("refresh_token")
+    new_refresh = body.get(names["refresh_token"])
     if isinstance(new_refresh, str) and new_refresh:
         on_refresh_token(new_refresh)
     else:
@@ -194,10 +244,17 @@ def _interpret(
         raise RefreshError(f"{url} answered HTTP {status}{_oauth_error(body)}", rejected=rejected)
     if not response.content or not body:
         raise RefreshError(f"{url} answered HTTP {status} with a body that is not a JSON object")
-    access = body.get("access_token")
+    access = body.get(names["access_token"])
     if not isinstance(access, str) or not access:
-        raise RefreshError(f"{url} answered without an access_token")
-    return TokenResponse(access, new_refresh, _seconds(body.get("expires_in")))
+        raise RefreshError(f"{url} answered without an access token ({names['access_token']})")
+    id_token = body.get(names["id_token"])
+    return TokenResponse(
+        access,
+        new_refresh,
+        _seconds(body.get(names["expires_in"])),
+        id_token=id_token if isinstance(id_token, str) and id_token else None,
+        body=body,
+    )
 
 
 def _oauth_error(body: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ Only imported when a token is due (or a refresh is forced), so httpx stays off t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from launcher.config import Settings
     from launcher.credentials import Credentials
     from launcher.log import Log
+    from launcher.profiles import Profile
 
 # RFC 6749 leaves expires_in optional; without it, assume an hour rather than "never expires".
 DEFAULT_EXPIRES_IN = 3600.0
@@ -46,14 +48,8 @@ def renew(
     """
     path = settings.credentials
     profile = settings.profile
-    endpoint = grant.Endpoint(
-        settings.token_url,
-        settings.client_id,
-        client_secret=profile.client_secret,
-        body=profile.body,
-        extra_body=profile.extra_body,
-    )
-    grant.check_url(endpoint.url)
+    if "{" not in settings.token_url:
+        grant.check_url(settings.token_url)  # a configuration error: before any lock or request
     started = now()
     if not forced:
         _check_suspended(state.load(state_dir, path), path, profile.login_hint)
@@ -72,6 +68,7 @@ def renew(
         remembered = state.load(state_dir, path)
         original = store.read_bytes(path, profile.login_hint)
         doc, creds = credentials.parse(profile, original, path)
+        profile = profile.for_doc(doc)
         if not forced:
             threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
             if policy.token_state(creds.expires_at, now(), threshold) == policy.FRESH:
@@ -94,8 +91,9 @@ def renew(
             clock=clock,
             sleep=sleep,
         ):
-            writer = _Writer(settings, state_dir, doc, original, creds.refresh_token)
+            writer = _Writer(settings, profile, state_dir, doc, original, creds.refresh_token)
             try:
+                endpoint = _endpoint(settings, profile, doc)
                 with client_factory() as client:
                     response = grant.refresh(
                         client,
@@ -106,12 +104,10 @@ def renew(
                         clock=clock,
                         sleep=sleep,
                     )
-                lifetime = response.expires_in or DEFAULT_EXPIRES_IN
                 refreshed_at = now()
+                lifetime = _lifetime(response, refreshed_at)
                 writer.write(
-                    access_token=response.access_token,
-                    refresh_token=response.refresh_token,
-                    expires_at=refreshed_at + lifetime,
+                    response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime
                 )
             except RefreshError as e:
                 other = _changed_elsewhere(settings, writer, e)
@@ -137,9 +133,16 @@ class _Writer:
     """Writes the document back, keeping what it did not change, and the newest refresh token."""
 
     def __init__(
-        self, settings: Settings, state_dir: str, doc: dict[str, object], original: bytes, sent: str
+        self,
+        settings: Settings,
+        profile: Profile,
+        state_dir: str,
+        doc: dict[str, object],
+        original: bytes,
+        sent: str,
     ) -> None:
         self.settings = settings
+        self.profile = profile
         self.state_dir = state_dir
         self.doc = doc
         self.original = original
@@ -152,21 +155,34 @@ class _Writer:
         # a rotated token thrown away would make the next refresh replay a dead one.
         if token == self.sent:
             return
-        self._commit(credentials.updated(self.settings.profile, self.doc, refresh_token=token))
+        self._commit(credentials.updated(self.profile, self.doc, refresh_token=token))
         self.saved_refresh_token = token
 
-    def write(self, *, access_token: str, refresh_token: str | None, expires_at: float) -> None:
-        profile = self.settings.profile
+    def write(
+        self, response: grant.TokenResponse, *, refreshed_at: float, expires_at: float
+    ) -> None:
+        profile = self.profile
+        extra: dict[str, object] = {}
+        if response.id_token and profile.id_token_field:
+            extra[profile.id_token_field] = response.id_token
+        for answer_field, file_field in profile.copy_fields.items():
+            # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
+            if response.body.get(answer_field) is not None:
+                extra[file_field] = response.body[answer_field]
         new = credentials.updated(
             profile,
             self.doc,
-            access_token=access_token,
-            refresh_token=refresh_token,
+            access_token=response.access_token,
+            refresh_token=response.refresh_token,
             expires_at=expires_at,
+            refreshed_at=refreshed_at,
+            extra=extra,
         )
         self._commit(new)
         self.creds = credentials.Credentials(
-            access_token, refresh_token or self.saved_refresh_token or self.sent, expires_at
+            response.access_token,
+            response.refresh_token or self.saved_refresh_token or self.sent,
+            expires_at,
         )
 
     def _commit(self, doc: dict[str, object]) -> None:
@@ -183,6 +199,80 @@ class _Writer:
                 ) from e
             raise WriteError(f"{e}; the new token was saved to {kept}: copy it over {path}") from e
         self.doc = doc
+
+
+def _endpoint(settings: Settings, profile: Profile, doc: dict[str, object]) -> grant.Endpoint:
+    """The profile's endpoint for this file: a variant's URL unless one was set explicitly,
+    {field} placeholders filled from the file, and the client registration file if any."""
+    base = settings.profile
+    url = profile.token_url if settings.token_url == base.token_url else settings.token_url
+    client_id = profile.client_id if settings.client_id == base.client_id else settings.client_id
+    client_secret = profile.client_secret
+    path = settings.credentials
+    url = _fill(url, doc, path, "token URL")
+    if profile.client_file:
+        client_id, client_secret = _client_registration(profile, doc, path)
+    grant.check_url(url)
+    return grant.Endpoint(
+        url,
+        client_id,
+        client_secret=client_secret,
+        body=profile.body,
+        client_auth=profile.client_auth,
+        request=profile.request,
+        response=profile.response,
+        extra_body=profile.extra_body,
+    )
+
+
+def _fill(template: str, doc: dict[str, object], path: str, what: str) -> str:
+    import string
+
+    out = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        out.append(literal)
+        if field is None:
+            continue
+        value = doc.get(field)
+        if not isinstance(value, str) or not value:
+            raise RefreshError(
+                f"the {what} needs '{field}' from {path}, which has none", sent=False
+            )
+        out.append(value)
+    return "".join(out)
+
+
+def _client_registration(
+    profile: Profile, doc: dict[str, object], path: str
+) -> tuple[str | None, str | None]:
+    assert profile.client_file is not None
+    name = _fill(profile.client_file, doc, path, "client registration file")
+    reg_path = os.path.join(os.path.dirname(os.path.realpath(path)), name)
+    try:
+        with open(reg_path, "rb") as f:
+            reg = json.loads(f.read())
+    except (OSError, ValueError) as e:
+        raise RefreshError(
+            f"cannot read the client registration {reg_path}: {profile.login_hint}", sent=False
+        ) from e
+    cid, secret = (
+        (reg.get("clientId"), reg.get("clientSecret")) if isinstance(reg, dict) else (None, None)
+    )
+    if not isinstance(cid, str) or not isinstance(secret, str):
+        raise RefreshError(
+            f"{reg_path} has no clientId/clientSecret: {profile.login_hint}", sent=False
+        )
+    return cid, secret
+
+
+def _lifetime(response: grant.TokenResponse, now: float) -> float:
+    if response.expires_in:
+        return response.expires_in
+    claims = credentials.jwt_claims(response.access_token)
+    exp = claims.get("exp") if claims else None
+    if isinstance(exp, int | float) and not isinstance(exp, bool) and exp > now:
+        return float(exp) - now
+    return DEFAULT_EXPIRES_IN
 
 
 def _key(state_dir: str, path: str) -> str:
@@ -217,7 +307,7 @@ def _changed_elsewhere(
     if not error.sent:
         return None
     try:
-        data = store.read_bytes(settings.credentials, settings.profile.login_hint)
+        data = store.read_bytes(settings.credentials, writer.profile.login_hint)
         _, creds = credentials.parse(settings.profile, data, settings.credentials)
     except WrapError:
         return None

@@ -82,7 +82,7 @@ def test_response_without_access_token_still_saves_rotated_refresh_token(
     server.faults = ["no_access_token"]
     code, err = _gate(home, server.url)
     assert code is None
-    assert "without an access_token" in err
+    assert "without an access token" in err
     after = home.read()
     assert after["claudeAiOauth"]["refreshToken"] == "test-refresh-1"
     after["claudeAiOauth"]["refreshToken"] = before["claudeAiOauth"]["refreshToken"]

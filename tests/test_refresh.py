@@ -66,7 +66,9 @@ def test_success_maps_fields_and_sends_json_body(server: TokenServer) -> None:
 
 def test_form_body_and_basic_auth() -> None:
     with TokenServer() as server, httpx.Client() as client:
-        endpoint = refresh.Endpoint(server.url, "cid", client_secret="sec", body="form")
+        endpoint = refresh.Endpoint(
+            server.url, "cid", client_secret="sec", body="form", client_auth="basic"
+        )
         refresh.refresh(client, endpoint, "rt", budget=5, on_refresh_token=lambda t: None)
     assert server.requests[0]["_content_type"] == "application/x-www-form-urlencoded"
     assert server.requests[0]["_authorization"] == "present"
@@ -138,7 +140,7 @@ def test_not_json_is_an_error(server: TokenServer) -> None:
 
 def test_rotated_token_saved_even_without_access_token(server: TokenServer) -> None:
     server.faults = ["no_access_token"]
-    with pytest.raises(RefreshError, match="without an access_token"):
+    with pytest.raises(RefreshError, match="without an access token"):
         _run(server)
     assert server.issued_refresh == ["test-refresh-1"]
 
