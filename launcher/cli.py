@@ -144,6 +144,11 @@ def wrap(ctx: click.Context, /, **opts: Any) -> None:
       wrap [OPTIONS] [--] PROGRAM [ARGS]...   refresh if due, then exec PROGRAM
       wrap --check-only [--json]              report freshness (CI pre-step)
       wrap --refresh-token [PROGRAM ...]      refresh now, then exec PROGRAM if given
+      wrap status [--json] [--expiring]       every account on this machine
+      wrap refresh [NAME | --all]             refresh accounts now
+
+    The profile (claude, gemini, qwen, codex, kiro, iflow, or one from config.toml) is
+    --profile, else the one whose program is PROGRAM (`wrap gemini` uses gemini), else claude.
     """
     ctx.obj = opts
     if ctx.invoked_subcommand is None:
@@ -163,13 +168,73 @@ def run(opts: dict[str, Any], program: str, args: tuple[str, ...]) -> None:
     sys.exit(_act(opts, program, list(args)))
 
 
+@wrap.command("status", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list, one object per account.")
+@click.option(
+    "--expiring",
+    is_flag=True,
+    help="Only expiring and expired accounts; exit 1 (expiring) or 3 (expired) if any.",
+)
+@click.pass_obj
+def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
+    """Every known credential file and account: state, expiry, time left, last refresh."""
+    from launcher import status
+
+    log = _log(opts)
+    try:
+        entries = status.collect(_flags(opts), os.environ, time.time())
+    except WrapError as e:
+        log.warn(str(e))
+        sys.exit(e.exit_code)
+    if expiring:
+        entries = [e for e in entries if e.report["state"] in ("expiring", "expired")]
+    if as_json:
+        click.echo(json.dumps([e.report for e in entries], indent=2))
+    elif entries:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        click.echo(status.table(entries, color=color))
+    else:
+        click.echo("no expiring accounts" if expiring else "no credential files found")
+    sys.exit(status.expiring_exit_code(entries) if expiring else 0)
+
+
+@wrap.command("refresh", context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.option("--all", "everything", is_flag=True, help="Refresh every known account.")
+@click.pass_obj
+def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> None:
+    """Refresh one account now (or --all); NAME is a profile, an account's name or a path.
+
+    Without NAME or --all: the default profile's file (what the gate would refresh)."""
+    from launcher import status
+
+    log = _log(opts)
+    env = os.environ
+    try:
+        if name is None and not everything:
+            settings = config.resolve(_flags(opts), env)
+            sys.exit(_force_refresh(settings, env, log, quiet=False))
+        if name is not None and everything:
+            raise UsageError("give NAME or --all, not both")
+        entries = status.select(status.collect(_flags(opts), env, time.time()), name)
+    except WrapError as e:
+        log.warn(str(e))
+        sys.exit(e.exit_code)
+    sys.exit(status.refresh_all(entries, env=env, log=log, echo=click.echo))
+
+
+def _log(opts: dict[str, Any]) -> Log:
+    verbosity = -1 if opts["quiet"] else 1 if opts["verbose"] else 0
+    if not verbosity and os.environ.get("WRAP_LOG", "").lower() == "debug":
+        verbosity = 1
+    return Log(verbosity)
+
+
 def _act(opts: dict[str, Any], program: str | None, args: list[str]) -> int:
     env = os.environ
-    log = Log(-1 if opts["quiet"] else 1 if opts["verbose"] else 0)
+    log = _log(opts)
     try:
         settings = config.resolve(_flags(opts), env, program=program)
-        if log.verbosity == 0:
-            log.verbosity = settings.verbosity
         if opts["check_only"]:
             return _check(settings, env, as_json=opts["as_json"])
         if opts["force_refresh"]:

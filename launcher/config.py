@@ -150,23 +150,39 @@ def load_config(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
         raise UsageError(f"config file {path} is not valid TOML: {e}") from e
 
 
+def known_profiles(loaded: tuple[str, dict[str, Any]]) -> dict[str, Profile]:
+    config_path, table = loaded
+    if not table.get("profiles"):
+        return profiles.BUILTIN
+    from launcher import custom
+
+    return custom.build(table, config_path)
+
+
 def resolve(
     flags: Mapping[str, Any],
     env: Mapping[str, str],
     program: str | None = None,
+    *,
+    loaded: tuple[str, dict[str, Any]] | None = None,
+    known: Mapping[str, Profile] | None = None,
+    credentials_path: str | None = None,
 ) -> Settings:
     """Merge flags (None = not given), environment and config file into Settings."""
-    config_path, table = load_config(env)
+    config_path, table = loaded if loaded is not None else load_config(env)
     cfg = _Config(config_path, table)
+    if known is None:
+        known = known_profiles((config_path, table))
 
     profile_name = flags.get("profile") or env.get("WRAP_PROFILE") or cfg.text("profile")
     if profile_name:
-        profile = profiles.BUILTIN.get(profile_name)
-        if profile is None:
-            known = ", ".join(sorted(profiles.BUILTIN))
-            raise UsageError(f"unknown profile {profile_name!r}: use one of {known}")
+        found = known.get(profile_name)
+        if found is None:
+            names = ", ".join(sorted(known))
+            raise UsageError(f"unknown profile {profile_name!r}: use one of {names}")
+        profile = found
     else:
-        profile = (program and profiles.by_program(program)) or profiles.CLAUDE
+        profile = (program and profiles.by_program(program, known)) or known["claude"]
     section = cfg.section(profile.name)
 
     def pick(flag: str, var: str, key: str) -> tuple[Any, str] | None:
@@ -208,7 +224,7 @@ def resolve(
             raise UsageError(f"invalid {key} ({source}): expected a non-empty string")
         return value
 
-    credentials = text("credentials", "WRAP_CREDENTIALS", "credentials", None)
+    credentials = credentials_path or text("credentials", "WRAP_CREDENTIALS", "credentials", None)
     verbosity = int(flags.get("verbosity") or 0)
     if not verbosity and env.get("WRAP_LOG", "").lower() == "debug":
         verbosity = 1

@@ -35,6 +35,7 @@ class Profile:
     __slots__ = (
         "access_field",
         "account_fields",
+        "account_file",
         "body",
         "client_auth",
         "client_file",
@@ -77,6 +78,7 @@ class Profile:
         refreshed_field: str | None = None,
         id_token_field: str | None = None,
         account_fields: tuple[str, ...] = ("alias", "email", "name", "account_id"),
+        account_file: tuple[tuple[str, ...], str] | None = None,
         token_url: str = "",
         client_id: str | None = None,
         client_secret: str | None = None,
@@ -106,7 +108,10 @@ class Profile:
         self.expiry_interval = expiry_interval
         self.refreshed_field = refreshed_field
         self.id_token_field = id_token_field
+        # Fields that name the account, in order (an email may also come from the id_token).
         self.account_fields = account_fields
+        # Another file that names the account: (candidate paths, dotted field).
+        self.account_file = account_file
         self.token_url = token_url
         self.client_id = client_id
         self.client_secret = client_secret
@@ -141,10 +146,12 @@ class Profile:
         variant = self.variants.get(str(doc.get(self.variant_field)))
         return self.replace(variants={}, variant_field=None, **variant) if variant else self
 
-    def path_candidates(self, env: Mapping[str, str]) -> list[str]:
+    def path_candidates(
+        self, env: Mapping[str, str], patterns: tuple[str, ...] | None = None
+    ) -> list[str]:
         home = home_dir(env)
         out = []
-        for pattern in self.default_paths:
+        for pattern in self.default_paths if patterns is None else patterns:
             if pattern.startswith("${"):
                 var, _, rest = pattern[2:].partition("}")
                 if not env.get(var):
@@ -186,6 +193,10 @@ CLAUDE = Profile(
     setup_command=("claude", "setup-token"),
     login_hint="log in again: run 'claude' and type /login, or 'claude setup-token'",
     vendor_lock="claude",
+    account_file=(
+        ("${CLAUDE_CONFIG_DIR}/.claude.json", "~/.claude.json"),
+        "oauthAccount.emailAddress",
+    ),
 )
 
 GEMINI = Profile(

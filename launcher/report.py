@@ -9,6 +9,8 @@ from launcher import credentials, exitcodes, policy, state, store
 from launcher.errors import CredentialsError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from launcher.config import Settings
 
 EXIT_FOR_STATE = {
@@ -27,16 +29,21 @@ def iso(ts: float | None) -> str | None:
 
 
 def describe(
-    settings: Settings, state_dir: str, now: float, account: str | None = None
+    settings: Settings,
+    state_dir: str,
+    now: float,
+    name: Callable[[dict[str, Any] | None], str | None] | None = None,
 ) -> tuple[dict[str, Any], str | None]:
-    """(the JSON object, the problem line for missing/invalid or None)."""
+    """(the JSON object, the problem line for missing/invalid or None).
+
+    NAME, given the parsed document (None when unusable), names the account."""
     path = settings.credentials
     remembered = state.load(state_dir, path)
     threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
     out: dict[str, Any] = {
         "profile": settings.profile.name,
         "path": path,
-        "account": account,
+        "account": None,
         "state": None,
         "expires_at": None,
         "expires_in_seconds": None,
@@ -48,10 +55,12 @@ def describe(
     }
     try:
         data = store.read_bytes(path, settings.profile.login_hint)
-        _, creds = credentials.parse(settings.profile, data, path)
+        doc, creds = credentials.parse(settings.profile, data, path)
     except CredentialsError as e:
         out["state"] = e.state
+        out["account"] = name(None) if name else None
         return out, str(e)
+    out["account"] = name(doc) if name else None
     out["state"] = policy.token_state(creds.expires_at, now, threshold)
     out["has_refresh_token"] = bool(creds.refresh_token)
     if creds.expires_at is not None:

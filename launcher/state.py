@@ -42,9 +42,9 @@ class CredState:
         return {name: getattr(self, name) for name in _FIELDS}
 
 
-def state_path(state_dir: str, cred_path: str) -> str:
+def state_path(state_dir: str, cred_path: str, *, resolved: bool = False) -> str:
     # The resolved path itself, escaped, names the file: readable, and no hashlib on the hot path.
-    real = os.path.realpath(cred_path)
+    real = cred_path if resolved else os.path.realpath(cred_path)
     key = real.replace("%", "%25").replace(os.sep, "%2F")
     return os.path.join(state_dir, "credentials", key + ".json")
 
@@ -53,7 +53,7 @@ def load(state_dir: str, cred_path: str) -> CredState:
     """The remembered state; a fresh one when there is none or it is unreadable (it is a cache)."""
     st = CredState(os.path.realpath(cred_path))
     try:
-        with open(state_path(state_dir, cred_path), "rb") as f:
+        with open(state_path(state_dir, st.path, resolved=True), "rb") as f:
             raw = json.loads(f.read())
     except (OSError, ValueError):
         return st
@@ -76,4 +76,4 @@ def load(state_dir: str, cred_path: str) -> CredState:
 
 def save(state_dir: str, st: CredState) -> None:
     data = json.dumps(st.to_json(), indent=2).encode() + b"\n"
-    store.write_private(state_path(state_dir, st.path), data)
+    store.write_private(state_path(state_dir, st.path, resolved=True), data)

@@ -12,6 +12,7 @@ until interrupted; the first refresh token it accepts is whatever it is sent fir
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import itertools
 import json
@@ -27,9 +28,13 @@ from urllib.parse import parse_qsl
 class TokenServer:
     """Start with `with TokenServer() as server:`; `server.url` is the token endpoint."""
 
-    def __init__(self, *, expires_in: int = 28800, rotate: bool = True) -> None:
+    def __init__(self, *, expires_in: int = 28800, rotate: bool = True, jwt: bool = False) -> None:
         self.expires_in = expires_in
         self.rotate = rotate
+        # Issue JWT-shaped access and id tokens carrying exp and email (as Codex's server does).
+        self.jwt = jwt
+        # Extra fields every successful answer carries (Qwen's resource_url, ...).
+        self.extra: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
         self.valid: set[str] = set()
@@ -75,7 +80,9 @@ class TokenServer:
 
     def _answer(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
-            self.requests.append({k: v for k, v in fields.items() if k != "refresh_token"})
+            self.requests.append(
+                {k: v for k, v in fields.items() if k not in ("refresh_token", "refreshToken")}
+            )
             fault = self.faults.pop(0) if self.faults else "ok"
         if self.on_request is not None:
             self.on_request()
@@ -93,9 +100,12 @@ class TokenServer:
             return 200, {}, b"<html>oops</html>"
         if fault == "hang":
             time.sleep(30)
-        if fields.get("grant_type") != "refresh_token":
+        # Kiro's endpoints speak camelCase: {refreshToken} (social) or {grantType, ...} (IdC).
+        camel = "refreshToken" in fields
+        grant = fields.get("grantType", "refresh_token") if camel else fields.get("grant_type")
+        if grant != "refresh_token":
             return 400, {}, b'{"error":"unsupported_grant_type"}'
-        token = fields.get("refresh_token")
+        token = fields.get("refreshToken" if camel else "refresh_token")
         with self.lock:
             if not isinstance(token, str) or not (self.accept_any or token in self.valid):
                 # A replayed token kills the family, as real providers do.
@@ -110,8 +120,14 @@ class TokenServer:
             self.accept_any = False
             n = next(self._counter)
             access = f"test-access-{n}"
+            if self.jwt:
+                access = _jwt({"exp": int(time.time()) + self.expires_in, "n": n})
             self.issued_access.append(access)
             body: dict[str, Any] = {"token_type": "Bearer", "expires_in": self.expires_in}
+            if self.jwt:
+                del body["expires_in"]
+                body["id_token"] = _jwt({"email": "rotated@example.com"})
+            body.update(self.extra)
             if fault != "no_access_token":
                 body["access_token"] = access
             if self.rotate:
@@ -123,6 +139,14 @@ class TokenServer:
                 body["refresh_token"] = new
             else:
                 self.valid.add(token)
+        if camel:
+            renames = {
+                "access_token": "accessToken",
+                "refresh_token": "refreshToken",
+                "expires_in": "expiresIn",
+                "token_type": "tokenType",
+            }
+            body = {renames.get(k, k): v for k, v in body.items()}
         return 200, {}, json.dumps(body).encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -155,6 +179,13 @@ class TokenServer:
                 pass
 
         return Handler
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part(claims)}."
 
 
 def main() -> int:

@@ -1,0 +1,156 @@
+"""`wrap status` and `wrap refresh NAME|--all`: every account on the machine at a glance."""
+
+from __future__ import annotations
+
+import calendar
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from launcher import accounts, config, custom, exitcodes, policy, report
+from launcher.credentials import INVALID, MISSING
+from launcher.errors import UsageError, WrapError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from launcher.config import Settings
+    from launcher.log import Log
+
+MARKERS = {
+    policy.FRESH: ("✓", "32"),
+    policy.EXPIRING: ("!", "33"),
+    policy.EXPIRED: ("✗", "31"),
+    MISSING: ("?", "35"),
+    INVALID: ("?", "35"),
+}
+
+
+class Entry:
+    __slots__ = ("account", "report", "settings")
+
+    def __init__(self, account: accounts.Account, settings: Settings, obj: dict[str, Any]):
+        self.account = account
+        self.settings = settings
+        self.report = obj
+
+
+def collect(flags: Mapping[str, Any], env: Mapping[str, str], now: float) -> list[Entry]:
+    """A report for every account wrap knows of, in profile order."""
+    loaded = config.load_config(env)
+    known = config.known_profiles(loaded)
+    aliases = custom.aliases(loaded[1], env)
+    state_dir = config.state_dir(env)
+    entries = []
+    for account in accounts.discover(known, env, aliases):
+        settings = config.resolve(
+            {**flags, "profile": account.profile.name},
+            env,
+            loaded=loaded,
+            known=known,
+            credentials_path=account.path,
+        )
+
+        def name(doc: dict[str, Any] | None, account: accounts.Account = account) -> str:
+            return accounts.display_name(account, doc, env)
+
+        obj, _ = report.describe(settings, state_dir, now, name)
+        entries.append(Entry(account, settings, obj))
+    return entries
+
+
+def expiring_exit_code(entries: list[Entry]) -> int:
+    states = {e.report["state"] for e in entries}
+    if policy.EXPIRED in states:
+        return exitcodes.EXPIRED
+    if policy.EXPIRING in states:
+        return exitcodes.EXPIRING
+    return exitcodes.FRESH
+
+
+def table(entries: list[Entry], *, color: bool) -> str:
+    """An aligned table for people: expiry in local time, time left in words."""
+    header = ["ACCOUNT", "PROFILE", "STATE", "EXPIRES", "LEFT", "LAST REFRESH", "FAILURES"]
+    rows = []
+    for e in entries:
+        r = e.report
+        left = r["expires_in_seconds"]
+        rows.append(
+            [
+                r["account"] or os.path.basename(r["path"]),
+                r["profile"],
+                r["state"],
+                _local(r["expires_at"]),
+                "-" if left is None else (report.human_duration(left) if left > 0 else "expired"),
+                _local(r["last_refreshed"]),
+                str(r["consecutive_failures"]),
+            ]
+        )
+    widths = [
+        max(len(h), *(len(row[i]) + (2 if i == 2 else 0) for row in rows))
+        for i, h in enumerate(header)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    for row in rows:
+        cells = []
+        for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            if i == 2:
+                mark, code = MARKERS[cell]
+                text = f"{mark} {cell}".ljust(width)
+                cells.append(f"\x1b[{code}m{text}\x1b[0m" if color else text)
+            else:
+                cells.append(cell.ljust(width))
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _local(iso: str | None) -> str:
+    if iso is None:
+        return "-"
+    ts = calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def select(entries: list[Entry], name: str | None) -> list[Entry]:
+    """NAME is a profile name, an account's display name, or a file path."""
+    if name is None:
+        return entries
+    real = os.path.realpath(os.path.expanduser(name))
+    chosen = [
+        e
+        for e in entries
+        if name in (e.report["profile"], e.report["account"])
+        or os.path.realpath(e.account.path) == real
+    ]
+    if not chosen:
+        names = ", ".join(sorted({str(e.report["account"]) for e in entries})) or "none found"
+        raise UsageError(
+            f"no account named {name!r}: use a profile, an account ({names}) or a path"
+        )
+    return chosen
+
+
+def refresh_all(
+    entries: list[Entry],
+    *,
+    env: Mapping[str, str],
+    log: Log,
+    echo: Callable[[str], None],
+    now: Callable[[], float] = time.time,
+) -> int:
+    """Refresh each entry now; one line each; exit 5 if any failed."""
+    from launcher.renew import renew
+
+    state_dir = config.state_dir(env)
+    failed = False
+    for e in entries:
+        label = f"{e.report['account']} ({e.report['profile']}, {e.account.path})"
+        try:
+            creds = renew(e.settings, state_dir, now=now, log=log, forced=True)
+        except WrapError as err:
+            failed = True
+            echo(f"✗ {label}: {err}")
+            continue
+        when = report.iso(creds.expires_at) or "no expiry"
+        echo(f"✓ {label}: refreshed, expires {when}")
+    return exitcodes.REFRESH_FAILED if failed else exitcodes.REFRESHED

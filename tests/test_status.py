@@ -1,0 +1,192 @@
+"""`wrap status` and `wrap refresh NAME|--all` over every account on the machine."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Home
+from token_server import TokenServer
+
+NOW = time.time()
+DAY = 86400
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJhbGciOiJub25lIn0.{body}."
+
+
+def _account(folder: Path, filename: str, left: float, **extra: Any) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "access_token": "acc",
+        "refresh_token": f"rt-{filename}",
+        "expiry_date": int((NOW + left) * 1000),
+        **extra,
+    }
+    path = folder / filename
+    path.write_text(json.dumps(doc, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def _config(home: Home, text: str) -> None:
+    cfg = home.root / "config" / "wrap"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "config.toml").write_text(text)
+
+
+ROUTER = """
+[profiles.router]
+base = "qwen"
+paths = ["~/.routecodex/auth/*.json"]
+[profiles.router.aliases]
+"~/.routecodex/auth/qwen-oauth-5.json" = "from-config"
+"""
+
+
+@pytest.fixture
+def router(home: Home) -> Path:
+    auth = home.root / ".routecodex" / "auth"
+    _account(auth, "qwen-oauth-1-work.json", 30 * DAY)
+    _account(auth, "qwen-oauth-2.json", 2 * DAY, email="mail@example.com")
+    _account(auth, "qwen-oauth-3.json", -60, id_token=_jwt({"email": "jwt@example.com"}))
+    _account(auth, "qwen-oauth-4.json", 30 * DAY, name="Named One")
+    _account(auth, "qwen-oauth-5.json", 30 * DAY, email="hidden@example.com")
+    _account(auth, "qwen-oauth-6.json", 30 * DAY)
+    _config(home, ROUTER)
+    return auth
+
+
+def test_status_json_lists_every_account_with_display_names(home: Home, router: Path) -> None:
+    home.write_claude(NOW + 30 * DAY)
+    r = home.wrap("status", "--json")
+    assert r.returncode == 0, r.stderr
+    objs = json.loads(r.stdout)
+    names = {o["account"]: o["state"] for o in objs}
+    assert names == {
+        "claude": "fresh",
+        "work": "fresh",  # alias from the file name
+        "mail@example.com": "expiring",
+        "jwt@example.com": "expired",  # email from the id_token's claims
+        "Named One": "fresh",
+        "from-config": "fresh",  # alias from config beats the email
+        "qwen-oauth-6.json": "fresh",
+    }
+    assert all(o["profile"] == "router" for o in objs if o["account"] != "claude")
+    assert "eyJ" not in r.stdout
+
+
+def test_status_table_is_aligned_and_plain_without_a_terminal(home: Home, router: Path) -> None:
+    r = home.wrap("status")
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == [
+        "ACCOUNT",
+        "PROFILE",
+        "STATE",
+        "EXPIRES",
+        "LEFT",
+        "LAST",
+        "REFRESH",
+        "FAILURES",
+    ]
+    assert "\x1b[" not in r.stdout
+    column = lines[0].index("STATE")
+    assert all(line[column - 2 : column] == "  " for line in lines[1:])
+    work = next(line for line in lines if line.startswith("work "))
+    assert "✓ fresh" in work
+    assert "29 d 23 h" in work
+    assert any("✗ expired" in line for line in lines)
+    assert any("! expiring" in line and "1 d 23 h" in line for line in lines)
+
+
+def test_status_expiring_filters_and_exits_with_worst_state(home: Home, router: Path) -> None:
+    r = home.wrap("status", "--expiring", "--json")
+    assert r.returncode == 3
+    assert sorted(o["state"] for o in json.loads(r.stdout)) == ["expired", "expiring"]
+    (router / "qwen-oauth-3.json").unlink()
+    assert home.wrap("status", "--expiring").returncode == 1
+    (router / "qwen-oauth-2.json").unlink()
+    r = home.wrap("status", "--expiring")
+    assert r.returncode == 0
+    assert "no expiring accounts" in r.stdout
+
+
+def test_refresh_by_name_all_and_failures(home: Home, router: Path) -> None:
+    with TokenServer(rotate=False) as server:
+        for path in router.iterdir():
+            server.seed(json.loads(path.read_text())["refresh_token"])
+        _config(home, ROUTER.replace('base = "qwen"', f'base = "qwen"\ntoken_url = "{server.url}"'))
+        r = home.wrap("refresh", "work")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("✓ work (router, ")
+        assert len(r.stdout.splitlines()) == 1
+        server.faults = ["invalid_grant"]
+        r = home.wrap("refresh", "--all")
+    assert r.returncode == 5
+    lines = r.stdout.splitlines()
+    assert len(lines) == 6
+    assert sum(line.startswith("✗") for line in lines) == 1
+    assert "rt-" not in r.stdout + r.stderr
+
+
+def test_refresh_unknown_name_is_usage_error(home: Home, router: Path) -> None:
+    r = home.wrap("refresh", "nobody")
+    assert r.returncode == 2
+    assert "no account named 'nobody'" in r.stderr
+
+
+def test_dashdash_status_runs_a_program_named_status(home: Home) -> None:
+    home.write_claude(NOW + 30 * DAY)
+    (home.bin / "status").write_bytes((home.bin / "claude").read_bytes())
+    (home.bin / "status").chmod(0o755)
+    r = home.wrap("--", "status", "x")
+    assert r.returncode == 0, r.stderr
+    assert home.reports()[0]["argv"] == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        (
+            '[profiles.x]\npaths = ["~/x.json"]\nexpiry = "e"\n'
+            'expiry_unit = "years"\naccess_token = "a"\n',
+            "expiry_unit = 'years'; accepted: ms, s, iso, jwt, last_refresh",
+        ),
+        ('[profiles.claude]\ncolour = "blue"\n', "unknown key 'colour'"),
+        ('[profiles.x]\nbase = "nope"\n', "base 'nope' is not a built-in profile"),
+        ('[profiles.x]\npaths = ["~/x.json"]\n', "a new profile needs access_token, expiry"),
+        ("[profiles.claude]\nbody = 3\n", "body has the wrong type"),
+    ],
+)
+def test_bad_config_is_a_usage_error_naming_file_and_key(
+    home: Home, text: str, expect: str
+) -> None:
+    _config(home, text)
+    r = home.wrap("status")
+    assert r.returncode == 2
+    assert expect in r.stderr
+    assert "config.toml" in r.stderr
+
+
+def test_custom_profile_with_last_refresh_interval(home: Home) -> None:
+    folder = home.root / ".tool"
+    folder.mkdir()
+    (folder / "auth.json").write_text(
+        json.dumps({"tokens": {"at": "a", "rt": "r"}, "last_refresh": "2026-01-01T00:00:00Z"})
+    )
+    _config(
+        home,
+        '[profiles.tool]\npaths = ["~/.tool/auth.json"]\naccess_token = "tokens.at"\n'
+        'refresh_token = "tokens.rt"\nexpiry = "last_refresh"\nexpiry_unit = "last_refresh"\n'
+        'expiry_interval = "8d"\n',
+    )
+    r = home.wrap("--check-only", "--json", "--profile", "tool")
+    obj = json.loads(r.stdout)
+    assert obj["expires_at"] == "2026-01-09T00:00:00Z"
