@@ -146,6 +146,7 @@ def wrap(ctx: click.Context, /, **opts: Any) -> None:
       wrap --refresh-token [PROGRAM ...]      refresh now, then exec PROGRAM if given
       wrap status [--json] [--expiring]       every account on this machine
       wrap refresh [NAME | --all]             refresh accounts now
+      wrap login [NAME]                       log in again (setup command or browser)
 
     The profile (claude, gemini, qwen, codex, kiro, iflow, or one from config.toml) is
     --profile, else the one whose program is PROGRAM (`wrap gemini` uses gemini), else claude.
@@ -221,6 +222,34 @@ def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> Non
         log.warn(str(e))
         sys.exit(e.exit_code)
     sys.exit(status.refresh_all(entries, env=env, log=log, echo=click.echo))
+
+
+@wrap.command("login", context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.pass_obj
+def login_cmd(opts: dict[str, Any], name: str | None) -> None:
+    """Log in again interactively: the vendor's setup command under a pty (claude), or a
+    browser with PKCE and a loopback redirect (gemini, codex). NAME is a profile or a file
+    path; without it, the default profile. Needs a terminal."""
+    from launcher import login
+
+    log = _log(opts)
+    env = os.environ
+    flags = _flags(opts)
+    try:
+        if name is not None:
+            known = config.known_profiles(config.load_config(env))
+            if name in known:
+                flags["profile"] = name
+            else:
+                flags["credentials"] = name
+        settings = config.resolve(flags, env)
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        login.login(settings, env=env, log=log, interactive=interactive)
+    except WrapError as e:
+        log.warn(str(e))
+        sys.exit(e.exit_code)
+    sys.exit(exitcodes.REFRESHED)
 
 
 def _log(opts: dict[str, Any]) -> Log:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 DEFAULT_THRESHOLD = 7 * 86400
 DEFAULT_REFRESH_TIMEOUT = 15.0
 DEFAULT_LOCK_TIMEOUT = 30.0
+DEFAULT_LOGIN_TIMEOUT = 180.0
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_FORMS = "use seconds or a number with d, h, m or s (7d, 36h, 90m, 45s)"
@@ -37,9 +38,11 @@ class Settings:
         "config_path",
         "credentials",
         "lock_timeout",
+        "login_timeout",
         "no_browser",
         "profile",
         "refresh_timeout",
+        "setup_token",
         "strict",
         "threshold",
         "token_url",
@@ -57,6 +60,8 @@ class Settings:
         strict: bool,
         refresh_timeout: float,
         lock_timeout: float,
+        login_timeout: float = DEFAULT_LOGIN_TIMEOUT,
+        setup_token: str = "file",
         no_browser: bool,
         verbosity: int,
         config_path: str | None,
@@ -69,6 +74,10 @@ class Settings:
         self.strict = strict
         self.refresh_timeout = refresh_timeout
         self.lock_timeout = lock_timeout
+        self.login_timeout = login_timeout
+        # Where a setup command's token goes: "file" (the credentials file) or "env" (kept by
+        # wrap and handed to the program as CLAUDE_CODE_OAUTH_TOKEN).
+        self.setup_token = setup_token
         self.no_browser = no_browser
         # -1 quiet, 0 warnings (default), 1 debug
         self.verbosity = verbosity
@@ -241,10 +250,22 @@ def resolve(
         lock_timeout=duration(
             "lock_timeout", "WRAP_LOCK_TIMEOUT", "lock_timeout", DEFAULT_LOCK_TIMEOUT
         ),
+        login_timeout=duration(
+            "login_timeout", "WRAP_LOGIN_TIMEOUT", "login_timeout", DEFAULT_LOGIN_TIMEOUT
+        ),
+        setup_token=_choice(
+            text("setup_token", "WRAP_SETUP_TOKEN", "setup_token", "file"), ("file", "env")
+        ),
         no_browser=flag_bool("no_browser", "WRAP_NO_BROWSER", "no_browser"),
         verbosity=verbosity,
         config_path=config_path if table else None,
     )
+
+
+def _choice(value: str | None, accepted: tuple[str, ...]) -> str:
+    if value not in accepted:
+        raise UsageError(f"invalid setup_token {value!r}: use {' or '.join(accepted)}")
+    return value
 
 
 class _Config:

@@ -46,10 +46,26 @@ _PROFILE_KEYS: dict[str, tuple[str, type | tuple[type, ...], tuple[str, ...] | N
     "response": ("response", dict, None),
     "copy_fields": ("copy_fields", dict, None),
     "login_hint": ("login_hint", str, None),
+    "login_method": ("login_method", str, ("setup", "browser")),
+    "setup_command": ("setup_command", list, None),
+    "authorize_url": ("authorize_url", str, None),
+    "authorize_params": ("authorize_params", dict, None),
+    "scopes": ("scopes", str, None),
+    "redirect_ports": ("redirect_ports", list, None),
+    "redirect_path": ("redirect_path", str, None),
 }
 # Settings a profile section may also carry (read by config.resolve).
 SETTING_KEYS = frozenset(
-    {"credentials", "threshold", "strict", "refresh_timeout", "lock_timeout", "no_browser"}
+    {
+        "credentials",
+        "threshold",
+        "strict",
+        "refresh_timeout",
+        "lock_timeout",
+        "no_browser",
+        "login_timeout",
+        "setup_token",
+    }
 )
 _OTHER_KEYS = frozenset({"base", "alias", "aliases"})
 _REQUIRED_NEW = ("access_token", "expiry", "expiry_unit")
@@ -100,8 +116,9 @@ def _changes(section: Mapping[str, Any], where: str) -> dict[str, Any]:
         if choices is not None and value not in choices:
             raise UsageError(f"{where}: {key} = {value!r}; accepted: {', '.join(choices)}")
         if isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise UsageError(f"{where}: {key} must be a list of strings")
+            item = int if key == "redirect_ports" else str
+            if not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
+                raise UsageError(f"{where}: {key} must be a list of {item.__name__}s")
             value = tuple(value)
         if isinstance(value, dict) and not all(isinstance(v, str) for v in value.values()):
             raise UsageError(f"{where}: every value in {key} must be a string")

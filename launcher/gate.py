@@ -30,14 +30,19 @@ def gate(
     log: Log,
     program: str,
     renew: Callable[..., credentials.Credentials] | None = None,
+    interactive: bool = False,
 ) -> int | None:
-    """Make the token usable if it can be; None means launch, an int means exit with it."""
+    """Make the token usable if it can be; None means launch, an int means exit with it.
+
+    INTERACTIVE (stdin and stdout are a terminal) allows a login when no refresh can help."""
     path = settings.credentials
     profile = settings.profile
     try:
         data = store.read_bytes(path, profile.login_hint)
         _, creds = credentials.parse(profile, data, path)
     except CredentialsError as e:
+        if e.state == credentials.MISSING and _login(settings, env, log, interactive, str(e)):
+            return None
         if settings.strict:
             log.warn(f"{e} (--strict: not launching {program})")
             return exitcodes.NO_CREDENTIALS
@@ -62,9 +67,29 @@ def gate(
     try:
         renew(settings, state_dir, now=now, log=log)
     except WrapError as e:
+        if getattr(e, "rejected", False) and _login(settings, env, log, interactive, str(e)):
+            return None
         return _failed(settings, log, e, current, program)
     log.debug(f"refreshed the token in {path}")
     return None
+
+
+def _login(
+    settings: Settings, env: Mapping[str, str], log: Log, interactive: bool, why: str
+) -> bool:
+    """Log in again, on a terminal only, when the profile knows how; True when it worked."""
+    if not interactive or settings.profile.login_method is None:
+        return False
+    from launcher import login
+
+    log.warn(f"{why}")
+    log.warn("logging in again before the program starts")
+    try:
+        login.login(settings, env=env, log=log, interactive=True)
+    except WrapError as e:
+        log.warn(f"login failed: {e}")
+        return False
+    return True
 
 
 def _failed(
@@ -99,11 +124,21 @@ def launch(
     skip_self: bool = True,
 ) -> int:
     """Gate, then exec PROGRAM with ARGS untouched; returns only when nothing was launched."""
+    interactive = os.isatty(0) and os.isatty(1)
     try:
-        code = gate(settings, env=env, now=now, log=log, program=os.path.basename(program))
+        code = gate(
+            settings,
+            env=env,
+            now=now,
+            log=log,
+            program=os.path.basename(program),
+            interactive=interactive,
+        )
         if code is not None:
             return code
         path = find_program(program, env, skip_self=skip_self)
+        if settings.setup_token == "env":
+            _hand_over_setup_token(settings, env, now())
         exec_program(path, program, args)
     except ExecError as e:
         log.warn(str(e))
@@ -112,6 +147,25 @@ def launch(
         log.warn(str(e))
         return e.exit_code
     return exitcodes.CANNOT_EXECUTE  # pragma: no cover - exec does not return
+
+
+def _hand_over_setup_token(settings: Settings, env: Mapping[str, str], t: float) -> None:
+    """Give the program the token a setup-command login kept for it (Claude documents
+    CLAUDE_CODE_OAUTH_TOKEN for setup tokens); a token the user exported wins."""
+    from launcher import state
+
+    if env.get(state.ENV_TOKEN):
+        return
+    import json
+
+    try:
+        with open(state.env_token_path(config.state_dir(env), settings.credentials), "rb") as f:
+            saved = json.loads(f.read())
+        token, expires_at = saved["token"], saved["expires_at"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if isinstance(token, str) and isinstance(expires_at, int | float) and expires_at > t:
+        os.environ[state.ENV_TOKEN] = token
 
 
 def main_claude(argv: Sequence[str] | None = None) -> int:

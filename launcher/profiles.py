@@ -36,6 +36,8 @@ class Profile:
         "access_field",
         "account_fields",
         "account_file",
+        "authorize_params",
+        "authorize_url",
         "body",
         "client_auth",
         "client_file",
@@ -50,12 +52,16 @@ class Profile:
         "extra_body",
         "id_token_field",
         "login_hint",
+        "login_method",
         "name",
         "programs",
+        "redirect_path",
+        "redirect_ports",
         "refresh_field",
         "refreshed_field",
         "request",
         "response",
+        "scopes",
         "setup_command",
         "token_url",
         "variant_field",
@@ -92,6 +98,12 @@ class Profile:
         variant_field: str | None = None,
         variants: Mapping[str, Mapping[str, Any]] | None = None,
         setup_command: tuple[str, ...] | None = None,
+        login_method: str | None = None,
+        authorize_url: str = "",
+        authorize_params: Mapping[str, str] | None = None,
+        scopes: str = "",
+        redirect_ports: tuple[int, ...] = (),
+        redirect_path: str = "/callback",
         login_hint: str = "",
         vendor_lock: str | None = None,
     ) -> None:
@@ -128,7 +140,16 @@ class Profile:
         self.copy_fields = dict(copy_fields or {})
         self.variant_field = variant_field
         self.variants = {k: dict(v) for k, v in (variants or {}).items()}
+        # Interactive re-authentication: "setup" runs setup_command under a pty and captures the
+        # token it prints; "browser" is the authorization code flow with PKCE and a loopback
+        # redirect (tried on redirect_ports first, then any free port); None: no login here.
         self.setup_command = setup_command
+        self.login_method = login_method
+        self.authorize_url = authorize_url
+        self.authorize_params = dict(authorize_params or {})
+        self.scopes = scopes
+        self.redirect_ports = redirect_ports
+        self.redirect_path = redirect_path
         self.login_hint = login_hint or f"log in again with '{self.programs[0]}'"
         # Name of the vendor's own refresh lock (see launcher/vendor_locks.py), if it has one.
         self.vendor_lock = vendor_lock
@@ -191,6 +212,7 @@ CLAUDE = Profile(
     client_id="9d1c250a-e61b-44d9-88ed-5944d1962f5e",
     body="json",
     setup_command=("claude", "setup-token"),
+    login_method="setup",
     login_hint="log in again: run 'claude' and type /login, or 'claude setup-token'",
     vendor_lock="claude",
     account_file=(
@@ -212,6 +234,12 @@ GEMINI = Profile(
     client_id="681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
     client_secret="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",
     body="form",
+    login_method="browser",
+    authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
+    authorize_params={"access_type": "offline", "prompt": "consent"},
+    scopes="https://www.googleapis.com/auth/cloud-platform "
+    "https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
+    redirect_path="/oauth2callback",
     login_hint="log in again: run 'gemini' and choose Login with Google",
 )
 
@@ -242,6 +270,12 @@ CODEX = Profile(
     token_url="https://auth.openai.com/oauth/token",
     client_id="app_EMoamEEZ73f0CkXaXp7hrann",
     body="json",
+    login_method="browser",
+    authorize_url="https://auth.openai.com/oauth/authorize",
+    scopes="openid profile email offline_access",
+    # The Codex client only accepts its registered redirect.
+    redirect_ports=(1455,),
+    redirect_path="/auth/callback",
     login_hint="log in again: run 'codex login'",
 )
 

@@ -179,6 +179,44 @@ def refresh(
             sleep(delay)
 
 
+def exchange_code(
+    client: httpx.Client,
+    endpoint: Endpoint,
+    *,
+    code: str,
+    redirect_uri: str,
+    verifier: str,
+    timeout: float,
+) -> TokenResponse:
+    """The authorization_code grant with the PKCE verifier (RFC 6749 4.1.3, RFC 7636)."""
+    check_url(endpoint.url)
+    fields = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+    auth: tuple[str | bytes, str | bytes] | None = None
+    if endpoint.client_auth == "basic":
+        auth = (endpoint.client_id or "", endpoint.client_secret or "")
+    else:
+        if endpoint.client_id:
+            fields["client_id"] = endpoint.client_id
+        if endpoint.client_secret:
+            fields["client_secret"] = endpoint.client_secret
+    try:
+        response = client.post(
+            endpoint.url,
+            data=fields,
+            headers={"Accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except httpx.HTTPError as e:
+        raise RefreshError(f"code exchange at {endpoint.url} failed: {_describe(e)}") from e
+    return _interpret(response, endpoint.url, endpoint.response, lambda token: None)
+
+
 def _once(
     client: httpx.Client,
     endpoint: Endpoint,

@@ -60,7 +60,7 @@ def renew(
     with lock.locked(
         path,
         timeout=settings.lock_timeout,
-        fallback=os.path.join(state_dir, "locks", _key(state_dir, path) + ".lock"),
+        fallback=os.path.join(state_dir, "locks", key(state_dir, path) + ".lock"),
         on_wait=waiting,
         clock=clock,
         sleep=sleep,
@@ -87,13 +87,13 @@ def renew(
             profile.vendor_lock,
             path,
             timeout=settings.lock_timeout,
-            record=os.path.join(state_dir, "locks", _key(state_dir, path) + ".vendor"),
+            record=os.path.join(state_dir, "locks", key(state_dir, path) + ".vendor"),
             clock=clock,
             sleep=sleep,
         ):
-            writer = _Writer(settings, profile, state_dir, doc, original, creds.refresh_token)
+            writer = Writer(settings, profile, state_dir, doc, original, creds.refresh_token)
             try:
-                endpoint = _endpoint(settings, profile, doc)
+                endpoint = endpoint_for(settings, profile, doc)
                 with client_factory() as client:
                     response = grant.refresh(
                         client,
@@ -124,12 +124,12 @@ def renew(
                 _record_failure(state_dir, path, now(), e)
                 raise
             # Still under the lock: the next process in line must see the lifetime with the token.
-            _record_success(state_dir, path, refreshed_at, lifetime, log)
+            record_success(state_dir, path, refreshed_at, lifetime, log)
     assert writer.creds is not None
     return writer.creds
 
 
-class _Writer:
+class Writer:
     """Writes the document back, keeping what it did not change, and the newest refresh token."""
 
     def __init__(
@@ -201,7 +201,7 @@ class _Writer:
         self.doc = doc
 
 
-def _endpoint(settings: Settings, profile: Profile, doc: dict[str, object]) -> grant.Endpoint:
+def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -> grant.Endpoint:
     """The profile's endpoint for this file: a variant's URL unless one was set explicitly,
     {field} placeholders filled from the file, and the client registration file if any."""
     base = settings.profile
@@ -275,12 +275,12 @@ def _lifetime(response: grant.TokenResponse, now: float) -> float:
     return DEFAULT_EXPIRES_IN
 
 
-def _key(state_dir: str, path: str) -> str:
+def key(state_dir: str, path: str) -> str:
     return os.path.basename(state.state_path(state_dir, path))[: -len(".json")]
 
 
 def _backup_dir(state_dir: str, path: str) -> str:
-    return os.path.join(state_dir, "backups", _key(state_dir, path))
+    return os.path.join(state_dir, "backups", key(state_dir, path))
 
 
 def _check_suspended(remembered: state.CredState, path: str, hint: str) -> None:
@@ -297,7 +297,7 @@ def _check_suspended(remembered: state.CredState, path: str, hint: str) -> None:
 
 
 def _changed_elsewhere(
-    settings: Settings, writer: _Writer, error: RefreshError
+    settings: Settings, writer: Writer, error: RefreshError
 ) -> Credentials | None:
     """After a request that may have rotated the token, look at the file before giving up.
 
@@ -327,7 +327,7 @@ def _record_failure(state_dir: str, path: str, when: float, error: WrapError) ->
         state.save(state_dir, remembered)
 
 
-def _record_success(state_dir: str, path: str, when: float, lifetime: float, log: Log) -> None:
+def record_success(state_dir: str, path: str, when: float, lifetime: float, log: Log) -> None:
     remembered = state.load(state_dir, path)
     remembered.last_refreshed = when
     remembered.lifetime = lifetime

@@ -77,3 +77,12 @@ def load(state_dir: str, cred_path: str) -> CredState:
 def save(state_dir: str, st: CredState) -> None:
     data = json.dumps(st.to_json(), indent=2).encode() + b"\n"
     store.write_private(state_path(state_dir, st.path, resolved=True), data)
+
+
+# Claude documents this variable for tokens from `claude setup-token`.
+ENV_TOKEN = "CLAUDE_CODE_OAUTH_TOKEN"
+
+
+def env_token_path(state_dir: str, cred_path: str) -> str:
+    """Where a setup-command token kept for the program (not in its file) lives, 0600."""
+    return os.path.join(state_dir, "tokens", os.path.basename(state_path(state_dir, cred_path)))

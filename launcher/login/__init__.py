@@ -1,0 +1,228 @@
+"""Interactive re-authentication, for when no refresh can help: the vendor's setup command
+under a pty, or a browser login with PKCE. Never without a terminal."""
+
+from __future__ import annotations
+
+import os
+import time
+import webbrowser
+from typing import TYPE_CHECKING
+
+import httpx
+
+from launcher import config, credentials, lock, state, store
+from launcher import refresh as grant
+from launcher.errors import CredentialsError, LoginError, UsageError
+from launcher.renew import Writer, key, record_success
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from launcher.config import Settings
+    from launcher.log import Log
+
+SETUP_TOKEN_LIFETIME = 365 * 86400.0
+
+
+def can_log_in(settings: Settings) -> bool:
+    return settings.profile.login_method is not None
+
+
+def login(
+    settings: Settings,
+    *,
+    env: Mapping[str, str],
+    log: Log,
+    interactive: bool,
+    now: Callable[[], float] = time.time,
+    open_browser: Callable[[str], bool] = webbrowser.open,
+    read_line: Callable[[float], str | None] | None = None,
+    client_factory: Callable[[], httpx.Client] = httpx.Client,
+    stdin_fd: int = 0,
+    stdout_fd: int = 1,
+) -> None:
+    """Log in again and store the result; one interactive login per file at a time."""
+    path = settings.credentials
+    profile = settings.profile
+    if not interactive:
+        raise LoginError(f"logging in needs a terminal; {profile.login_hint}")
+    if profile.login_method is None:
+        raise LoginError(f"wrap cannot log in to {profile.name} itself: {profile.login_hint}")
+    state_dir = config.state_dir(env)
+    before = store.fingerprint(path)
+
+    def waiting() -> None:
+        log.info(f"waiting for the login in progress elsewhere for {path} to finish")
+
+    with lock.locked(
+        f"{path}.login",
+        timeout=settings.login_timeout + 60,
+        fallback=os.path.join(state_dir, "locks", key(state_dir, path) + ".login.lock"),
+        on_wait=waiting,
+    ):
+        if before != store.fingerprint(path) and _usable(settings, now()):
+            log.info(f"{path} was logged in by another launch meanwhile")
+            return
+        doc, original = _current(settings)
+        if profile.login_method == "setup":
+            _setup(settings, doc, original, env, log, now, stdin_fd, stdout_fd, state_dir)
+        else:
+            _browser(
+                settings,
+                doc,
+                original,
+                env,
+                log,
+                now,
+                open_browser,
+                read_line,
+                client_factory,
+                state_dir,
+            )
+
+
+def _usable(settings: Settings, t: float) -> bool:
+    try:
+        data = store.read_bytes(settings.credentials, settings.profile.login_hint)
+        _, creds = credentials.parse(settings.profile, data, settings.credentials)
+    except CredentialsError:
+        return False
+    return creds.expires_at is None or creds.expires_at > t
+
+
+def _current(settings: Settings) -> tuple[dict[str, object], bytes]:
+    """The file's document to update; {} for a file that does not exist yet. A file that
+    exists but cannot be parsed is never written: the user must look at it first."""
+    path = settings.credentials
+    try:
+        original = store.read_bytes(path, settings.profile.login_hint)
+    except CredentialsError as e:
+        if e.state == credentials.MISSING:
+            return {}, b""
+        raise
+    try:
+        doc, _ = credentials.parse(settings.profile, original, path)
+    except CredentialsError as e:
+        if e.state == credentials.MISSING:  # the document is fine, only the token is missing
+            import json
+
+            return json.loads(original), original
+        raise LoginError(f"{e}; move it away to log in again") from None
+    return doc, original
+
+
+def _setup(
+    settings: Settings,
+    doc: dict[str, object],
+    original: bytes,
+    env: Mapping[str, str],
+    log: Log,
+    now: Callable[[], float],
+    stdin_fd: int,
+    stdout_fd: int,
+    state_dir: str,
+) -> None:
+    from launcher.login import setup
+
+    command = settings.profile.setup_command
+    if not command:
+        raise UsageError(f"profile {settings.profile.name} has no setup_command")
+    token = setup.run(
+        command, env=env, timeout=settings.login_timeout, stdin_fd=stdin_fd, stdout_fd=stdout_fd
+    )
+    t = now()
+    expires_at = t + SETUP_TOKEN_LIFETIME
+    if settings.setup_token == "env":
+        save_env_token(state_dir, settings.credentials, token, expires_at)
+        log.info(
+            f"logged in; wrap keeps the token and gives it to the program as {state.ENV_TOKEN}"
+        )
+        return
+    response = grant.TokenResponse(token, None, SETUP_TOKEN_LIFETIME)
+    Writer(settings, settings.profile, state_dir, doc, original, "").write(
+        response, refreshed_at=t, expires_at=expires_at
+    )
+    record_success(state_dir, settings.credentials, t, SETUP_TOKEN_LIFETIME, log)
+    log.info(f"logged in: {settings.credentials} holds a token valid for a year")
+
+
+def _browser(
+    settings: Settings,
+    doc: dict[str, object],
+    original: bytes,
+    env: Mapping[str, str],
+    log: Log,
+    now: Callable[[], float],
+    open_browser: Callable[[str], bool],
+    read_line: Callable[[float], str | None] | None,
+    client_factory: Callable[[], httpx.Client],
+    state_dir: str,
+) -> None:
+    from launcher.login import browser
+    from launcher.renew import endpoint_for
+
+    profile = settings.profile.for_doc(doc)
+    endpoint = endpoint_for(settings, profile, doc)
+    if not profile.authorize_url or not endpoint.client_id:
+        raise UsageError(
+            f"profile {profile.name} needs authorize_url and client_id for a browser login"
+        )
+    grant.check_url(profile.authorize_url)
+    code, redirect_uri, verifier = browser.run(
+        authorize_base=profile.authorize_url,
+        client_id=endpoint.client_id,
+        scopes=profile.scopes,
+        extra=profile.authorize_params,
+        ports=profile.redirect_ports,
+        path=profile.redirect_path,
+        timeout=settings.login_timeout,
+        paste_mode=paste_mode(settings, env),
+        open_browser=open_browser,
+        say=log.warn,
+        read_line=read_line or _read_line,
+    )
+    with client_factory() as client:
+        response = grant.exchange_code(
+            client,
+            endpoint,
+            code=code,
+            redirect_uri=redirect_uri,
+            verifier=verifier,
+            timeout=settings.refresh_timeout,
+        )
+    t = now()
+    lifetime = response.expires_in or 3600.0
+    Writer(settings, profile, state_dir, doc, original, "").write(
+        response, refreshed_at=t, expires_at=t + lifetime
+    )
+    record_success(state_dir, settings.credentials, t, lifetime, log)
+    log.info(f"logged in: {settings.credentials} updated")
+
+
+def paste_mode(settings: Settings, env: Mapping[str, str]) -> bool:
+    """No browser here: --no-browser, an SSH session, or (on Linux) no display at all."""
+    if settings.no_browser or env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
+        return True
+    import sys
+
+    if sys.platform.startswith("linux") and not env.get("BROWSER"):
+        return not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    return False
+
+
+def _read_line(timeout: float) -> str | None:
+    import select
+    import sys
+
+    ready, _, _ = select.select([sys.stdin], [], [], timeout)
+    if not ready:
+        return None
+    line = sys.stdin.readline()
+    return line or None
+
+
+def save_env_token(state_dir: str, cred_path: str, token: str, expires_at: float) -> None:
+    import json
+
+    data = json.dumps({"token": token, "expires_at": expires_at}).encode()
+    store.write_private(state.env_token_path(state_dir, cred_path), data)
