@@ -44,7 +44,12 @@ def locked(
     """
     lpath = lock_path(path)
     try:
-        fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except FileNotFoundError:
+            # A login that creates the file also creates its directory (0700).
+            ensure_dir(os.path.dirname(lpath))
+            fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
     except OSError as e:
         if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
             raise WriteError(f"cannot create the lock file {lpath}: {e.strerror}") from e

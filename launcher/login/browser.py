@@ -127,7 +127,8 @@ class Listener:
 
     def close(self) -> None:
         self.done.set()
-        self.thread.join(timeout=2)
+        if self.thread.is_alive():
+            self.thread.join(timeout=2)
         self.server.server_close()
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
@@ -190,24 +191,36 @@ def run(
             pkce=pkce,
             extra=extra,
         )
-        if paste_mode:
-            listener.close()
-            return _paste(url, pkce, listener.redirect_uri, timeout, say, read_line)
         listener.start()
-        opener = threading.Thread(target=lambda: _open(open_browser, url, say), daemon=True)
-        opener.start()
+        if paste_mode:
+            _explain_paste(url, say)
+        else:
+            threading.Thread(target=lambda: _open(open_browser, url, say), daemon=True).start()
+        # Whichever comes first: the browser reaching the listener, or a pasted answer.
         deadline = clock() + timeout
-        while not listener.done.wait(0.1):
-            if clock() >= deadline:
-                raise LoginError(f"no answer from the browser within {timeout:.0f} s")
-        answer = listener.answer
-        assert answer is not None
-        if answer.error:
-            raise LoginError(answer.error)
-        assert answer.code is not None
-        return answer.code, listener.redirect_uri, pkce.verifier
+        while not listener.done.is_set():
+            remaining = deadline - clock()
+            if remaining <= 0:
+                what = "nothing was pasted" if paste_mode else "no answer from the browser"
+                raise LoginError(f"{what} within {timeout:.0f} s")
+            if not paste_mode:
+                listener.done.wait(min(remaining, 0.1))
+                continue
+            line = read_line(min(remaining, 0.2))
+            if line is not None and line.strip():
+                answer = _pasted(line)
+                return _result(check_answer(answer, pkce.state), listener, pkce)
+        assert listener.answer is not None
+        return _result(listener.answer, listener, pkce)
     finally:
         listener.close()
+
+
+def _result(answer: Answer, listener: Listener, pkce: Pkce) -> tuple[str, str, str]:
+    if answer.error:
+        raise LoginError(answer.error)
+    assert answer.code is not None
+    return answer.code, listener.redirect_uri, pkce.verifier
 
 
 def _open(open_browser: Callable[[str], bool], url: str, say: Callable[[str], None]) -> None:
@@ -218,30 +231,17 @@ def _open(open_browser: Callable[[str], bool], url: str, say: Callable[[str], No
         open_browser(url)
 
 
-def _paste(
-    url: str,
-    pkce: Pkce,
-    redirect_uri: str,
-    timeout: float,
-    say: Callable[[str], None],
-    read_line: Callable[[float], str | None],
-) -> tuple[str, str, str]:
+def _explain_paste(url: str, say: Callable[[str], None]) -> None:
     say("open this URL in a browser on any machine and log in:")
     say(url)
     say("then paste the address the browser ended on (or code#state) here:")
-    line = read_line(timeout)
-    if line is None:
-        raise LoginError(f"nothing was pasted within {timeout:.0f} s")
+
+
+def _pasted(line: str) -> dict[str, list[str]]:
     line = line.strip()
     if "?" in line:
-        query = parse_qs(urlsplit(line).query)
-    elif "#" in line:
+        return parse_qs(urlsplit(line).query)
+    if "#" in line:
         code, _, state = line.partition("#")
-        query = {"code": [code], "state": [state]}
-    else:
-        raise LoginError("that is neither the redirect address nor code#state")
-    answer = check_answer(query, pkce.state)
-    if answer.error:
-        raise LoginError(answer.error)
-    assert answer.code is not None
-    return answer.code, redirect_uri, pkce.verifier
+        return {"code": [code], "state": [state]}
+    raise LoginError("that is neither the redirect address nor code#state")

@@ -90,10 +90,15 @@ def run(
                 child.terminate(force=True)
                 raise LoginError(f"'{name}' did not finish within {timeout:.0f} s; nothing changed")
             fds = [child.child_fd] + ([stdin_fd] if reading_stdin else [])
+            # A held-back tail (a possible token's start) is shown once output pauses, so a
+            # prompt ending in "s" is not kept from the user.
+            wait = min(remaining, 0.1 if masker.pending else 0.5)
             try:
-                ready, _, _ = select.select(fds, [], [], min(remaining, 0.5))
+                ready, _, _ = select.select(fds, [], [], wait)
             except InterruptedError:
                 continue
+            if not ready and masker.pending:
+                os.write(stdout_fd, masker.flush())
             if child.child_fd in ready:
                 try:
                     data = os.read(child.child_fd, 4096)
