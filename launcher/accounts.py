@@ -40,7 +40,7 @@ def discover(
             if real in seen:
                 continue
             seen.add(real)
-            out.append(Account(profile, path, aliases.get(real) or _alias_from_name(path)))
+            out.append(Account(profile, path, aliases.get(real) or alias_from_name(path)))
     return out
 
 
@@ -54,7 +54,7 @@ def _expand(patterns: Iterable[str]) -> list[str]:
     return out
 
 
-def _alias_from_name(path: str) -> str | None:
+def alias_from_name(path: str) -> str | None:
     match = _ALIAS_IN_NAME.match(os.path.basename(path))
     return match.group("alias") if match else None
 

@@ -298,7 +298,20 @@ def _flags(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check(settings: config.Settings, env: Any, *, as_json: bool) -> int:
-    obj, problem = report.describe(settings, config.state_dir(env), time.time())
+    from launcher import accounts, custom
+
+    aliases = custom.aliases(config.load_config(env)[1], env)
+    account = accounts.Account(
+        settings.profile,
+        settings.credentials,
+        aliases.get(os.path.realpath(settings.credentials))
+        or accounts.alias_from_name(settings.credentials),
+    )
+
+    def name(doc: dict[str, Any] | None) -> str:
+        return accounts.display_name(account, doc, env)
+
+    obj, problem = report.describe(settings, config.state_dir(env), time.time(), name)
     if as_json:
         click.echo(json.dumps(obj))
     else:

@@ -41,8 +41,6 @@ def gate(
         data = store.read_bytes(path, profile.login_hint)
         _, creds = credentials.parse(profile, data, path)
     except CredentialsError as e:
-        if e.state == credentials.MISSING and _login(settings, env, log, interactive, str(e)):
-            return None
         if settings.strict:
             log.warn(f"{e} (--strict: not launching {program})")
             return exitcodes.NO_CREDENTIALS

@@ -142,15 +142,18 @@ def refresh_all(
     from launcher.renew import renew
 
     state_dir = config.state_dir(env)
-    failed = False
+    codes = set()
     for e in entries:
         label = f"{e.report['account']} ({e.report['profile']}, {e.account.path})"
         try:
             creds = renew(e.settings, state_dir, now=now, log=log, forced=True)
         except WrapError as err:
-            failed = True
+            codes.add(err.exit_code)
             echo(f"✗ {label}: {err}")
             continue
         when = report.iso(creds.expires_at) or "no expiry"
         echo(f"✓ {label}: refreshed, expires {when}")
-    return exitcodes.REFRESH_FAILED if failed else exitcodes.REFRESHED
+    # A configuration error (a cleartext token URL, say) is the user's to fix: exit 2 first.
+    if exitcodes.USAGE in codes:
+        return exitcodes.USAGE
+    return exitcodes.REFRESH_FAILED if codes else exitcodes.REFRESHED

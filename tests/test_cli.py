@@ -151,3 +151,18 @@ def test_help_documents_flags_and_exit_codes() -> None:
     ):
         assert flag in r.output
     assert "Exit codes" in r.output
+
+
+def test_check_only_names_the_account(home: Home) -> None:
+    home.write_claude(time.time() + 30 * DAY)
+    assert json.loads(home.wrap("--check-only", "--json").stdout)["account"] == "claude"
+    (home.root / ".claude.json").write_text('{"oauthAccount": {"emailAddress": "me@example.com"}}')
+    assert json.loads(home.wrap("--check-only", "--json").stdout)["account"] == "me@example.com"
+
+
+def test_refresh_command_with_cleartext_url_is_usage_error(home: Home) -> None:
+    data = home.write_claude(time.time() + 30 * DAY)
+    r = home.wrap("--token-url", "http://example.com/token", "refresh", "claude")
+    assert r.returncode == 2
+    assert "https" in r.stdout
+    assert home.creds.read_bytes() == data

@@ -190,3 +190,18 @@ def test_custom_profile_with_last_refresh_interval(home: Home) -> None:
     r = home.wrap("--check-only", "--json", "--profile", "tool")
     obj = json.loads(r.stdout)
     assert obj["expires_at"] == "2026-01-09T00:00:00Z"
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_colour_only_on_a_terminal_and_never_with_no_color(home: Home, no_color: bool) -> None:
+    import pexpect
+    from conftest import BIN
+
+    home.write_claude(NOW + 30 * DAY)
+    env = home.env(**({"NO_COLOR": "1"} if no_color else {}))
+    child = pexpect.spawn(str(BIN / "wrap"), ["status"], env=env, encoding="utf-8", timeout=30)
+    child.expect(pexpect.EOF)
+    out = child.before
+    child.close()
+    assert "✓ fresh" in out
+    assert ("\x1b[32m" in out) is not no_color
