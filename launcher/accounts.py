@@ -66,9 +66,11 @@ def display_name(account: Account, doc: dict[str, Any] | None, env: Mapping[str,
     profile = account.profile
     if doc is not None:
         for field in profile.account_fields:
-            value = _peek(doc, field)
+            value = credentials.peek(doc, field)
             if field == "email" and not value:
-                claims = credentials.jwt_claims(_peek(doc, profile.id_token_field or "id_token"))
+                claims = credentials.jwt_claims(
+                    credentials.peek(doc, profile.id_token_field or "id_token")
+                )
                 value = claims.get("email") if claims else None
             if isinstance(value, str) and value:
                 return value
@@ -83,20 +85,11 @@ def display_name(account: Account, doc: dict[str, Any] | None, env: Mapping[str,
     return os.path.basename(account.path)
 
 
-def _peek(doc: dict[str, Any], dotted: str) -> object:
-    node: object = doc
-    for key in dotted.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
 def _read_field(path: str, field: str) -> str | None:
     try:
         with open(path, "rb") as f:
             doc = json.loads(f.read())
     except (OSError, ValueError):
         return None
-    value = _peek(doc, field) if isinstance(doc, dict) else None
+    value = credentials.peek(doc, field) if isinstance(doc, dict) else None
     return value if isinstance(value, str) and value else None

@@ -96,7 +96,7 @@ def updated(
         _set(new, profile.refresh_field, refresh_token)
     unit = profile.expiry_unit
     if expires_at is not None and unit in ("ms", "s", "iso"):
-        old = _peek(doc, profile.expiry_field)
+        old = peek(doc, profile.expiry_field)
         _set(new, profile.expiry_field, encode_expiry(expires_at, unit, old))
     if refreshed_at is not None:
         for field in {
@@ -104,7 +104,7 @@ def updated(
             profile.expiry_field if unit == "last_refresh" else None,
         }:
             if field:
-                _set(new, field, format_iso(refreshed_at, _peek(doc, field)))
+                _set(new, field, format_iso(refreshed_at, peek(doc, field)))
     for field, value in (extra or {}).items():
         _set(new, field, value)
     return new
@@ -215,7 +215,7 @@ def get_field(doc: dict[str, Any], dotted: str, path: str, fix: str) -> object:
     return node
 
 
-def _peek(doc: dict[str, Any], dotted: str) -> object:
+def peek(doc: dict[str, Any], dotted: str) -> object:
     node: object = doc
     for key in dotted.split("."):
         if not isinstance(node, dict):
