@@ -248,7 +248,7 @@ def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
             lead = line[: len(line) - len(stripped)]
             indent = "\t" if lead.startswith("\t") else len(lead)
             break
-    if indent is None and "\n" not in text.strip():
+    if indent is None and text.strip() and "\n" not in text.strip():
         # One line: keep it compact the way JSON.stringify writes it, unless it had spaces.
         compact = '": ' not in text and '", "' not in text
         separators = (",", ":") if compact else (", ", ": ")

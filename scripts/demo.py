@@ -85,6 +85,7 @@ def main() -> int:
         run("the gate refreshes, then execs claude", ["wrap-claude", "-p", "hello"], env)
         run("after: fresh (threshold is now half the 8 h lifetime)", ["wrap", "--check-only"], env)
         run("a second launch: no network, no lock, no write", ["wrap-claude", "--version"], env)
+        run("every account on this (demo) machine", ["wrap", "status"], env)
         kept = json.loads(creds.read_text())
         print(f"\nRefresh requests the server saw: {server.refresh_requests}")
         print(f"Fields kept: {sorted(kept['claudeAiOauth'])} and mcpOAuth={kept['mcpOAuth']}")
