@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 _SIGNATURE = b"launcher.gate"
 
 
-def find_program(name: str, env: Mapping[str, str], *, skip_self: bool = True) -> str:
+def find_program(
+    name: str, env: Mapping[str, str], *, skip_self: bool = True, fix: str = ""
+) -> str:
     """Resolve NAME on PATH, passing over any copy of this launcher (so `claude` -> wrap-claude
     installed early on PATH does not exec itself)."""
     if os.sep in name:
@@ -29,8 +31,9 @@ def find_program(name: str, env: Mapping[str, str], *, skip_self: bool = True) -
         if skip_self and _is_launcher(candidate, me):
             continue
         return candidate
+    skipped = " (wrap's own launchers are skipped)" if skip_self else ""
     raise ExecError(
-        f"{name} was not found on PATH (wrap itself is skipped): install it, or set its path",
+        f"{name} was not found on PATH{skipped}: {fix or 'install it, or give its full path'}",
         exitcodes.NOT_FOUND,
     )
 

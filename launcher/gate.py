@@ -120,10 +120,13 @@ def launch(
     log: Log,
     now: Callable[[], float] = time.time,
     skip_self: bool = True,
+    not_found_fix: str = "",
 ) -> int:
     """Gate, then exec PROGRAM with ARGS untouched; returns only when nothing was launched."""
     interactive = os.isatty(0) and os.isatty(1)
     try:
+        # A program that is not there fails at once, before any credentials work.
+        path = find_program(program, env, skip_self=skip_self, fix=not_found_fix)
         code = gate(
             settings,
             env=env,
@@ -134,7 +137,6 @@ def launch(
         )
         if code is not None:
             return code
-        path = find_program(program, env, skip_self=skip_self)
         if settings.setup_token == "env":
             _hand_over_setup_token(settings, env, now())
         exec_program(path, program, args)
@@ -178,7 +180,15 @@ def main_claude(argv: Sequence[str] | None = None) -> int:
         return exitcodes.USAGE
     log.verbosity = settings.verbosity
     explicit = env.get("WRAP_CLAUDE_BIN")
-    return launch(settings, explicit or "claude", args, env=env, log=log, skip_self=not explicit)
+    return launch(
+        settings,
+        explicit or "claude",
+        args,
+        env=env,
+        log=log,
+        skip_self=not explicit,
+        not_found_fix="install Claude Code, or set WRAP_CLAUDE_BIN to the real claude",
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

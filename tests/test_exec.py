@@ -154,3 +154,15 @@ def test_gate_output_never_contains_token_values(home: Home, server: TokenServer
         r = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=server.url, WRAP_LOG="debug"))
         for secret in ("old-refresh", "old-access", "test-refresh", "test-access"):
             assert secret not in r.stderr + r.stdout
+
+
+def test_missing_program_fails_before_any_credentials_work(home: Home, server: TokenServer) -> None:
+    data = home.write_claude(time.time() + 3600)
+    r = home.wrap("--token-url", server.url, "no-such-program")
+    assert r.returncode == 127
+    assert r.stderr.strip().splitlines() == [
+        "wrap: no-such-program was not found on PATH (wrap's own launchers are skipped): "
+        "install it, or give its full path"
+    ]
+    assert server.refresh_requests == 0
+    assert home.creds.read_bytes() == data
