@@ -212,12 +212,13 @@ def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> Non
     log = _log(opts)
     env = os.environ
     try:
+        wait = config.COMMAND_REFRESH_TIMEOUT
         if name is None and not everything:
-            settings = config.resolve(_flags(opts), env)
+            settings = config.resolve(_flags(opts), env, refresh_timeout=wait)
             sys.exit(_force_refresh(settings, env, log, quiet=False))
         if name is not None and everything:
             raise UsageError("give NAME or --all, not both")
-        entries = status.select(status.collect(_flags(opts), env, time.time()), name)
+        entries = status.select(status.collect(_flags(opts), env, time.time(), wait), name)
     except WrapError as e:
         log.warn(str(e))
         sys.exit(e.exit_code)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 DEFAULT_THRESHOLD = 7 * 86400
 DEFAULT_REFRESH_TIMEOUT = 15.0
+# `wrap refresh` holds no launch, so unless told otherwise it may wait longer than the gate.
+COMMAND_REFRESH_TIMEOUT = 60.0
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_LOGIN_TIMEOUT = 180.0
 
@@ -176,8 +178,11 @@ def resolve(
     loaded: tuple[str, dict[str, Any]] | None = None,
     known: Mapping[str, Profile] | None = None,
     credentials_path: str | None = None,
+    refresh_timeout: float = DEFAULT_REFRESH_TIMEOUT,
 ) -> Settings:
-    """Merge flags (None = not given), environment and config file into Settings."""
+    """Merge flags (None = not given), environment and config file into Settings.
+
+    REFRESH_TIMEOUT is the default when no flag, variable or config key sets one."""
     config_path, table = loaded if loaded is not None else load_config(env)
     cfg = _Config(config_path, table)
     if known is None:
@@ -245,7 +250,7 @@ def resolve(
         client_id=text("client_id", "WRAP_CLIENT_ID", "client_id", profile.client_id),
         strict=flag_bool("strict", "WRAP_STRICT", "strict"),
         refresh_timeout=duration(
-            "refresh_timeout", "WRAP_REFRESH_TIMEOUT", "refresh_timeout", DEFAULT_REFRESH_TIMEOUT
+            "refresh_timeout", "WRAP_REFRESH_TIMEOUT", "refresh_timeout", refresh_timeout
         ),
         lock_timeout=duration(
             "lock_timeout", "WRAP_LOCK_TIMEOUT", "lock_timeout", DEFAULT_LOCK_TIMEOUT

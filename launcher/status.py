@@ -35,7 +35,12 @@ class Entry:
         self.report = obj
 
 
-def collect(flags: Mapping[str, Any], env: Mapping[str, str], now: float) -> list[Entry]:
+def collect(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    now: float,
+    refresh_timeout: float = config.DEFAULT_REFRESH_TIMEOUT,
+) -> list[Entry]:
     """A report for every account wrap knows of, in profile order."""
     loaded = config.load_config(env)
     known = config.known_profiles(loaded)
@@ -49,6 +54,7 @@ def collect(flags: Mapping[str, Any], env: Mapping[str, str], now: float) -> lis
             loaded=loaded,
             known=known,
             credentials_path=account.path,
+            refresh_timeout=refresh_timeout,
         )
 
         def name(doc: dict[str, Any] | None, account: accounts.Account = account) -> str:

@@ -136,3 +136,11 @@ def test_xdg_dirs_agree_with_platformdirs(
     env = dict(os.environ)
     assert config.config_dir(env) == platformdirs.user_config_dir("wrap", appauthor=False)
     assert config.state_dir(env) == platformdirs.user_state_dir("wrap", appauthor=False)
+
+
+def test_refresh_command_default_wait_yields_to_explicit_settings(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert config.resolve({}, env, refresh_timeout=60).refresh_timeout == 60
+    assert config.resolve({"refresh_timeout": "5s"}, env, refresh_timeout=60).refresh_timeout == 5
+    _write_config(tmp_path, 'refresh_timeout = "20s"\n')
+    assert config.resolve({}, env, refresh_timeout=60).refresh_timeout == 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import httpx
 import pytest
@@ -214,3 +215,13 @@ def test_error_messages_never_carry_the_token(server: TokenServer) -> None:
     with pytest.raises(RefreshError) as e:
         _run(server, token="old-refresh")
     assert "old-refresh" not in str(e.value)
+
+
+def test_retry_after_as_http_date() -> None:
+    from email.utils import formatdate
+
+    assert refresh._retry_after(formatdate(time.time() + 30, usegmt=True)) == pytest.approx(
+        30, abs=2
+    )
+    assert refresh._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+    assert refresh._retry_after("soon") is None
