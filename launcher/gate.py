@@ -80,7 +80,7 @@ def _login(
         return False
     from launcher import login
 
-    log.warn(f"{why}")
+    log.warn(why)
     log.warn("logging in again before the program starts")
     try:
         login.login(settings, env=env, log=log, interactive=True)
