@@ -253,6 +253,21 @@ def login_cmd(opts: dict[str, Any], name: str | None) -> None:
     sys.exit(exitcodes.REFRESHED)
 
 
+@wrap.command(
+    "daemon",
+    context_settings={**CONTEXT, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def daemon_cmd(args: tuple[str, ...]) -> None:
+    """Background refresh ahead of expiry (not built yet)."""
+    Log().warn(
+        "the background refresher is not built yet; meanwhile run 'wrap refresh --all' "
+        "from cron or a systemd timer"
+    )
+    sys.exit(exitcodes.USAGE)
+
+
 def _log(opts: dict[str, Any]) -> Log:
     verbosity = -1 if opts["quiet"] else 1 if opts["verbose"] else 0
     if not verbosity and os.environ.get("WRAP_LOG", "").lower() == "debug":

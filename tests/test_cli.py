@@ -166,3 +166,9 @@ def test_refresh_command_with_cleartext_url_is_usage_error(home: Home) -> None:
     assert r.returncode == 2
     assert "https" in r.stdout
     assert home.creds.read_bytes() == data
+
+
+def test_daemon_is_not_mistaken_for_a_program() -> None:
+    r = CliRunner().invoke(wrap, ["daemon", "start"])
+    assert r.exit_code == 2
+    assert "not built yet" in r.output
