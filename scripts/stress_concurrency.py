@@ -36,6 +36,26 @@ class Result:
         self.file_ok = False
 
 
+def launch_many(n: int, env: dict[str, str]) -> list[tuple[int, str]]:
+    """Start N wrap-claude processes at once (argument run-I); (exit code, stderr) of each."""
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "wrap-claude"), f"run-{i}"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+    out = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        out.append((proc.returncode, err))
+    return out
+
+
 def run_stress(n: int, tmp: Path) -> Result:
     result = Result()
     home = tmp / "home"
@@ -73,21 +93,9 @@ def run_stress(n: int, tmp: Path) -> Result:
             "XDG_STATE_HOME": str(tmp / "state"),
         }
         start = time.perf_counter()
-        procs = [
-            subprocess.Popen(
-                [str(BIN / "wrap-claude"), f"run-{i}"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for i in range(n)
-        ]
-        for i, proc in enumerate(procs):
-            _, err = proc.communicate(timeout=120)
-            if proc.returncode != 0 or err.strip():
-                result.failures.append(f"run-{i}: exit {proc.returncode}: {err.strip()}")
+        for i, (code, err) in enumerate(launch_many(n, env)):
+            if code != 0 or err.strip():
+                result.failures.append(f"run-{i}: exit {code}: {err.strip()}")
         result.wall = time.perf_counter() - start
         result.requests = server.refresh_requests
         newest_access = server.issued_access[-1] if server.issued_access else None

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
-from conftest import BIN, Home
-from stress_concurrency import run_stress
+from conftest import Home
+from stress_concurrency import launch_many, run_stress
 from token_server import TokenServer
 
 from launcher import refresh
@@ -30,22 +28,11 @@ def test_a_failing_server_is_asked_by_one_launch_only(home: Home, server: TokenS
     home.write_claude(time.time() + 3600)
     server.faults = ["500"] * 100
     env = home.env(WRAP_TOKEN_URL=server.url)
-    procs = [
-        subprocess.Popen(
-            [str(BIN / "wrap-claude"), str(i)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(n)
-    ]
-    errors = [p.communicate(timeout=120)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0] * n  # all launched anyway
+    results = launch_many(n, env)
+    assert [code for code, _ in results] == [0] * n  # all launched anyway
     assert server.refresh_requests == refresh.MAX_ATTEMPTS
     assert len(home.reports()) == n
-    for err in errors:
+    for _, err in results:
         assert "could not refresh the token" in err
     json.loads(home.creds.read_text())
 
@@ -56,4 +43,3 @@ def test_lock_is_beside_the_credentials_file(home: Home, server: TokenServer) ->
     lock_file = home.claude_dir / ".credentials.json.wrap.lock"
     assert lock_file.exists()
     assert lock_file.stat().st_mode & 0o777 == 0o600
-    assert os.path.isdir(home.claude_dir)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, Home, claude_doc
+from conftest import FIXTURES, Home
 
 from launcher import credentials, profiles
 from launcher.errors import CredentialsError
@@ -167,8 +167,3 @@ def _snapshot(path: Path) -> tuple[object, ...]:
     finally:
         os.chmod(path, st.st_mode & 0o7777)
     return (data, st.st_mode, st.st_mtime_ns, st.st_ino)
-
-
-def test_fixture_shape_is_preserved_by_claude_doc() -> None:
-    doc = claude_doc(1.0)
-    assert list(doc) == ["claudeAiOauth", "mcpOAuth"]

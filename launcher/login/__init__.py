@@ -20,12 +20,9 @@ if TYPE_CHECKING:
 
     from launcher.config import Settings
     from launcher.log import Log
+    from launcher.profiles import Profile
 
 SETUP_TOKEN_LIFETIME = 365 * 86400.0
-
-
-def can_log_in(settings: Settings) -> bool:
-    return settings.profile.login_method is not None
 
 
 def login(
@@ -63,22 +60,39 @@ def login(
         if before != store.fingerprint(path) and _usable(settings, now()):
             log.info(f"{path} was logged in by another launch meanwhile")
             return
-        doc, original = _current(settings)
+        target = _Target(settings, state_dir, log, now, *_current(settings))
         if profile.login_method == "setup":
-            _setup(settings, doc, original, env, log, now, stdin_fd, stdout_fd, state_dir)
+            _setup(target, env, stdin_fd, stdout_fd)
         else:
-            _browser(
-                settings,
-                doc,
-                original,
-                env,
-                log,
-                now,
-                open_browser,
-                read_line,
-                client_factory,
-                state_dir,
-            )
+            _browser(target, env, open_browser, read_line, client_factory)
+
+
+class _Target:
+    """The file being logged in to, as it was when the login lock was taken."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state_dir: str,
+        log: Log,
+        now: Callable[[], float],
+        doc: dict[str, object],
+        original: bytes,
+    ) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.log = log
+        self.now = now
+        self.doc = doc
+        self.original = original
+
+    def save(self, profile: Profile, response: grant.TokenResponse, lifetime: float) -> None:
+        """Write the new tokens (every other field kept) and remember the refresh."""
+        t = self.now()
+        Writer(self.settings, profile, self.state_dir, self.doc, self.original, "").write(
+            response, refreshed_at=t, expires_at=t + lifetime
+        )
+        record_success(self.state_dir, self.settings.credentials, t, lifetime, self.log)
 
 
 def _usable(settings: Settings, t: float) -> bool:
@@ -111,58 +125,41 @@ def _current(settings: Settings) -> tuple[dict[str, object], bytes]:
     return doc, original
 
 
-def _setup(
-    settings: Settings,
-    doc: dict[str, object],
-    original: bytes,
-    env: Mapping[str, str],
-    log: Log,
-    now: Callable[[], float],
-    stdin_fd: int,
-    stdout_fd: int,
-    state_dir: str,
-) -> None:
+def _setup(target: _Target, env: Mapping[str, str], stdin_fd: int, stdout_fd: int) -> None:
     from launcher.login import setup
 
+    settings, log = target.settings, target.log
     command = settings.profile.setup_command
     if not command:
         raise UsageError(f"profile {settings.profile.name} has no setup_command")
     token = setup.run(
         command, env=env, timeout=settings.login_timeout, stdin_fd=stdin_fd, stdout_fd=stdout_fd
     )
-    t = now()
-    expires_at = t + SETUP_TOKEN_LIFETIME
     if settings.setup_token == "env":
-        save_env_token(state_dir, settings.credentials, token, expires_at)
+        expires_at = target.now() + SETUP_TOKEN_LIFETIME
+        save_env_token(target.state_dir, settings.credentials, token, expires_at)
         log.info(
             f"logged in; wrap keeps the token and gives it to the program as {state.ENV_TOKEN}"
         )
         return
     response = grant.TokenResponse(token, None, SETUP_TOKEN_LIFETIME)
-    Writer(settings, settings.profile, state_dir, doc, original, "").write(
-        response, refreshed_at=t, expires_at=expires_at
-    )
-    record_success(state_dir, settings.credentials, t, SETUP_TOKEN_LIFETIME, log)
+    target.save(settings.profile, response, SETUP_TOKEN_LIFETIME)
     log.info(f"logged in: {settings.credentials} holds a token valid for a year")
 
 
 def _browser(
-    settings: Settings,
-    doc: dict[str, object],
-    original: bytes,
+    target: _Target,
     env: Mapping[str, str],
-    log: Log,
-    now: Callable[[], float],
     open_browser: Callable[[str], bool],
     read_line: Callable[[float], str | None] | None,
     client_factory: Callable[[], httpx.Client],
-    state_dir: str,
 ) -> None:
     from launcher.login import browser
     from launcher.renew import endpoint_for
 
-    profile = settings.profile.for_doc(doc)
-    endpoint = endpoint_for(settings, profile, doc)
+    settings = target.settings
+    profile = settings.profile.for_doc(target.doc)
+    endpoint = endpoint_for(settings, profile, target.doc)
     if not profile.authorize_url or not endpoint.client_id:
         raise UsageError(
             f"profile {profile.name} needs authorize_url and client_id for a browser login"
@@ -178,7 +175,7 @@ def _browser(
         timeout=settings.login_timeout,
         paste_mode=paste_mode(settings, env),
         open_browser=open_browser,
-        say=log.warn,
+        say=target.log.warn,
         read_line=read_line or _read_line,
     )
     with client_factory() as client:
@@ -190,13 +187,8 @@ def _browser(
             verifier=verifier,
             timeout=settings.refresh_timeout,
         )
-    t = now()
-    lifetime = response.expires_in or 3600.0
-    Writer(settings, profile, state_dir, doc, original, "").write(
-        response, refreshed_at=t, expires_at=t + lifetime
-    )
-    record_success(state_dir, settings.credentials, t, lifetime, log)
-    log.info(f"logged in: {settings.credentials} updated")
+    target.save(profile, response, response.expires_in or 3600.0)
+    target.log.info(f"logged in: {settings.credentials} updated")
 
 
 def paste_mode(settings: Settings, env: Mapping[str, str]) -> bool:
