@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, lock, policy, state, store
+from launcher import credentials, lock, policy, redact, state, store
 from launcher import refresh as grant
 from launcher.errors import RefreshError, WrapError, WriteError
 from launcher.vendor_locks import vendor_lock
@@ -68,6 +68,7 @@ def renew(
         remembered = state.load(state_dir, path)
         original = store.read_bytes(path, profile.login_hint)
         doc, creds = credentials.parse(profile, original, path)
+        redact.add(creds.access_token, creds.refresh_token)
         profile = profile.for_doc(doc)
         if not forced:
             threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
@@ -319,7 +320,7 @@ def _changed_elsewhere(
 def _record_failure(state_dir: str, path: str, when: float, error: WrapError) -> None:
     remembered = state.load(state_dir, path)
     remembered.consecutive_failures += 1
-    remembered.last_error = str(error)
+    remembered.last_error = redact.text(str(error))
     remembered.last_failed = when
     if isinstance(error, RefreshError) and error.rejected:
         remembered.suspended_at_version = store.fingerprint(path)
