@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, lock, policy, redact, state, store
+from launcher import credentials, lock, policy, redact, state, store, validate
 from launcher import refresh as grant
 from launcher.errors import RefreshError, WrapError, WriteError
 from launcher.vendor_locks import vendor_lock
@@ -239,6 +239,7 @@ def _fill(template: str, doc: dict[str, object], path: str, what: str) -> str:
             raise RefreshError(
                 f"the {what} needs '{field}' from {path}, which has none", sent=False
             )
+        validate.template_value(field, value, path, what)
         out.append(value)
     return "".join(out)
 
