@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from launcher import redact
 from launcher.errors import RefreshError, UsageError
 from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
 
@@ -266,6 +267,7 @@ def _interpret(
         body = None
     if not isinstance(body, dict):
         body = {}
+    redact.add(*(body.get(names[k]) for k in ("access_token", "refresh_token", "id_token")))
     new_refresh = body.get(names["refresh_token"])
     if isinstance(new_refresh, str) and new_refresh:
         on_refresh_token(new_refresh)

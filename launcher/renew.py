@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, lock, policy, state, store, vendors
+from launcher import credentials, lock, policy, redact, state, store, validate, vendors
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
 
@@ -114,6 +114,7 @@ class _Run:
         path, state_dir, now = self.path, self.state_dir, self.now
         remembered = state.load(state_dir, path)
         original, doc, creds = store.read_parsed(self.settings.profile, path, self.sleep)
+        redact.add(creds.access_token, creds.refresh_token)
         profile = self.settings.profile.for_doc(doc)
         writer = Writer(
             self.settings, profile, state_dir, doc, original, creds.refresh_token, self.locks
@@ -438,6 +439,7 @@ def _fill(template: str, doc: dict[str, object], path: str, what: str) -> str:
             raise RefreshError(
                 f"the {what} needs '{field}' from {path}, which has none", sent=False
             )
+        validate.template_value(field, value, path, what)
         out.append(value)
     return "".join(out)
 
@@ -521,7 +523,7 @@ def _record_failure(
 ) -> None:
     remembered = state.load(state_dir, path)
     remembered.consecutive_failures += 1
-    remembered.last_error = str(error)
+    remembered.last_error = redact.text(str(error))
     remembered.last_failed = when
     if unanswered is not None:
         remembered.unanswered = state.token_digest(unanswered)

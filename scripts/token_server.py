@@ -103,6 +103,18 @@ class TokenServer:
         if fault == "hang":
             time.sleep(30)
         gateway = fault in ("502", "504")  # the backend rotates; the gateway loses the answer
+        if fault == "echo_token":
+            # Some servers quote the token they refuse; this one adds a terminal escape too.
+            sent = fields.get("refreshToken") or fields.get("refresh_token")
+            desc = f"refresh token {sent} is not valid\x1b]0;owned\x07\x1b[2J"
+            body = {"error": "invalid_grant", "error_description": desc}
+            return 400, {}, json.dumps(body).encode()
+        if fault == "echo_new":
+            # A new refresh token in an error answer, quoted in its description as well.
+            new = "echoed-new-refresh-token"
+            body = {"error": "temporarily_unavailable", "refresh_token": new}
+            body["error_description"] = f"issued {new}, but try again later"
+            return 400, {}, json.dumps(body).encode()
         # Kiro's endpoints speak camelCase: {refreshToken} (social) or {grantType, ...} (IdC).
         camel = "refreshToken" in fields
         grant = fields.get("grantType", "refresh_token") if camel else fields.get("grant_type")
