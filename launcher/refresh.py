@@ -36,6 +36,7 @@ class Endpoint:
         "client_id",
         "client_secret",
         "extra_body",
+        "headers",
         "request",
         "response",
         "url",
@@ -52,6 +53,7 @@ class Endpoint:
         request: Mapping[str, str] | None = None,
         response: Mapping[str, str] | None = None,
         extra_body: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url
         self.client_id = client_id
@@ -61,6 +63,7 @@ class Endpoint:
         self.request = dict(request or STANDARD_REQUEST)
         self.response = {**STANDARD_RESPONSE, **(response or {})}
         self.extra_body = dict(extra_body or {})
+        self.headers = {"Accept": "application/json", **(headers or {})}
 
     def fields(self, refresh_token: str) -> dict[str, str]:
         """The request body: the profile's template filled in; empty values left out."""
@@ -236,7 +239,7 @@ def _once(
     try:
         response = client.post(
             url,
-            headers={"Accept": "application/json"},
+            headers=endpoint.headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
             **kwargs,

@@ -16,6 +16,7 @@ import httpx
 from launcher import credentials, lock, policy, redact, state, store, validate, vendors
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
+from launcher.vendors import request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -423,6 +424,7 @@ def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -
         request=profile.request,
         response=profile.response,
         extra_body=profile.extra_body,
+        headers=request.headers(profile.headers),
     )
 
 

@@ -37,6 +37,9 @@ class TokenServer:
         self.extra: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
+        # Per request: its headers (lower-case names) and the body's field names in order.
+        self.headers: list[dict[str, str]] = []
+        self.orders: list[list[str]] = []
         self.valid: set[str] = set()
         self.used: set[str] = set()
         # Requests that sent a spent (or unknown) refresh token: each one revoked the family.
@@ -82,6 +85,8 @@ class TokenServer:
 
     def _answer(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
+            self.headers.append(fields.pop("_headers", {}))
+            self.orders.append(fields.pop("_order", []))
             self.requests.append(
                 {k: v for k, v in fields.items() if k not in ("refresh_token", "refreshToken")}
             )
@@ -182,6 +187,8 @@ class TokenServer:
                 except ValueError:
                     fields = {}
                 fields["_content_type"] = ctype.split(";")[0]
+                fields["_headers"] = {k.lower(): v for k, v in self.headers.items()}
+                fields["_order"] = list(fields)[:-2]
                 if self.headers.get("Authorization"):
                     fields["_authorization"] = "present"
                 status, headers, body = server._answer(fields)
