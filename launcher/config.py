@@ -32,6 +32,11 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+# Where a refresh token (and a client secret) is sent: an override meant for the launched
+# profile must never send another account's tokens to its URL.
+ENDPOINT_KEYS = frozenset({"token_url", "client_id"})
+
+
 class Settings:
     """Resolved settings for one run; plain values only."""
 
@@ -161,6 +166,20 @@ def load_config(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
         raise UsageError(f"config file {path} is not valid TOML: {e}") from e
 
 
+def launched_settings(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    loaded: tuple[str, dict[str, Any]],
+    known: Mapping[str, Profile],
+) -> Settings | None:
+    """What a plain `wrap` would gate on (the launched profile and file); None when unresolvable."""
+    try:
+        return resolve(flags, env, loaded=loaded, known=known)
+    except UsageError:
+        return None
+
+
 def known_profiles(loaded: tuple[str, dict[str, Any]]) -> dict[str, Profile]:
     config_path, table = loaded
     if not table.get("profiles"):
@@ -179,10 +198,13 @@ def resolve(
     known: Mapping[str, Profile] | None = None,
     credentials_path: str | None = None,
     refresh_timeout: float = DEFAULT_REFRESH_TIMEOUT,
+    launched: bool = True,
 ) -> Settings:
     """Merge flags (None = not given), environment and config file into Settings.
 
-    REFRESH_TIMEOUT is the default when no flag, variable or config key sets one."""
+    REFRESH_TIMEOUT is the default when no flag, variable or config key sets one. LAUNCHED is
+    False for the other accounts of `status` and `refresh --all`: the endpoint overrides of the
+    flags, the environment and the config's top level are not theirs (see ENDPOINT_KEYS)."""
     config_path, table = loaded if loaded is not None else load_config(env)
     cfg = _Config(config_path, table)
     if known is None:
@@ -200,6 +222,9 @@ def resolve(
     section = cfg.section(profile.name)
 
     def pick(flag: str, var: str, key: str) -> tuple[Any, str] | None:
+        if key in ENDPOINT_KEYS and not launched:
+            value = section.get(key)
+            return None if value is None else (value, f"{key} in {config_path}")
         if flags.get(flag) is not None:
             return flags[flag], f"--{flag.replace('_', '-')}"
         if env.get(var):

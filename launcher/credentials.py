@@ -248,13 +248,17 @@ def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
             lead = line[: len(line) - len(stripped)]
             indent = "\t" if lead.startswith("\t") else len(lead)
             break
+    style: dict[str, Any]
     if indent is None and text.strip() and "\n" not in text.strip():
         # One line: keep it compact the way JSON.stringify writes it, unless it had spaces.
         compact = '": ' not in text and '", "' not in text
-        separators = (",", ":") if compact else (", ", ": ")
-        out = json.dumps(doc, ensure_ascii=False, separators=separators)
+        style = {"separators": (",", ":") if compact else (", ", ": ")}
     else:
-        out = json.dumps(doc, ensure_ascii=False, indent=indent if indent is not None else 2)
-    if text.endswith("\n") or not text:
-        out += "\n"
-    return out.encode("utf-8")
+        style = {"indent": indent if indent is not None else 2}
+    end = "\n" if text.endswith("\n") or not text else ""
+    try:
+        return (json.dumps(doc, ensure_ascii=False, **style) + end).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate ("\\ud83d", which Node writes for a cut emoji) has no UTF-8 form:
+        # escaped as JSON allows, it reads back the same.
+        return (json.dumps(doc, ensure_ascii=True, **style) + end).encode("ascii")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from launcher import redact
 from launcher.errors import RefreshError, UsageError
 from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
 
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 # OAuth errors that mean the refresh token (or client) itself is refused: retrying cannot help.
 REJECTED = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Only answers that say the request was not processed: a 500, 502 or 504 may come after the
+# backend rotated the token, and resending it then would be a replay.
+RETRY_STATUSES = frozenset({408, 429, 503})
 MAX_ATTEMPTS = 4
 BACKOFF_BASE = 0.5
 PER_ATTEMPT_CAP = 10.0
@@ -264,6 +267,7 @@ def _interpret(
         body = None
     if not isinstance(body, dict):
         body = {}
+    redact.add(*(body.get(names[k]) for k in ("access_token", "refresh_token", "id_token")))
     new_refresh = body.get(names["refresh_token"])
     if isinstance(new_refresh, str) and new_refresh:
         on_refresh_token(new_refresh)
@@ -275,16 +279,23 @@ def _interpret(
             f"{url} answered HTTP {status}{_oauth_error(body)}",
             retryable=True,
             retry_after=_retry_after(response.headers.get("Retry-After")),
+            status=status,
         )
     error = body.get("error")
     if status >= 400 or error:
         rejected = error in REJECTED
-        raise RefreshError(f"{url} answered HTTP {status}{_oauth_error(body)}", rejected=rejected)
+        raise RefreshError(
+            f"{url} answered HTTP {status}{_oauth_error(body)}", rejected=rejected, status=status
+        )
     if not response.content or not body:
-        raise RefreshError(f"{url} answered HTTP {status} with a body that is not a JSON object")
+        raise RefreshError(
+            f"{url} answered HTTP {status} with a body that is not a JSON object", status=status
+        )
     access = body.get(names["access_token"])
     if not isinstance(access, str) or not access:
-        raise RefreshError(f"{url} answered without an access token ({names['access_token']})")
+        raise RefreshError(
+            f"{url} answered without an access token ({names['access_token']})", status=status
+        )
     id_token = body.get(names["id_token"])
     return TokenResponse(
         access,

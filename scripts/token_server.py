@@ -65,6 +65,8 @@ class TokenServer(LoopbackServer):
         self.requests: list[dict[str, Any]] = []
         self.valid: set[str] = set()
         self.used: set[str] = set()
+        # Requests that sent a spent (or unknown) refresh token: each one revoked the family.
+        self.reused = 0
         self.accept_any = True  # until a token is issued, accept the caller's first one
         # Faults, consumed one per request from the front; "ok" answers normally.
         self.faults: list[str] = []
@@ -129,6 +131,19 @@ class TokenServer(LoopbackServer):
             return 200, {}, b"<html>oops</html>"
         if fault == "hang":
             time.sleep(30)
+        gateway = fault in ("502", "504")  # the backend rotates; the gateway loses the answer
+        if fault == "echo_token":
+            # Some servers quote the token they refuse; this one adds a terminal escape too.
+            sent = fields.get("refreshToken") or fields.get("refresh_token")
+            desc = f"refresh token {sent} is not valid\x1b]0;owned\x07\x1b[2J"
+            body = {"error": "invalid_grant", "error_description": desc}
+            return 400, {}, json.dumps(body).encode()
+        if fault == "echo_new":
+            # A new refresh token in an error answer, quoted in its description as well.
+            new = "echoed-new-refresh-token"
+            body = {"error": "temporarily_unavailable", "refresh_token": new}
+            body["error_description"] = f"issued {new}, but try again later"
+            return 400, {}, json.dumps(body).encode()
         # Kiro's endpoints speak camelCase: {refreshToken} (social) or {grantType, ...} (IdC).
         camel = "refreshToken" in fields
         grant = fields.get("grantType", "refresh_token") if camel else fields.get("grant_type")
@@ -142,6 +157,7 @@ class TokenServer(LoopbackServer):
                 if isinstance(token, str):
                     self.refused.append(token)
                 # A replayed token kills the family, as real providers do.
+                self.reused += 1
                 self.valid.clear()
                 return (
                     400,
@@ -172,6 +188,8 @@ class TokenServer(LoopbackServer):
                 body["refresh_token"] = new
             else:
                 self.valid.add(token)
+        if gateway:
+            return int(fault), {"Content-Type": "text/html"}, b"<html>Bad Gateway</html>"
         if camel:
             renames = {
                 "access_token": "accessToken",
