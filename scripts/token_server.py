@@ -21,11 +21,37 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 
-class TokenServer:
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port), served from a daemon thread while
+    inside `with`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def origin(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+class TokenServer(LoopbackServer):
     """Start with `with TokenServer() as server:`; `server.url` is the token endpoint."""
 
     def __init__(self, *, expires_in: int = 28800, rotate: bool = True, jwt: bool = False) -> None:
@@ -54,34 +80,37 @@ class TokenServer:
         self._counter = itertools.count(1)
         self.issued_access: list[str] = []
         self.issued_refresh: list[str] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        # Every refresh token received, in order, and those refused as spent or unknown: a
+        # token that shows up twice in `received` was replayed.
+        self.received: list[str] = []
+        self.refused: list[str] = []
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/token"
+        return f"{self.origin}/token"
 
     def seed(self, refresh_token: str) -> None:
         with self.lock:
             self.valid.add(refresh_token)
             self.accept_any = False
 
-    def __enter__(self) -> TokenServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
     @property
     def refresh_requests(self) -> int:
         return len(self.requests)
+
+    @property
+    def newest_refresh(self) -> str | None:
+        """The refresh token the server would accept now, if any (None once the family died)."""
+        with self.lock:
+            live = [t for t in self.issued_refresh if t in self.valid]
+            return live[-1] if live else None
+
+    @property
+    def replayed(self) -> list[str]:
+        """Refresh tokens received more than once."""
+        with self.lock:
+            return sorted({t for t in self.received if self.received.count(t) > 1})
 
     def _answer(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
@@ -127,7 +156,11 @@ class TokenServer:
             return 400, {}, b'{"error":"unsupported_grant_type"}'
         token = fields.get("refreshToken" if camel else "refresh_token")
         with self.lock:
+            if isinstance(token, str):
+                self.received.append(token)
             if not isinstance(token, str) or not (self.accept_any or token in self.valid):
+                if isinstance(token, str):
+                    self.refused.append(token)
                 # A replayed token kills the family, as real providers do.
                 self.reused += 1
                 self.valid.clear()
@@ -207,10 +240,13 @@ class TokenServer:
 
 
 def _jwt(claims: dict[str, Any]) -> str:
-    def part(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    """A JWT with three non-empty segments (codex refuses `header.payload.`); never verified."""
 
-    return f"{part({'alg': 'none'})}.{part(claims)}."
+    def part(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header = json.dumps({"alg": "HS256", "typ": "JWT"}).encode()
+    return f"{part(header)}.{part(json.dumps(claims).encode())}.{part(b'not-a-real-signature')}"
 
 
 def main() -> int:
