@@ -37,7 +37,6 @@ CODEX_VERSION = "0.169.0"
 CLAUDE_SCOPE = (
     "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload"
 )
-NEEDS_CORE_FIX = "needs the re-read under claude's lock (issue 8)"
 CODEX_RACE = (
     "codex 0.169.0 sends its refresh before taking any lock (auth.lock is taken only to write "
     "the answer): with an expired token on both sides nothing tells wrap a refresh is in flight"
@@ -444,7 +443,6 @@ def test_each_cli_refreshes_through_the_proxy(request: pytest.FixtureRequest, cl
 # -- a. claude refreshing while wrap-claude starts ----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_CORE_FIX)
 @pytest.mark.parametrize("version", CLAUDE_VERSIONS)
 def test_wrap_starting_while_claude_refreshes(stack: Stack, version: str) -> None:
     stack.write_claude(60)
@@ -600,7 +598,6 @@ def _refresh_as_claude(stack: Stack) -> None:
     stack.home.creds.write_text(json.dumps(doc, separators=(",", ":")))
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_CORE_FIX)
 @pytest.mark.parametrize("which", ["refresh", "legacy"])
 def test_claude_lock_held_in_node_excludes_wrap(stack: Stack, which: str) -> None:
     stack.write_claude(60)
@@ -625,10 +622,7 @@ def test_claude_lock_held_in_node_excludes_wrap(stack: Stack, which: str) -> Non
 
 @pytest.mark.parametrize(
     "which",
-    [
-        "refresh",
-        pytest.param("legacy", marks=pytest.mark.xfail(strict=True, reason=NEEDS_CORE_FIX)),
-    ],
+    ["refresh", "legacy"],
 )
 def test_wrap_refreshing_excludes_a_node_lock_holder(stack: Stack, which: str) -> None:
     stack.write_claude(60)
