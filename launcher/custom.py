@@ -66,6 +66,7 @@ SETTING_KEYS = frozenset(
         "no_browser",
         "login_timeout",
         "setup_token",
+        "refresh_via",
     }
 )
 _OTHER_KEYS = frozenset({"base", "alias", "aliases"})

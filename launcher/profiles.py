@@ -39,6 +39,7 @@ class Profile:
         "authorize_params",
         "authorize_url",
         "body",
+        "cli_refresh",
         "client_auth",
         "client_file",
         "client_id",
@@ -116,6 +117,7 @@ class Profile:
         required_scope: str | None = None,
         rewrites_in_place: bool = False,
         headers: Mapping[str, str] | None = None,
+        cli_refresh: tuple[tuple[str, ...], float] | None = None,
     ) -> None:
         self.name = name
         self.programs = programs or (name,)
@@ -175,6 +177,9 @@ class Profile:
         # Headers of the refresh request, as the vendor's CLI sends them ({os}, {os_version},
         # {arch} and {terminal} are filled in at send time; see launcher/vendors/request.py).
         self.headers = dict(headers or {})
+        # A command of the vendor's CLI that refreshes the token without a model call, and the
+        # time before expiry from which it does (refresh_via = "cli", and "auto" in a cooldown).
+        self.cli_refresh = cli_refresh
 
     def replace(self, **changes: Any) -> Profile:
         values = {name: getattr(self, name) for name in self.__slots__}
@@ -255,6 +260,8 @@ CLAUDE = Profile(
     # Claude Code 2.1.197 and 2.1.330 (axios) as seen through a loopback proxy.
     headers={"Accept": "application/json, text/plain, */*", "User-Agent": "axios/1.15.2"},
     scope_field="claudeAiOauth.scopes",
+    # 2.1.330 refreshes a token that expires within 5 minutes on `auth status` (2.1.197 does not).
+    cli_refresh=(("claude", "auth", "status", "--json"), 300.0),
     required_scope="user:inference",
     setup_command=("claude", "setup-token"),
     login_method="setup",

@@ -132,6 +132,14 @@ class TokenServer(LoopbackServer):
             return 429, {"Retry-After": self.retry_after}, b'{"error":"rate_limited"}'
         if fault == "invalid_grant":
             return 400, {}, b'{"error":"invalid_grant","error_description":"Refresh token revoked"}'
+        # A CDN in front of the endpoint refusing the client: no OAuth answer at all.
+        if fault == "403-html":
+            return 403, {"Content-Type": "text/html"}, b"<html>Access denied</html>"
+        if fault == "429-empty":
+            return 429, {"Content-Type": "text/plain"}, b""
+        if fault == "challenge":
+            headers = {"Content-Type": "text/html", "cf-mitigated": "challenge"}
+            return 403, headers, b"<html>Just a moment...</html>"
         if fault == "not_json":
             return 200, {}, b"<html>oops</html>"
         if fault == "hang":
@@ -226,7 +234,8 @@ class TokenServer(LoopbackServer):
                     fields["_authorization"] = "present"
                 status, headers, body = server._answer(fields)
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if "Content-Type" not in headers:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 for k, v in headers.items():
                     self.send_header(k, v)
