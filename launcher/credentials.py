@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from launcher.errors import CredentialsError
 
@@ -239,8 +240,11 @@ def _wrong_type(path: str, field: str, expected: str, fix: str) -> CredentialsEr
 
 
 def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
-    """Serialize DOC the way ORIGINAL was written: indentation, separators, final newline."""
+    """Serialize DOC the way ORIGINAL was written: indentation, separators, final newline, a
+    byte order mark and CRLF line ends (Windows editors); non-ASCII text stays as it is."""
     text = original.decode("utf-8", errors="replace")
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    text = text.removeprefix(bom)
     indent: str | int | None = None
     for line in text.splitlines()[1:]:
         stripped = line.lstrip(" \t")
@@ -257,4 +261,12 @@ def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
         out = json.dumps(doc, ensure_ascii=False, indent=indent if indent is not None else 2)
     if text.endswith("\n") or not text:
         out += "\n"
-    return out.encode("utf-8")
+    if "\r\n" in text:
+        out = out.replace("\n", "\r\n")  # JSON strings hold no raw newline: only line ends
+    # A lone surrogate (valid JSON: Node writes one for a truncated emoji) cannot be encoded as
+    # UTF-8: write it back as the escape it was read from.
+    out = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+    return (bom + out).encode("utf-8")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")

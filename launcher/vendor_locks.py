@@ -14,6 +14,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from launcher import store
 from launcher.lock import LockTimeout
 
 if TYPE_CHECKING:
@@ -90,8 +91,7 @@ def _identity(st: os.stat_result) -> str:
 
 def _read(record: str) -> str | None:
     try:
-        with open(record, encoding="ascii") as f:
-            return f.read().strip()
+        return store.read_private(record).decode("ascii").strip()
     except (OSError, ValueError):
         return None
 
@@ -99,8 +99,6 @@ def _read(record: str) -> str | None:
 def _remember(path: str, record: str) -> None:
     try:
         identity = _identity(os.stat(path))
-        os.makedirs(os.path.dirname(record), mode=0o700, exist_ok=True)
-        with open(record, "w", encoding="ascii") as f:
-            f.write(identity)
+        store.write_private(record, identity.encode("ascii"))  # never through a planted symlink
     except OSError:
         pass  # only costs a wait after a crash
