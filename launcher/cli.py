@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from launcher import __version__, config, exitcodes, gate, redact, report
+from launcher import config, exitcodes, gate, redact, report
 from launcher.errors import UsageError, WrapError
 from launcher.log import Log
 
@@ -135,7 +135,9 @@ def _settings_options(f: Any) -> Any:
     ),
 )
 @_settings_options
-@click.version_option(__version__, "--version", prog_name="wrap")
+@click.version_option(
+    package_name="wrap-launcher", prog_name="wrap", message="%(prog)s %(version)s"
+)
 @click.pass_context
 def wrap(ctx: click.Context, /, **opts: Any) -> None:
     """Gate a CLI on a fresh OAuth token, then exec it.

@@ -252,19 +252,20 @@ def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
             lead = line[: len(line) - len(stripped)]
             indent = "\t" if lead.startswith("\t") else len(lead)
             break
+    style: dict[str, Any]
     if indent is None and text.strip() and "\n" not in text.strip():
         # One line: keep it compact the way JSON.stringify writes it, unless it had spaces.
         compact = '": ' not in text and '", "' not in text
-        separators = (",", ":") if compact else (", ", ": ")
-        out = json.dumps(doc, ensure_ascii=False, separators=separators)
+        style = {"separators": (",", ":") if compact else (", ", ": ")}
     else:
-        out = json.dumps(doc, ensure_ascii=False, indent=indent if indent is not None else 2)
+        style = {"indent": indent if indent is not None else 2}
+    out = json.dumps(doc, ensure_ascii=False, **style)
     if text.endswith("\n") or not text:
         out += "\n"
     if "\r\n" in text:
         out = out.replace("\n", "\r\n")  # JSON strings hold no raw newline: only line ends
-    # A lone surrogate (valid JSON: Node writes one for a truncated emoji) cannot be encoded as
-    # UTF-8: write it back as the escape it was read from.
+    # A lone surrogate ("\\ud83d", which Node writes for a cut emoji) has no UTF-8 form: that
+    # one character is escaped as JSON allows (it reads back the same); the rest stays as is.
     out = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
     return (bom + out).encode("utf-8")
 

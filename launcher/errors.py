@@ -33,6 +33,7 @@ class RefreshError(WrapError):
     `retryable`: the request cannot have rotated the refresh token, so sending it again is safe.
     `rejected`: the server refused the refresh token itself (invalid_grant and friends).
     `sent`: the request may have reached the server, so the token may have rotated.
+    `status`: the HTTP status of the answer, None when there was none.
     """
 
     exit_code = exitcodes.REFRESH_FAILED
@@ -45,8 +46,10 @@ class RefreshError(WrapError):
         rejected: bool = False,
         sent: bool = True,
         retry_after: float | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
+        self.status = status
         self.retryable = retryable
         self.rejected = rejected
         self.sent = sent

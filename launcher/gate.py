@@ -38,8 +38,7 @@ def gate(
     path = settings.credentials
     profile = settings.profile
     try:
-        data = store.read_bytes(path, profile.login_hint)
-        _, creds = credentials.parse(profile, data, path)
+        _, _, creds = store.read_parsed(profile, path, time.sleep)
     except CredentialsError as e:
         if settings.strict:
             log.warn(f"{e} (--strict: not launching {program})")

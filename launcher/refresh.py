@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 # OAuth errors that mean the refresh token (or client) itself is refused: retrying cannot help.
 REJECTED = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Only answers that say the request was not processed: a 500, 502 or 504 may come after the
+# backend rotated the token, and resending it then would be a replay.
+RETRY_STATUSES = frozenset({408, 429, 503})
 MAX_ATTEMPTS = 4
 BACKOFF_BASE = 0.5
 PER_ATTEMPT_CAP = 10.0
@@ -277,16 +279,23 @@ def _interpret(
             f"{url} answered HTTP {status}{_oauth_error(body)}",
             retryable=True,
             retry_after=_retry_after(response.headers.get("Retry-After")),
+            status=status,
         )
     error = body.get("error")
     if status >= 400 or error:
         rejected = error in REJECTED
-        raise RefreshError(f"{url} answered HTTP {status}{_oauth_error(body)}", rejected=rejected)
+        raise RefreshError(
+            f"{url} answered HTTP {status}{_oauth_error(body)}", rejected=rejected, status=status
+        )
     if not response.content or not body:
-        raise RefreshError(f"{url} answered HTTP {status} with a body that is not a JSON object")
+        raise RefreshError(
+            f"{url} answered HTTP {status} with a body that is not a JSON object", status=status
+        )
     access = body.get(names["access_token"])
     if not isinstance(access, str) or not access:
-        raise RefreshError(f"{url} answered without an access token ({names['access_token']})")
+        raise RefreshError(
+            f"{url} answered without an access token ({names['access_token']})", status=status
+        )
     id_token = body.get(names["id_token"])
     return TokenResponse(
         access,

@@ -20,6 +20,9 @@ _FIELDS = (
     "last_error",
     "last_failed",
     "suspended_at_version",
+    "unanswered",
+    "pending_recovery",
+    "pending_version",
 )
 
 
@@ -37,16 +40,38 @@ class CredState:
         # The credentials file's fingerprint when its refresh token was rejected: automatic
         # refresh stays off until the file changes (someone logged in) or a forced refresh.
         self.suspended_at_version: str | None = None
+        # Digest of a refresh token whose request got no usable answer (a timeout after
+        # sending, a 5xx): the server may have rotated it, so it is not sent again blindly.
+        self.unanswered: str | None = None
+        # A refreshed document that could not be written to the file, kept in this recovery
+        # file, and the file's fingerprint then: until the file changes, its token is the one.
+        self.pending_recovery: str | None = None
+        self.pending_version: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in _FIELDS}
 
 
 def state_path(state_dir: str, cred_path: str, *, resolved: bool = False) -> str:
-    # The resolved path itself, escaped, names the file: readable, and no hashlib on the hot path.
+    return os.path.join(state_dir, "credentials", key(cred_path, resolved=resolved) + ".json")
+
+
+def key(cred_path: str, *, resolved: bool = False) -> str:
+    """A short name for a credentials file in wrap's own directories: its base name, for people
+    reading the directory, and a hash of its resolved path, so that any path length fits."""
+    import hashlib
+
     real = cred_path if resolved else os.path.realpath(cred_path)
-    key = real.replace("%", "%25").replace(os.sep, "%2F")
-    return os.path.join(state_dir, "credentials", key + ".json")
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(real))
+    return f"{name.lstrip('.')[:40]}-{digest}"
+
+
+def token_digest(token: str) -> str:
+    """A fingerprint of a token for wrap's state: tells two tokens apart, never reveals one."""
+    import hashlib
+
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def load(state_dir: str, cred_path: str) -> CredState:
@@ -66,6 +91,9 @@ def load(state_dir: str, cred_path: str) -> CredState:
         ("last_error", (str,)),
         ("last_failed", (int, float)),
         ("suspended_at_version", (str,)),
+        ("unanswered", (str,)),
+        ("pending_recovery", (str,)),
+        ("pending_version", (str,)),
     ):
         value = raw.get(name)
         if isinstance(value, kind) and not isinstance(value, bool):

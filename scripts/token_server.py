@@ -39,6 +39,8 @@ class TokenServer:
         self.requests: list[dict[str, Any]] = []
         self.valid: set[str] = set()
         self.used: set[str] = set()
+        # Requests that sent a spent (or unknown) refresh token: each one revoked the family.
+        self.reused = 0
         self.accept_any = True  # until a token is issued, accept the caller's first one
         # Faults, consumed one per request from the front; "ok" answers normally.
         self.faults: list[str] = []
@@ -100,6 +102,7 @@ class TokenServer:
             return 200, {}, b"<html>oops</html>"
         if fault == "hang":
             time.sleep(30)
+        gateway = fault in ("502", "504")  # the backend rotates; the gateway loses the answer
         if fault == "echo_token":
             # Some servers quote the token they refuse; this one adds a terminal escape too.
             sent = fields.get("refreshToken") or fields.get("refresh_token")
@@ -121,6 +124,7 @@ class TokenServer:
         with self.lock:
             if not isinstance(token, str) or not (self.accept_any or token in self.valid):
                 # A replayed token kills the family, as real providers do.
+                self.reused += 1
                 self.valid.clear()
                 return (
                     400,
@@ -151,6 +155,8 @@ class TokenServer:
                 body["refresh_token"] = new
             else:
                 self.valid.add(token)
+        if gateway:
+            return int(fault), {"Content-Type": "text/html"}, b"<html>Bad Gateway</html>"
         if camel:
             renames = {
                 "access_token": "accessToken",

@@ -10,8 +10,6 @@ from conftest import Home
 from stress_concurrency import launch_many, run_stress
 from token_server import TokenServer
 
-from launcher import refresh
-
 
 def test_simultaneous_launches_make_exactly_one_refresh(tmp_path: Path) -> None:
     n = 16
@@ -26,11 +24,11 @@ def test_simultaneous_launches_make_exactly_one_refresh(tmp_path: Path) -> None:
 def test_a_failing_server_is_asked_by_one_launch_only(home: Home, server: TokenServer) -> None:
     n = 8
     home.write_claude(time.time() + 3600)
-    server.faults = ["500"] * 100
+    server.faults = ["503-text"] * 100  # an answer that says nothing was processed: retried
     env = home.env(WRAP_TOKEN_URL=server.url)
     results = launch_many(n, env)
     assert [code for code, _ in results] == [0] * n  # all launched anyway
-    assert server.refresh_requests == refresh.MAX_ATTEMPTS
+    assert server.refresh_requests == 4  # one launch's attempts; the others saw its failure
     assert len(home.reports()) == n
     for _, err in results:
         assert "could not refresh the token" in err

@@ -119,7 +119,8 @@ def test_a_state_dir_of_another_user_is_refused_in_one_line(
     assert home.read()["claudeAiOauth"]["refreshToken"] == "test-refresh-1"
     [line] = err.splitlines()
     assert f"{_state(home)} belongs to another user (uid {NOBODY})" in line
-    assert list(_state(home).iterdir()) == []  # nothing of wrap's written into it
+    # Nothing of wrap's kept in it: no record, no backup.
+    assert [p for p in _state(home).rglob("*") if not p.is_dir()] == []
 
 
 def test_group_readable_credentials_are_written_back_0600_with_a_warning(
@@ -204,22 +205,17 @@ def test_a_symlink_at_the_lock_path_is_not_followed(home: Home, server: TokenSer
     assert server.refresh_requests == 0
 
 
-def test_symlinks_at_record_paths_are_not_followed(home: Home, server: TokenServer) -> None:
+def test_a_symlink_at_the_state_record_path_is_not_followed(
+    home: Home, server: TokenServer
+) -> None:
     home.write_claude(time.time() + 3600)
     record = Path(state.state_path(str(_state(home)), str(home.creds)))
-    vendor = _state(home) / "locks" / (record.name.removesuffix(".json") + ".vendor")
-    for p in (record, vendor):
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.parent.chmod(0o700)
-    _state(home).chmod(0o700)
-    victim = home.root / "victim"
-    victim.write_text("the user's own file")
+    record.parent.mkdir(parents=True)
     fifo = home.root / "fifo"
-    os.mkfifo(fifo)  # a record that is a FIFO would hang a plain open()
+    os.mkfifo(fifo)  # read through the link, a FIFO would hang the launch
     record.symlink_to(fifo)
-    vendor.symlink_to(victim)
     code, err = _refresh(home, server)
     assert code == 0, err
-    assert victim.read_text() == "the user's own file"
-    assert not record.is_symlink()
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert not record.is_symlink()  # replaced by wrap's own record, not written through
     assert json.loads(record.read_text())["refresh_count"] == 1

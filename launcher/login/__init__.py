@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import config, credentials, lock, state, store
+from launcher import config, credentials, lock, state, store, vendors
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, LoginError, UsageError
 from launcher.execute import find_program
@@ -90,9 +90,17 @@ class _Target:
     def save(self, profile: Profile, response: grant.TokenResponse, lifetime: float) -> None:
         """Write the new tokens (every other field kept) and remember the refresh."""
         t = self.now()
-        Writer(self.settings, profile, self.state_dir, self.doc, self.original, "").write(
-            response, refreshed_at=t, expires_at=t + lifetime
+        writer = Writer(
+            self.settings,
+            profile,
+            self.state_dir,
+            self.doc,
+            self.original,
+            "",
+            vendors.Locks(),
+            adopt=False,
         )
+        writer.write(response, refreshed_at=t, expires_at=t + lifetime)
         record_success(self.state_dir, self.settings.credentials, t, lifetime, self.log)
 
 
