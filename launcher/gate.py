@@ -177,8 +177,9 @@ def _hand_over_setup_token(settings: Settings, env: Mapping[str, str], t: float)
     import json
 
     try:
-        with open(state.env_token_path(config.state_dir(env), settings.credentials), "rb") as f:
-            saved = json.loads(f.read())
+        saved = json.loads(
+            store.read_private(state.env_token_path(config.state_dir(env), settings.credentials))
+        )
         token, expires_at = saved["token"], saved["expires_at"]
     except (OSError, ValueError, KeyError, TypeError):
         return

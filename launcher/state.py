@@ -94,8 +94,7 @@ def load(state_dir: str, cred_path: str) -> CredState:
     """The remembered state; a fresh one when there is none or it is unreadable (it is a cache)."""
     st = CredState(os.path.realpath(cred_path))
     try:
-        with open(state_path(state_dir, st.path, resolved=True), "rb") as f:
-            raw = json.loads(f.read())
+        raw = json.loads(store.read_private(state_path(state_dir, st.path, resolved=True)))
     except (OSError, ValueError):
         return st
     if not isinstance(raw, dict):

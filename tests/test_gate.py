@@ -217,9 +217,10 @@ def test_state_remembers_without_token_values(home: Home, server: TokenServer) -
 
 
 def test_keeps_file_mode(home: Home, server: TokenServer) -> None:
-    home.write(json.loads(json.dumps(_doc(T0 + HOUR))), mode=0o640)
+    # Owner read-only is the user's choice and stays (group or other bits do not: test_ownership).
+    home.write(json.loads(json.dumps(_doc(T0 + HOUR))), mode=0o400)
     _gate(home, server, T0)
-    assert home.creds.stat().st_mode & 0o777 == 0o640
+    assert home.creds.stat().st_mode & 0o777 == 0o400
 
 
 def test_symlink_is_written_through_and_stays_a_link(
