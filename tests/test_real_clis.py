@@ -13,6 +13,7 @@ the other program starts; the test releases it once that program is seen waiting
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import platform
@@ -291,6 +292,20 @@ _WAITING_SYSCALLS = {
 }.get(platform.machine().lower(), set())
 
 
+FLOCK = {"x86_64": 73, "aarch64": 32}.get(platform.machine().lower(), -1)
+
+
+def syscalls(pid: int) -> set[int]:
+    """The system calls PID's threads are in right now (/proc/PID/task/*/syscall)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.add(int((task / "syscall").read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def wait_until_waiting(proc: subprocess.Popen[str], server: TokenServer, sent_before: int) -> None:
     """Until PROC (a wrap process) is seen waiting (in a sleep or lock syscall, several polls in
     a row), has sent a request of its own, or has exited."""
@@ -300,11 +315,7 @@ def wait_until_waiting(proc: subprocess.Popen[str], server: TokenServer, sent_be
         nonlocal streak
         if proc.poll() is not None or len(server.requests) > sent_before:
             return True
-        try:
-            nr = int(Path(f"/proc/{proc.pid}/syscall").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            nr = -1
-        streak = streak + 1 if nr in _WAITING_SYSCALLS else 0
+        streak = streak + 1 if syscalls(proc.pid) & _WAITING_SYSCALLS else 0
         return streak >= 5
 
     wait_for(waiting, f"{proc.args[0]} to wait for the lock")
@@ -549,6 +560,27 @@ def test_codex_starting_while_wrap_refreshes_ahead_of_expiry(codex_stack: Stack)
     s.assert_codex_holds_newest()
 
 
+def test_codex_takes_its_lock_only_to_write_the_answer(codex_stack: Stack) -> None:
+    """codex 0.169.0 sends its refresh first, then writes the answer under flock(auth.lock)."""
+    s = codex_stack
+    s.write_codex(-60)
+    fd = os.open(s.codex_home / "auth.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        codex = s.codex("exec", "--skip-git-repo-check", "hi")
+        wait_for(
+            lambda: FLOCK in syscalls(codex.pid) or codex.poll() is not None,
+            "codex to wait for auth.lock",
+        )
+        assert codex.poll() is None
+        assert s.server.received == ["old-refresh"]  # sent while we held its lock
+        assert s.codex_refresh_token() == "old-refresh"  # the answer is not written yet
+    finally:
+        os.close(fd)  # releases the flock
+    assert ok(codex).stdout.strip() == "ok"
+    s.assert_codex_holds_newest()
+
+
 @pytest.mark.xfail(strict=True, reason=CODEX_RACE)
 @pytest.mark.parametrize("first", ["wrap", "codex"])
 def test_wrap_and_codex_both_refreshing_an_expired_token(codex_stack: Stack, first: str) -> None:
@@ -620,10 +652,7 @@ def test_claude_lock_held_in_node_excludes_wrap(stack: Stack, which: str) -> Non
     stack.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
 
 
-@pytest.mark.parametrize(
-    "which",
-    ["refresh", "legacy"],
-)
+@pytest.mark.parametrize("which", ["refresh", "legacy"])
 def test_wrap_refreshing_excludes_a_node_lock_holder(stack: Stack, which: str) -> None:
     stack.write_claude(60)
     hold = stack.server.on_request = Hold()
