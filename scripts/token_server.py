@@ -142,6 +142,10 @@ class TokenServer(LoopbackServer):
             return 403, headers, b"<html>Just a moment...</html>"
         if fault == "not_json":
             return 200, {}, b"<html>oops</html>"
+        if fault.startswith("error:"):  # any OAuth error code, as a 400 (RFC 6749 5.2)
+            return 400, {}, json.dumps({"error": fault.removeprefix("error:")}).encode()
+        if fault.startswith("status:"):  # any status, with a body that says nothing more
+            return int(fault.removeprefix("status:")), {}, b"{}"
         if fault == "hang":
             time.sleep(30)
         gateway = fault in ("502", "504")  # the backend rotates; the gateway loses the answer
