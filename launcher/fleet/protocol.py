@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 POLL = 0.15
 WAIT_NOTICE_AFTER = 2.0
 # Lock TTL beyond the refresh deadline: the lock outlives any request its holder may send.
-TTL_MARGIN = 5.0
+TTL_MARGIN = 2.0
 MIN_TTL = 2.0  # etcd's minimum lease
 
 
@@ -127,7 +127,12 @@ def pull(
         lease = ctx.store.try_lock(name, _owner(ctx), ttl)
         if lease is None:
             if ctx.clock() >= deadline:
-                holder = _machine_of(ctx.store.lock_owner(name))
+                owner = ctx.store.lock_owner(name)
+                mark = rec.refreshing
+                if mark is not None and mark.get("lock") != (owner_info(owner) or {}).get("id"):
+                    # The lock is another's than the marker's: that refresh is the one lost.
+                    raise FleetRefused(_stalled_message(name, mark))
+                holder = _machine_of(owner)
                 raise FleetError(
                     f"{holder} has held the fleet lock on {name} past this launch's refresh "
                     "timeout; using what this machine has"
@@ -180,6 +185,7 @@ class _Holder:
     def run(self, done: Callable[[Stored, Record], bool]) -> Record | _Stalled | None:
         ctx, name = self.ctx, self.name
         stored, rec = _required(ctx, name)
+        ctx.checkpoint("locked")
         if done(stored, rec):
             return rec
         _refuse_rejected(rec, name)
@@ -192,7 +198,8 @@ class _Holder:
                 f"'wrap fleet push {name}' there"
             )
         marked = rec.copy()
-        marked.mark(since=ctx.now(), machine=ctx.machine, token=token)
+        lock_id = (owner_info(self.lease.owner) or {}).get("id")
+        marked.mark(since=ctx.now(), machine=ctx.machine, token=token, lock=lock_id)
         # The mark needs the lock: only a holder may announce a refresh.
         after = ctx.store.write(name, marked.dumps(), stored, self.lease)
         if after is None:

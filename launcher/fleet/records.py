@@ -136,9 +136,15 @@ class Record:
         self.data["refresh_token"] = token
         self.data["chain"] = [*self.chain, token_digest(token)][-CHAIN_KEPT:]
 
-    def mark(self, *, since: float, machine: str, token: str) -> None:
-        """Say, before sending, that this machine is refreshing with this token (by fingerprint)."""
-        self.data["refreshing"] = {"since": since, "machine": machine, "token": token_digest(token)}
+    def mark(self, *, since: float, machine: str, token: str, lock: str | None) -> None:
+        """Say, before sending, that this machine is refreshing with this token (by fingerprint)
+        under the lock with this id (when another holds the lock, this one's has ended)."""
+        self.data["refreshing"] = {
+            "since": since,
+            "machine": machine,
+            "token": token_digest(token),
+            "lock": lock,
+        }
 
     def unmark(self) -> None:
         self.data["refreshing"] = None
