@@ -44,6 +44,7 @@ class Settings:
         "client_id",
         "config_path",
         "credentials",
+        "fleet",
         "lock_timeout",
         "login_timeout",
         "no_browser",
@@ -74,6 +75,7 @@ class Settings:
         no_browser: bool,
         verbosity: int,
         config_path: str | None,
+        fleet: str | None = None,
     ) -> None:
         self.profile = profile
         self.credentials = credentials
@@ -95,6 +97,8 @@ class Settings:
         # -1 quiet, 0 warnings (default), 1 debug
         self.verbosity = verbosity
         self.config_path = config_path
+        # The account's record name in the fleet store ([profiles.NAME] fleet); None: local only.
+        self.fleet = fleet
 
 
 def parse_duration(text: str, source: str) -> float:
@@ -302,7 +306,17 @@ def resolve(
         no_browser=flag_bool("no_browser", "WRAP_NO_BROWSER", "no_browser"),
         verbosity=verbosity,
         config_path=config_path if table else None,
+        fleet=_fleet_name(section, config_path),
     )
+
+
+def _fleet_name(section: dict[str, Any], config_path: str) -> str | None:
+    name = section.get("fleet")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"config file {config_path}: fleet must be a record name (a string)")
+    return name
 
 
 def _choice(value: str | None, accepted: tuple[str, ...], key: str) -> str:

@@ -59,6 +59,7 @@ _PROFILE_KEYS: dict[str, tuple[str, type | tuple[type, ...], tuple[str, ...] | N
 SETTING_KEYS = frozenset(
     {
         "credentials",
+        "fleet",
         "threshold",
         "strict",
         "refresh_timeout",

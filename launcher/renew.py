@@ -48,6 +48,11 @@ def renew(
     takes every lock the vendor's CLI honours, and only then reads the file, decides and sends:
     the refresh token sent always comes from a read that no other refresher can race.
     """
+    if settings.fleet:
+        # An account shared by machines refreshes only through its fleet store.
+        from launcher.fleet import account
+
+        return account.pull(settings, state_dir, now=now, log=log, forced=forced, env=env)
     path = settings.credentials
     profile = settings.profile
     if settings.refresh_via == "cli":
@@ -167,7 +172,7 @@ class _Run:
                     sleep=self.sleep,
                 )
             refreshed_at = now()
-            lifetime = _lifetime(response, refreshed_at)
+            lifetime = lifetime_of(response, refreshed_at)
             writer.write(response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime)
         except Adopted as adopted:
             self.log.debug(f"{path} was replaced by another login meanwhile; using that one")
@@ -277,24 +282,7 @@ class Writer:
     def write(
         self, response: grant.TokenResponse, *, refreshed_at: float, expires_at: float
     ) -> None:
-        profile = self.profile
-        extra: dict[str, object] = {}
-        if response.id_token and profile.id_token_field:
-            extra[profile.id_token_field] = response.id_token
-        for answer_field, file_field in profile.copy_fields.items():
-            # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
-            if response.body.get(answer_field) is not None:
-                extra[file_field] = response.body[answer_field]
-        scope = response.body.get("scope")
-        if profile.scope_field and isinstance(scope, str) and scope.strip():
-            granted = scope.split()
-            if profile.required_scope and profile.required_scope not in granted:
-                # The CLI would throw this token away (Claude does): not a refresh at all.
-                raise RefreshError(
-                    f"the server's answer does not grant {profile.required_scope}, so "
-                    f"{profile.programs[0]} would not use it; {profile.login_hint}"
-                )
-            extra[profile.scope_field] = granted
+        extra = answer_fields(self.profile, response)
         self._commit(
             {
                 "access_token": response.access_token,
@@ -388,6 +376,29 @@ class Writer:
             )
         _remember_recovery(self.state_dir, path, kept)
         return WriteError(f"{why}; the new token was saved to {kept}: copy it over {path}")
+
+
+def answer_fields(profile: Profile, response: grant.TokenResponse) -> dict[str, object]:
+    """The file fields a refresh answer sets besides the tokens and the expiry (also used by
+    the fleet, which applies them to its record's document)."""
+    extra: dict[str, object] = {}
+    if response.id_token and profile.id_token_field:
+        extra[profile.id_token_field] = response.id_token
+    for answer_field, file_field in profile.copy_fields.items():
+        # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
+        if response.body.get(answer_field) is not None:
+            extra[file_field] = response.body[answer_field]
+    scope = response.body.get("scope")
+    if profile.scope_field and isinstance(scope, str) and scope.strip():
+        granted = scope.split()
+        if profile.required_scope and profile.required_scope not in granted:
+            # The CLI would throw this token away (Claude does): not a refresh at all.
+            raise RefreshError(
+                f"the server's answer does not grant {profile.required_scope}, so "
+                f"{profile.programs[0]} would not use it; {profile.login_hint}"
+            )
+        extra[profile.scope_field] = granted
+    return extra
 
 
 def _read_quietly(path: str) -> bytes | None:
@@ -485,7 +496,7 @@ def _client_registration(
     return cid, secret
 
 
-def _lifetime(response: grant.TokenResponse, now: float) -> float:
+def lifetime_of(response: grant.TokenResponse, now: float) -> float:
     if response.expires_in:
         return response.expires_in
     claims = credentials.jwt_claims(response.access_token)
