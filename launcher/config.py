@@ -50,6 +50,7 @@ class Settings:
         "profile",
         "refresh_timeout",
         "setup_token",
+        "store",
         "strict",
         "threshold",
         "token_url",
@@ -72,6 +73,7 @@ class Settings:
         no_browser: bool,
         verbosity: int,
         config_path: str | None,
+        store: str = "auto",
     ) -> None:
         self.profile = profile
         self.credentials = credentials
@@ -89,6 +91,9 @@ class Settings:
         # -1 quiet, 0 warnings (default), 1 debug
         self.verbosity = verbosity
         self.config_path = config_path
+        # Where the account's credentials live (launcher/stores/): "auto" (where its CLI keeps
+        # them here), "file", "keychain" or "keyring"; a per-profile config key.
+        self.store = store
 
 
 def parse_duration(text: str, source: str) -> float:
@@ -289,6 +294,7 @@ def resolve(
         no_browser=flag_bool("no_browser", "WRAP_NO_BROWSER", "no_browser"),
         verbosity=verbosity,
         config_path=config_path if table else None,
+        store=_store_choice(section.get("store", "auto"), profile.name, config_path),
     )
 
 
@@ -296,6 +302,16 @@ def _choice(value: str | None, accepted: tuple[str, ...]) -> str:
     if value not in accepted:
         raise UsageError(f"invalid setup_token {value!r}: use {' or '.join(accepted)}")
     return value
+
+
+def _store_choice(value: object, profile: str, config_path: str) -> str:
+    choices = ("auto", "file", "keychain", "keyring")
+    if value not in choices:
+        raise UsageError(
+            f"invalid store {value!r} for profiles.{profile} in {config_path}: use "
+            + ", ".join(choices)
+        )
+    return str(value)
 
 
 class _Config:

@@ -65,6 +65,7 @@ SETTING_KEYS = frozenset(
         "no_browser",
         "login_timeout",
         "setup_token",
+        "store",
     }
 )
 _OTHER_KEYS = frozenset({"base", "alias", "aliases"})

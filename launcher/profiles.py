@@ -66,6 +66,7 @@ class Profile:
         "rewrites_in_place",
         "scope_field",
         "scopes",
+        "secure_store",
         "setup_command",
         "token_url",
         "variant_field",
@@ -114,6 +115,7 @@ class Profile:
         scope_field: str | None = None,
         required_scope: str | None = None,
         rewrites_in_place: bool = False,
+        secure_store: str | None = None,
     ) -> None:
         self.name = name
         self.programs = programs or (name,)
@@ -170,6 +172,9 @@ class Profile:
         # The CLI rewrites the file in place (truncate + write, not rename): a read that fails
         # to parse may have caught it halfway, so read again after a pause first (codex).
         self.rewrites_in_place = rewrites_in_place
+        # Whose convention for a store other than the file applies (launcher/stores/: "claude"
+        # for the macOS Keychain, "codex" and "gemini" for the OS keyring), if any.
+        self.secure_store = secure_store
 
     def replace(self, **changes: Any) -> Profile:
         values = {name: getattr(self, name) for name in self.__slots__}
@@ -253,6 +258,7 @@ CLAUDE = Profile(
     login_method="setup",
     login_hint="log in again: run 'claude' and type /login, or 'claude setup-token'",
     vendor_lock="claude",
+    secure_store="claude",
     account_file=(
         ("${CLAUDE_CONFIG_DIR}/.claude.json", "~/.claude.json"),
         "oauthAccount.emailAddress",
@@ -280,6 +286,18 @@ GEMINI = Profile(
     "https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
     redirect_path="/oauth2callback",
     login_hint="log in again: run 'gemini' and choose Login with Google",
+    secure_store="gemini",
+    # What gemini-cli 0.61.0 keeps in the OS keyring (launcher/stores/keyring.py) instead of
+    # oauth_creds.json: the same token in another shape, without the id token.
+    variant_field="serverName",
+    variants={
+        "main-account": {
+            "access_field": "token.accessToken",
+            "refresh_field": "token.refreshToken",
+            "expiry_field": "token.expiresAt",
+            "id_token_field": None,
+        }
+    },
 )
 
 # Qwen OAuth's free tier ended on 2026-04-15 and qwen-code 0.15+ no longer reads this file:
@@ -311,6 +329,7 @@ CODEX = Profile(
     account_fields=("alias", "email", "name", "tokens.account_id"),
     # codex 0.169.0 truncates and rewrites auth.json in place.
     rewrites_in_place=True,
+    secure_store="codex",
     token_url="https://auth.openai.com/oauth/token",
     client_id="app_EMoamEEZ73f0CkXaXp7hrann",
     body="json",
