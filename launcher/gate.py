@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from launcher import config, credentials, exitcodes, policy, store
+from launcher import config, credentials, exitcodes, policy, store, stores
 from launcher.errors import CredentialsError, ExecError, UsageError, WrapError
 from launcher.execute import exec_program, find_program, reentered
 from launcher.log import Log
@@ -38,7 +38,9 @@ def gate(
     path = settings.credentials
     profile = settings.profile
     try:
-        _, _, creds = store.read_parsed(profile, path, time.sleep)
+        # The file unless the account lives in the Keychain or the keyring (launcher/stores/).
+        source = stores.for_settings(settings, env)
+        _, _, creds = store.read_parsed(profile, path, time.sleep, source)
     except CredentialsError as e:
         if settings.strict:
             log.warn(f"{e} (--strict: not launching {program})")
@@ -75,7 +77,7 @@ def gate(
         if getattr(e, "rejected", False) and _login(settings, env, log, interactive, str(e)):
             return None
         return _failed(settings, log, e, current, program)
-    log.debug(f"refreshed the token in {path}")
+    log.debug(f"refreshed the token in {source.where}")
     return None
 
 
