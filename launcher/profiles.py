@@ -355,6 +355,7 @@ CODEX = Profile(
         "refresh_token": "$refresh_token",
     },
     headers={
+        "Accept": "*/*",
         "originator": "codex_exec",
         "User-Agent": "codex_exec/0.169.0 ({os} {os_version}; {arch}) {terminal}",
     },
