@@ -62,7 +62,7 @@ def gate(
     if settings.refresh_via == "cli":
         log.debug(f"refresh_via = cli: {program} refreshes its own token")
         return None
-    if remembered.blocked(t, store.fingerprint(path)):
+    if remembered.blocked(t, source.fingerprint()):
         # The endpoint's firewall refused wrap: the CLI refreshes by itself when it must.
         log.debug(f"the token endpoint refused wrap recently; launching {program} at once")
         return None
@@ -72,7 +72,7 @@ def gate(
 
         renew = renew_now
     try:
-        renew(settings, state_dir, now=now, log=log)
+        renew(settings, state_dir, now=now, log=log, env=env)
     except WrapError as e:
         if getattr(e, "rejected", False) and _login(settings, env, log, interactive, str(e)):
             return None

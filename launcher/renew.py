@@ -317,7 +317,8 @@ class Writer:
 
     def commit_recovered(self, doc: dict[str, object]) -> None:
         """Put a recovered document back into the file (it replaces what the file holds)."""
-        self._write(doc, self.original)
+        with self.locks.write():
+            self._write(doc, self.original)
         self.doc = doc
 
     def _commit(self, changes: dict[str, object]) -> None:
