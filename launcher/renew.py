@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, lock, policy, state, store
+from launcher import credentials, http, lock, policy, state, store
 from launcher import refresh as grant
 from launcher.errors import RefreshError, WrapError, WriteError
 from launcher.vendor_locks import vendor_lock
@@ -37,7 +37,7 @@ def renew(
     now: Callable[[], float],
     log: Log,
     forced: bool = False,
-    client_factory: Callable[[], httpx.Client] = httpx.Client,
+    client_factory: Callable[[str], httpx.Client] = http.client_for,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Credentials:
@@ -94,7 +94,7 @@ def renew(
             writer = Writer(settings, profile, state_dir, doc, original, creds.refresh_token)
             try:
                 endpoint = endpoint_for(settings, profile, doc)
-                with client_factory() as client:
+                with client_factory(endpoint.url) as client:
                     response = grant.refresh(
                         client,
                         endpoint,

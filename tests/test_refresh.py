@@ -98,8 +98,8 @@ def test_reused_token_rejected_by_server(server: TokenServer) -> None:
     assert e.value.rejected
 
 
-def test_500_then_success_is_retried_with_backoff(server: TokenServer) -> None:
-    server.faults = ["500", "500"]
+def test_503_then_success_is_retried_with_backoff(server: TokenServer) -> None:
+    server.faults = ["503-text", "503-text"]
     sleeps = Sleeps()
     resp, _ = _run(server, sleeps=sleeps)
     assert resp.access_token == "test-access-1"
@@ -108,8 +108,8 @@ def test_500_then_success_is_retried_with_backoff(server: TokenServer) -> None:
 
 
 def test_retries_are_bounded_in_count(server: TokenServer) -> None:
-    server.faults = ["500"] * 10
-    with pytest.raises(RefreshError, match="HTTP 500"):
+    server.faults = ["503-text"] * 10
+    with pytest.raises(RefreshError, match="HTTP 503"):
         _run(server, budget=1000)
     assert server.refresh_requests == refresh.MAX_ATTEMPTS
 
