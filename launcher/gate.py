@@ -2,6 +2,10 @@
 
 Standard library only: with a fresh token this runs on every launch of the aliased CLI. The
 refresh machinery (httpx and friends) is imported only when a refresh is due.
+
+It fails open: whatever goes wrong that was not foreseen (a bug, Ctrl-C during a refresh or a
+lock wait) is one line on stderr and a launch (under --strict, the contract's exit code); the
+traceback goes to a crash report in the state directory, never to the terminal.
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ def gate(
     try:
         data = store.read_bytes(path, profile.login_hint)
         _, creds = credentials.parse(profile, data, path)
-    except CredentialsError as e:
+    except Exception as e:
+        if not isinstance(e, CredentialsError):
+            # A bug in reading, not a bad file: as if it were unreadable, after a crash report.
+            e = CredentialsError(f"cannot read {path}: {_unexpected(env, e)}", credentials.INVALID)
         if settings.strict:
             log.warn(f"{e} (--strict: not launching {program})")
             return exitcodes.NO_CREDENTIALS
@@ -48,10 +55,37 @@ def gate(
         return None
     t = now()
     # Past the raw threshold the lifetime rule can only lower it: no state read on the hot path.
-    if policy.token_state(creds.expires_at, t, settings.threshold) == policy.FRESH:
+    current = policy.token_state(creds.expires_at, t, settings.threshold)
+    if current == policy.FRESH:
         return None
+    try:
+        return _due(settings, env, now, log, program, renew, interactive, creds, t)
+    except (Exception, KeyboardInterrupt) as e:
+        why = "interrupted" if isinstance(e, KeyboardInterrupt) else _unexpected(env, e)
+        return _failed(settings, log, WrapError(why), current, program)
+
+
+def _unexpected(env: Mapping[str, str], error: BaseException) -> str:
+    from launcher import crash
+
+    return crash.describe(error, crash.report(config.state_dir(env), error))
+
+
+def _due(
+    settings: Settings,
+    env: Mapping[str, str],
+    now: Callable[[], float],
+    log: Log,
+    program: str,
+    renew: Callable[..., credentials.Credentials] | None,
+    interactive: bool,
+    creds: credentials.Credentials,
+    t: float,
+) -> int | None:
+    """The token is not fresh by the raw threshold: the lifetime rule, then refresh or login."""
     from launcher import state
 
+    path = settings.credentials
     state_dir = config.state_dir(env)
     threshold = policy.effective_threshold(settings.threshold, state.load(state_dir, path).lifetime)
     current = policy.token_state(creds.expires_at, t, threshold)
@@ -123,27 +157,41 @@ def launch(
     not_found_fix: str = "",
 ) -> int:
     """Gate, then exec PROGRAM with ARGS untouched; returns only when nothing was launched."""
-    interactive = os.isatty(0) and os.isatty(1)
+    name = os.path.basename(program)
     try:
         # A program that is not there fails at once, before any credentials work.
         path = find_program(program, env, skip_self=skip_self, fix=not_found_fix)
+    except ExecError as e:
+        log.warn(str(e))
+        return e.exit_code
+    try:
         code = gate(
             settings,
             env=env,
             now=now,
             log=log,
-            program=os.path.basename(program),
-            interactive=interactive,
+            program=name,
+            interactive=os.isatty(0) and os.isatty(1),
         )
         if code is not None:
             return code
         if settings.setup_token == "env":
             _hand_over_setup_token(settings, env, now())
+    except (Exception, KeyboardInterrupt) as e:
+        # gate() handles its own failures; this is the last line of defence around it.
+        why = "interrupted" if isinstance(e, KeyboardInterrupt) else _unexpected(env, e)
+        if settings.strict:
+            log.warn(f"{why} (--strict: not launching {name})")
+            return exitcodes.REFRESH_FAILED
+        log.warn(f"{why}; launching {name} anyway")
+    return run(path, program, args, log)
+
+
+def run(path: str, program: str, args: Sequence[str], log: Log) -> int:
+    """Exec PATH as PROGRAM with ARGS; returns (126/127) only when that failed."""
+    try:
         exec_program(path, program, args)
     except ExecError as e:
-        log.warn(str(e))
-        return e.exit_code
-    except WrapError as e:
         log.warn(str(e))
         return e.exit_code
     return exitcodes.CANNOT_EXECUTE  # pragma: no cover - exec does not return
@@ -173,22 +221,42 @@ def main_claude(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     env = os.environ
     log = Log()
+    explicit = env.get("WRAP_CLAUDE_BIN")
+    program = explicit or "claude"
+    fix = "install Claude Code, or set WRAP_CLAUDE_BIN to the real claude"
     try:
         settings = config.resolve({"profile": "claude"}, env)
     except UsageError as e:
         log.warn(str(e))
         return exitcodes.USAGE
+    except (Exception, KeyboardInterrupt) as e:
+        return ungated(program, args, env=env, log=log, error=e, skip_self=not explicit, fix=fix)
     log.verbosity = settings.verbosity
-    explicit = env.get("WRAP_CLAUDE_BIN")
     return launch(
-        settings,
-        explicit or "claude",
-        args,
-        env=env,
-        log=log,
-        skip_self=not explicit,
-        not_found_fix="install Claude Code, or set WRAP_CLAUDE_BIN to the real claude",
+        settings, program, args, env=env, log=log, skip_self=not explicit, not_found_fix=fix
     )
+
+
+def ungated(
+    program: str,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log: Log,
+    error: BaseException,
+    skip_self: bool = True,
+    fix: str = "",
+) -> int:
+    """Settings could not even be read, for a reason nobody foresaw: say so, launch anyway."""
+    why = "interrupted" if isinstance(error, KeyboardInterrupt) else _unexpected(env, error)
+    name = os.path.basename(program)
+    log.warn(f"{why} while reading wrap's settings; launching {name} without checking its token")
+    try:
+        path = find_program(program, env, skip_self=skip_self, fix=fix)
+    except ExecError as e:
+        log.warn(str(e))
+        return e.exit_code
+    return run(path, program, args, log)
 
 
 if __name__ == "__main__":  # pragma: no cover
