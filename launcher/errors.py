@@ -33,6 +33,10 @@ class RefreshError(WrapError):
     `retryable`: the request cannot have rotated the refresh token, so sending it again is safe.
     `rejected`: the server refused the refresh token itself (invalid_grant and friends).
     `sent`: the request may have reached the server, so the token may have rotated.
+    `status`: the HTTP status of the answer, None when there was none.
+    `firewall`: the answer was not an OAuth one (a CDN or firewall refused the request before
+    the token endpoint saw it), so the token cannot have rotated.
+    `blocked`: nothing was sent, because such refusals put the account in a cooldown.
     """
 
     exit_code = exitcodes.REFRESH_FAILED
@@ -45,8 +49,14 @@ class RefreshError(WrapError):
         rejected: bool = False,
         sent: bool = True,
         retry_after: float | None = None,
+        status: int | None = None,
+        firewall: bool = False,
+        blocked: bool = False,
     ) -> None:
         super().__init__(message)
+        self.status = status
+        self.firewall = firewall
+        self.blocked = blocked
         self.retryable = retryable
         self.rejected = rejected
         self.sent = sent

@@ -16,7 +16,7 @@ import time
 
 from launcher import config, credentials, exitcodes, policy, store
 from launcher.errors import CredentialsError, ExecError, UsageError, WrapError
-from launcher.execute import exec_program, find_program
+from launcher.execute import exec_program, find_program, reentered
 from launcher.log import Log
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
@@ -42,8 +42,7 @@ def gate(
     path = settings.credentials
     profile = settings.profile
     try:
-        data = store.read_bytes(path, profile.login_hint)
-        _, creds = credentials.parse(profile, data, path)
+        _, _, creds = store.read_parsed(profile, path, time.sleep)
     except Exception as e:
         if not isinstance(e, CredentialsError):
             # A bug in reading, not a bad file: as if it were unreadable, after a crash report.
@@ -87,9 +86,17 @@ def _due(
 
     path = settings.credentials
     state_dir = config.state_dir(env)
-    threshold = policy.effective_threshold(settings.threshold, state.load(state_dir, path).lifetime)
+    remembered = state.load(state_dir, path)
+    threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
     current = policy.token_state(creds.expires_at, t, threshold)
     if current == policy.FRESH:
+        return None
+    if settings.refresh_via == "cli":
+        log.debug(f"refresh_via = cli: {program} refreshes its own token")
+        return None
+    if remembered.blocked(t, store.fingerprint(path)):
+        # The endpoint's firewall refused wrap: the CLI refreshes by itself when it must.
+        log.debug(f"the token endpoint refused wrap recently; launching {program} at once")
         return None
     if renew is None:
         # httpx and the rest of the refresh machinery load only when a refresh is due.
@@ -155,27 +162,37 @@ def launch(
     now: Callable[[], float] = time.time,
     skip_self: bool = True,
     not_found_fix: str = "",
+    real_name: str | None = None,
 ) -> int:
-    """Gate, then exec PROGRAM with ARGS untouched; returns only when nothing was launched."""
-    name = os.path.basename(program)
+    """Gate, then exec PROGRAM with ARGS untouched; returns only when nothing was launched.
+
+    REAL_NAME is the program's own name when PROGRAM is a path that may not say it (the
+    WRAP_CLAUDE_BIN of wrap-claude): claude."""
+    name = real_name or os.path.basename(program)
     try:
         # A program that is not there fails at once, before any credentials work.
-        path = find_program(program, env, skip_self=skip_self, fix=not_found_fix)
+        path = find_program(
+            program, env, skip_self=skip_self, fix=not_found_fix, real_name=name, say=log.warn
+        )
     except ExecError as e:
         log.warn(str(e))
         return e.exit_code
+    if reentered(name, env):
+        # What the first pass exec'd led back to wrap: that pass already gated.
+        return run(path, name, args, log, name=name)
     try:
         code = gate(
             settings,
             env=env,
             now=now,
             log=log,
-            program=name,
+            program=os.path.basename(program),
             interactive=os.isatty(0) and os.isatty(1),
         )
         if code is not None:
             return code
-        if settings.setup_token == "env":
+        # The kept setup token is the profile's own program's (claude's), not any program's.
+        if settings.setup_token == "env" and name in settings.profile.programs:
             _hand_over_setup_token(settings, env, now())
     except (Exception, KeyboardInterrupt) as e:
         # gate() handles its own failures; this is the last line of defence around it.
@@ -184,13 +201,13 @@ def launch(
             log.warn(f"{why} (--strict: not launching {name})")
             return exitcodes.REFRESH_FAILED
         log.warn(f"{why}; launching {name} anyway")
-    return run(path, program, args, log)
+    return run(path, program, args, log, name=name)
 
 
-def run(path: str, program: str, args: Sequence[str], log: Log) -> int:
+def run(path: str, program: str, args: Sequence[str], log: Log, *, name: str) -> int:
     """Exec PATH as PROGRAM with ARGS; returns (126/127) only when that failed."""
     try:
-        exec_program(path, program, args)
+        exec_program(path, program, args, name=name)
     except ExecError as e:
         log.warn(str(e))
         return e.exit_code
@@ -207,8 +224,9 @@ def _hand_over_setup_token(settings: Settings, env: Mapping[str, str], t: float)
     import json
 
     try:
-        with open(state.env_token_path(config.state_dir(env), settings.credentials), "rb") as f:
-            saved = json.loads(f.read())
+        saved = json.loads(
+            store.read_private(state.env_token_path(config.state_dir(env), settings.credentials))
+        )
         token, expires_at = saved["token"], saved["expires_at"]
     except (OSError, ValueError, KeyError, TypeError):
         return
@@ -230,10 +248,20 @@ def main_claude(argv: Sequence[str] | None = None) -> int:
         log.warn(str(e))
         return exitcodes.USAGE
     except (Exception, KeyboardInterrupt) as e:
-        return ungated(program, args, env=env, log=log, error=e, skip_self=not explicit, fix=fix)
+        return ungated(
+            program, args, env=env, log=log, error=e, skip_self=not explicit, fix=fix,
+            real_name="claude",
+        )  # fmt: skip
     log.verbosity = settings.verbosity
     return launch(
-        settings, program, args, env=env, log=log, skip_self=not explicit, not_found_fix=fix
+        settings,
+        program,
+        args,
+        env=env,
+        log=log,
+        skip_self=not explicit,
+        not_found_fix=fix,
+        real_name="claude",
     )
 
 
@@ -246,17 +274,18 @@ def ungated(
     error: BaseException,
     skip_self: bool = True,
     fix: str = "",
+    real_name: str | None = None,
 ) -> int:
     """Settings could not even be read, for a reason nobody foresaw: say so, launch anyway."""
     why = "interrupted" if isinstance(error, KeyboardInterrupt) else _unexpected(env, error)
-    name = os.path.basename(program)
+    name = real_name or os.path.basename(program)
     log.warn(f"{why} while reading wrap's settings; launching {name} without checking its token")
     try:
-        path = find_program(program, env, skip_self=skip_self, fix=fix)
+        path = find_program(program, env, skip_self=skip_self, fix=fix, real_name=name)
     except ExecError as e:
         log.warn(str(e))
         return e.exit_code
-    return run(path, program, args, log)
+    return run(path, program, args, log, name=name)
 
 
 if __name__ == "__main__":  # pragma: no cover

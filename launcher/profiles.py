@@ -39,9 +39,11 @@ class Profile:
         "authorize_params",
         "authorize_url",
         "body",
+        "cli_refresh",
         "client_auth",
         "client_file",
         "client_id",
+        "client_id_field",
         "client_secret",
         "config_dir_env",
         "copy_fields",
@@ -50,6 +52,7 @@ class Profile:
         "expiry_interval",
         "expiry_unit",
         "extra_body",
+        "headers",
         "id_token_field",
         "login_hint",
         "login_method",
@@ -60,7 +63,10 @@ class Profile:
         "refresh_field",
         "refreshed_field",
         "request",
+        "required_scope",
         "response",
+        "rewrites_in_place",
+        "scope_field",
         "scopes",
         "setup_command",
         "token_url",
@@ -106,6 +112,12 @@ class Profile:
         redirect_path: str = "/callback",
         login_hint: str = "",
         vendor_lock: str | None = None,
+        client_id_field: str | None = None,
+        scope_field: str | None = None,
+        required_scope: str | None = None,
+        rewrites_in_place: bool = False,
+        headers: Mapping[str, str] | None = None,
+        cli_refresh: tuple[tuple[str, ...], float] | None = None,
     ) -> None:
         self.name = name
         self.programs = programs or (name,)
@@ -151,8 +163,23 @@ class Profile:
         self.redirect_ports = redirect_ports
         self.redirect_path = redirect_path
         self.login_hint = login_hint or f"log in again with '{self.programs[0]}'"
-        # Name of the vendor's own refresh lock (see launcher/vendor_locks.py), if it has one.
+        # Whose locks to take while refreshing (launcher/vendors/: "claude", "qwen"), if any.
         self.vendor_lock = vendor_lock
+        # A client id kept in the file, which wins over the profile's default.
+        self.client_id_field = client_id_field
+        # Where the answer's space-separated `scope` goes, as a list (Claude's `scopes`).
+        self.scope_field = scope_field
+        # A scope the answer must grant for the CLI to use the token (Claude discards others).
+        self.required_scope = required_scope
+        # The CLI rewrites the file in place (truncate + write, not rename): a read that fails
+        # to parse may have caught it halfway, so read again after a pause first (codex).
+        self.rewrites_in_place = rewrites_in_place
+        # Headers of the refresh request, as the vendor's CLI sends them ({os}, {os_version},
+        # {arch} and {terminal} are filled in at send time; see launcher/vendors/request.py).
+        self.headers = dict(headers or {})
+        # A command of the vendor's CLI that refreshes the token without a model call, and the
+        # time before expiry from which it does (refresh_via = "cli", and "auto" in a cooldown).
+        self.cli_refresh = cli_refresh
 
     def replace(self, **changes: Any) -> Profile:
         values = {name: getattr(self, name) for name in self.__slots__}
@@ -201,16 +228,41 @@ def home_dir(env: Mapping[str, str]) -> str:
     return env.get("HOME") or os.path.expanduser("~")
 
 
+# What Claude Code 2.1.330 asks for when it refreshes (2.1.197: the same without user:plugins);
+# the vendor's notes are in launcher/vendors/claude.py.
+CLAUDE_SCOPES = (
+    "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload "
+    "user:plugins"
+)
+
 CLAUDE = Profile(
     "claude",
-    default_paths=("${CLAUDE_CONFIG_DIR}/.credentials.json", "~/.claude/.credentials.json"),
+    default_paths=(
+        "${CLAUDE_SECURESTORAGE_CONFIG_DIR}/.credentials.json",
+        "${CLAUDE_CONFIG_DIR}/.credentials.json",
+        "~/.claude/.credentials.json",
+    ),
     access_field="claudeAiOauth.accessToken",
     refresh_field="claudeAiOauth.refreshToken",
     expiry_field="claudeAiOauth.expiresAt",
     expiry_unit="ms",
     token_url="https://platform.claude.com/v1/oauth/token",
     client_id="9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+    client_id_field="claudeAiOauth.clientId",
     body="json",
+    # As Claude Code sends it (launcher/vendors/claude.py names the versions).
+    request={
+        "grant_type": "refresh_token",
+        "refresh_token": "$refresh_token",
+        "client_id": "$client_id",
+        "scope": CLAUDE_SCOPES,
+    },
+    # Claude Code 2.1.197 and 2.1.330 (axios) as seen through a loopback proxy.
+    headers={"Accept": "application/json, text/plain, */*", "User-Agent": "axios/1.15.2"},
+    scope_field="claudeAiOauth.scopes",
+    # 2.1.330 refreshes a token that expires within 5 minutes on `auth status` (2.1.197 does not).
+    cli_refresh=(("claude", "auth", "status", "--json"), 300.0),
+    required_scope="user:inference",
     setup_command=("claude", "setup-token"),
     login_method="setup",
     login_hint="log in again: run 'claude' and type /login, or 'claude setup-token'",
@@ -223,7 +275,8 @@ CLAUDE = Profile(
 
 GEMINI = Profile(
     "gemini",
-    default_paths=("~/.gemini/oauth_creds.json",),
+    # Gemini CLI's own home override (0.61.0): $GEMINI_CLI_HOME/.gemini/.
+    default_paths=("${GEMINI_CLI_HOME}/.gemini/oauth_creds.json", "~/.gemini/oauth_creds.json"),
     access_field="access_token",
     refresh_field="refresh_token",
     expiry_field="expiry_date",
@@ -243,9 +296,11 @@ GEMINI = Profile(
     login_hint="log in again: run 'gemini' and choose Login with Google",
 )
 
+# Qwen OAuth's free tier ended on 2026-04-15 and qwen-code 0.15+ no longer reads this file:
+# the profile serves older installs and the routers that still use such files.
 QWEN = Profile(
     "qwen",
-    default_paths=("~/.qwen/oauth_creds.json",),
+    default_paths=("${QWEN_HOME}/oauth_creds.json", "~/.qwen/oauth_creds.json"),
     access_field="access_token",
     refresh_field="refresh_token",
     expiry_field="expiry_date",
@@ -255,6 +310,7 @@ QWEN = Profile(
     body="form",
     copy_fields={"resource_url": "resource_url"},
     login_hint="log in again: run 'qwen' and choose Qwen OAuth",
+    vendor_lock="qwen",
 )
 
 CODEX = Profile(
@@ -267,9 +323,22 @@ CODEX = Profile(
     refreshed_field="last_refresh",
     id_token_field="tokens.id_token",
     account_fields=("alias", "email", "name", "tokens.account_id"),
+    # codex 0.169.0 truncates and rewrites auth.json in place.
+    rewrites_in_place=True,
     token_url="https://auth.openai.com/oauth/token",
     client_id="app_EMoamEEZ73f0CkXaXp7hrann",
     body="json",
+    # codex 0.169.0 (`codex exec`) as seen through a loopback proxy, fields in its order.
+    request={
+        "client_id": "$client_id",
+        "grant_type": "refresh_token",
+        "refresh_reason": "proactive_expiry",
+        "refresh_token": "$refresh_token",
+    },
+    headers={
+        "originator": "codex_exec",
+        "User-Agent": "codex_exec/0.169.0 ({os} {os_version}; {arch}) {terminal}",
+    },
     login_method="browser",
     authorize_url="https://auth.openai.com/oauth/authorize",
     scopes="openid profile email offline_access",

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from launcher import http
+from launcher import http, redact
 from launcher.errors import RefreshError, UsageError
 from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
 
@@ -24,10 +24,8 @@ if TYPE_CHECKING:
 
 # OAuth errors that mean the refresh token (or client) itself is refused: retrying cannot help.
 REJECTED = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
-# Answers given before the backend could act on the request: the refresh token cannot have
-# rotated, so sending it again is safe. 429 only with a Retry-After (see _classify). A 500, 502
-# or 504 may come after the backend rotated the token (a proxy timing out on a slow backend):
-# never retried, and `sent`.
+# Only answers that say the request was not processed: a 500, 502 or 504 may come after the
+# backend rotated the token, and resending it then would be a replay.
 RETRY_STATUSES = frozenset({408, 429, 503})
 # The longest lifetime believed: beyond it, now + expires_in would pass year 9999, the latest
 # expiry wrap reads back from a file (credentials._LATEST_EXPIRY).
@@ -35,6 +33,7 @@ MAX_EXPIRES_IN = 100 * 365 * 86400.0
 # Server text quoted in a message: at most this many characters.
 MAX_QUOTED = 200
 MAX_ATTEMPTS = 4
+FIREWALL_TRIES = 2
 BACKOFF_BASE = 0.5
 PER_ATTEMPT_CAP = 10.0
 
@@ -48,6 +47,7 @@ class Endpoint:
         "client_id",
         "client_secret",
         "extra_body",
+        "headers",
         "request",
         "response",
         "url",
@@ -64,6 +64,7 @@ class Endpoint:
         request: Mapping[str, str] | None = None,
         response: Mapping[str, str] | None = None,
         extra_body: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url
         self.client_id = client_id
@@ -73,6 +74,7 @@ class Endpoint:
         self.request = dict(request or STANDARD_REQUEST)
         self.response = {**STANDARD_RESPONSE, **(response or {})}
         self.extra_body = dict(extra_body or {})
+        self.headers = {"Accept": "application/json", **(headers or {})}
 
     def fields(self, refresh_token: str) -> dict[str, str]:
         """The request body: the profile's template filled in; empty values left out."""
@@ -162,6 +164,7 @@ def refresh(
     check_url(endpoint.url)
     deadline = clock() + budget
     attempt = 0
+    refusals = 0
     while True:
         remaining = deadline - clock()
         if remaining <= 0:
@@ -181,7 +184,10 @@ def refresh(
             )
         except RefreshError as e:
             attempt += 1
-            if not e.retryable or attempt >= MAX_ATTEMPTS:
+            refusals += e.firewall
+            # A firewall that refused once gets one more try, no more: asking again and again
+            # is what gets a client blocked for longer.
+            if not e.retryable or attempt >= MAX_ATTEMPTS or refusals >= FIREWALL_TRIES:
                 raise
             if e.retry_after is not None:
                 delay = e.retry_after
@@ -194,6 +200,8 @@ def refresh(
                     f"{_secs(budget)} s refresh timeout)",
                     retryable=False,
                     sent=e.sent,
+                    status=e.status,
+                    firewall=e.firewall,
                 ) from e
             sleep(delay)
 
@@ -258,7 +266,7 @@ def _once(
             url,
             deadline=deadline,
             clock=clock,
-            headers={"Accept": "application/json"},
+            headers=endpoint.headers,
             auth=auth,
             **kwargs,
         )
@@ -285,32 +293,46 @@ def _interpret(
 ) -> TokenResponse:
     status = answer.status
     body = _json_object(answer.body)
+    redact.add(*(body.get(names[k]) for k in ("access_token", "refresh_token", "id_token")))
     new_refresh = body.get(names["refresh_token"])
     if isinstance(new_refresh, str) and new_refresh:
         on_refresh_token(new_refresh)
     else:
         new_refresh = None
 
-    error = body.get("error")
-    code = error if isinstance(error, str) else None
+    if _refused_by_firewall(status, body, answer.headers):
+        # Not the token endpoint's answer: the request never reached it, nothing rotated.
+        raise RefreshError(
+            f"{url} refused the request with HTTP {status} before the token endpoint saw it "
+            "(a firewall or CDN answer, not an OAuth error)",
+            retryable=True,
+            status=status,
+            firewall=True,
+            sent=False,
+        )
     if status in RETRY_STATUSES:
-        retry_after = _retry_after(answer.headers.get("Retry-After"))
         raise RefreshError(
             f"{url} answered HTTP {status}{_oauth_error(body)}",
-            # A 429 without Retry-After is a firewall's or a quota's: asking again soon won't help.
-            retryable=status != 429 or retry_after is not None,
-            sent=False,
-            retry_after=retry_after,
+            retryable=True,
+            retry_after=_retry_after(answer.headers.get("Retry-After")),
+            status=status,
         )
+    error = body.get("error")
     if status >= 400 or error is not None:
         raise RefreshError(
-            f"{url} answered HTTP {status}{_oauth_error(body)}", rejected=code in REJECTED
+            f"{url} answered HTTP {status}{_oauth_error(body)}",
+            rejected=isinstance(error, str) and error in REJECTED,
+            status=status,
         )
     if not answer.body or not body:
-        raise RefreshError(f"{url} answered HTTP {status} with a body that is not a JSON object")
+        raise RefreshError(
+            f"{url} answered HTTP {status} with a body that is not a JSON object", status=status
+        )
     access = body.get(names["access_token"])
     if not isinstance(access, str) or not access:
-        raise RefreshError(f"{url} answered without an access token ({names['access_token']})")
+        raise RefreshError(
+            f"{url} answered without an access token ({names['access_token']})", status=status
+        )
     id_token = body.get(names["id_token"])
     return TokenResponse(
         access,
@@ -328,6 +350,20 @@ def _json_object(data: bytes) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
+
+
+# Answers that name a challenge or a block by the CDN in front of the endpoint.
+FIREWALL_HEADERS = ("cf-mitigated",)
+
+
+def _refused_by_firewall(status: int, body: dict[str, Any], headers: httpx.Headers) -> bool:
+    """A refusal that is not an OAuth answer: a challenge header, or a 403/429 (or another
+    4xx, 408 aside) whose body is not an OAuth error object (HTML, empty, anything else)."""
+    if any(h in headers for h in FIREWALL_HEADERS):
+        return True
+    if status < 400 or status >= 500 or status == 408:
+        return False
+    return not isinstance(body.get("error"), str)
 
 
 def _oauth_error(body: dict[str, Any]) -> str:

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, http, lock, policy, state, store
+from launcher import credentials, http, lock, policy, redact, state, store, validate, vendors
 from launcher import refresh as grant
-from launcher.errors import RefreshError, WrapError, WriteError
-from launcher.vendor_locks import vendor_lock
+from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
+from launcher.vendors import request
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from launcher.config import Settings
     from launcher.credentials import Credentials
@@ -37,17 +37,30 @@ def renew(
     now: Callable[[], float],
     log: Log,
     forced: bool = False,
+    env: Mapping[str, str] | None = None,
     client_factory: Callable[[str], httpx.Client] = http.client_for,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Credentials:
     """Make the token at settings.credentials fresh, or raise a WrapError saying why not.
 
-    Single flight: every wrap process for the same file serializes on the lock beside it, and
-    one that finds the file already refreshed (or a refresh that just failed) sends nothing.
+    Single flight: every wrap process for the same file serializes on the lock beside it, then
+    takes every lock the vendor's CLI honours, and only then reads the file, decides and sends:
+    the refresh token sent always comes from a read that no other refresher can race.
     """
+    if settings.fleet:
+        # An account shared by machines refreshes only through its fleet store.
+        from launcher.fleet import account
+
+        return account.pull(settings, state_dir, now=now, log=log, forced=forced, env=env)
     path = settings.credentials
     profile = settings.profile
+    if settings.refresh_via == "cli":
+        from launcher import delegate
+
+        return delegate.refresh_via_cli(
+            settings, env=os.environ if env is None else env, now=now, log=log
+        )
     if "{" not in settings.token_url:
         grant.check_url(settings.token_url)  # a configuration error: before any lock or request
     started = now()
@@ -65,14 +78,66 @@ def renew(
         clock=clock,
         sleep=sleep,
     ):
+        locks = vendors.locks_for(
+            profile.vendor_lock,
+            path,
+            os.environ if env is None else env,
+            timeout=settings.lock_timeout,
+            record_dir=os.path.join(state_dir, "locks"),
+            clock=clock,
+            sleep=sleep,
+        )
+        with locks.refresh():
+            run = _Run(settings, state_dir, locks, now=now, log=log, sleep=sleep)
+            return run.under_locks(
+                forced=forced, started=started, client_factory=client_factory, clock=clock
+            )
+
+
+class _Run:
+    """One refresh decided and made under every lock: read, decide, send, write back."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state_dir: str,
+        locks: vendors.Locks,
+        *,
+        now: Callable[[], float],
+        log: Log,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.locks = locks
+        self.now = now
+        self.log = log
+        self.sleep = sleep
+        self.path = settings.credentials
+
+    def under_locks(
+        self,
+        *,
+        forced: bool,
+        started: float,
+        client_factory: Callable[[str], httpx.Client],
+        clock: Callable[[], float],
+    ) -> Credentials:
+        path, state_dir, now = self.path, self.state_dir, self.now
         remembered = state.load(state_dir, path)
-        original = store.read_bytes(path, profile.login_hint)
-        doc, creds = credentials.parse(profile, original, path)
-        profile = profile.for_doc(doc)
+        original, doc, creds = store.read_parsed(self.settings.profile, path, self.sleep)
+        redact.add(creds.access_token, creds.refresh_token)
+        profile = self.settings.profile.for_doc(doc)
+        writer = Writer(
+            self.settings, profile, state_dir, doc, original, creds.refresh_token, self.locks
+        )
+        recovered = self._recovered(remembered, writer)
+        if recovered is not None:
+            doc, creds = recovered
         if not forced:
-            threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
+            threshold = policy.effective_threshold(self.settings.threshold, remembered.lifetime)
             if policy.token_state(creds.expires_at, now(), threshold) == policy.FRESH:
-                log.debug(f"{path} was refreshed by another process meanwhile")
+                self.log.debug(f"{path} was refreshed by another process meanwhile")
                 return creds
             _check_suspended(remembered, path, profile.login_hint)
             if remembered.last_failed is not None and remembered.last_failed > started:
@@ -83,54 +148,102 @@ def renew(
             raise RefreshError(
                 f"the file has no refresh token; {profile.login_hint}", rejected=True, sent=False
             )
-        with vendor_lock(
-            profile.vendor_lock,
-            path,
-            timeout=settings.lock_timeout,
-            record=os.path.join(state_dir, "locks", key(state_dir, path) + ".vendor"),
-            clock=clock,
-            sleep=sleep,
-        ):
-            writer = Writer(settings, profile, state_dir, doc, original, creds.refresh_token)
-            try:
-                endpoint = endpoint_for(settings, profile, doc)
-                with client_factory(endpoint.url) as client:
-                    response = grant.refresh(
-                        client,
-                        endpoint,
-                        creds.refresh_token,
-                        budget=settings.refresh_timeout,
-                        on_refresh_token=writer.save_refresh_token,
-                        clock=clock,
-                        sleep=sleep,
-                    )
-                refreshed_at = now()
-                lifetime = _lifetime(response, refreshed_at)
-                writer.write(
-                    response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime
+        sent = creds.refresh_token
+        if not forced and remembered.blocked(now(), store.fingerprint(path)):
+            raise blocked_error(remembered, profile)
+        if not forced and remembered.unanswered == state.token_digest(sent):
+            raise RefreshError(
+                "an earlier refresh with this refresh token got no answer, and the server may "
+                "have rotated it: wrap will not send it again blindly; run "
+                f"'wrap --refresh-token' to try it anyway, or {profile.login_hint}",
+                sent=False,
+            )
+        writer.sent = sent
+        try:
+            endpoint = endpoint_for(self.settings, profile, doc)
+            with client_factory(endpoint.url) as client:
+                response = grant.refresh(
+                    client,
+                    endpoint,
+                    sent,
+                    budget=self.settings.refresh_timeout,
+                    on_refresh_token=writer.save_refresh_token,
+                    clock=clock,
+                    sleep=self.sleep,
                 )
-            except RefreshError as e:
-                other = _changed_elsewhere(settings, writer, e)
-                if other is not None:
-                    return other
-                if e.rejected:
-                    e = RefreshError(
-                        f"the refresh token was rejected ({e}); {profile.login_hint}",
-                        rejected=True,
-                    )
-                _record_failure(state_dir, path, now(), e)
-                raise e from None
-            except WrapError as e:
-                _record_failure(state_dir, path, now(), e)
-                raise
-            # Still under the lock: the next process in line must see the lifetime with the token.
-            record_success(state_dir, path, refreshed_at, lifetime, log)
-    assert writer.creds is not None
-    return writer.creds
+            refreshed_at = now()
+            lifetime = lifetime_of(response, refreshed_at)
+            writer.write(response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime)
+        except Adopted as adopted:
+            self.log.debug(f"{path} was replaced by another login meanwhile; using that one")
+            return adopted.creds
+        except RefreshError as e:
+            other = _changed_elsewhere(self.settings, writer, e)
+            if other is not None:
+                return other
+            if e.rejected:
+                e = RefreshError(
+                    f"the refresh token was rejected ({e}); {profile.login_hint}", rejected=True
+                )
+            unanswered = _ambiguous(e) and writer.saved_refresh_token is None
+            _record_failure(state_dir, path, now(), e, unanswered=sent if unanswered else None)
+            if e.firewall:
+                e = RefreshError(
+                    f"{e}; wrap will not ask it again for {_human(_cooldown(state_dir, path))}: "
+                    f"{profile.programs[0]} refreshes its token itself when it must (or run "
+                    "'wrap --refresh-token' to try now)",
+                    firewall=True,
+                    sent=False,
+                )
+            raise e from None
+        except WrapError as e:
+            _record_failure(state_dir, path, now(), e)
+            raise
+        # Still under the lock: the next process in line must see the lifetime with the token.
+        record_success(state_dir, path, refreshed_at, lifetime, self.log)
+        assert writer.creds is not None
+        return writer.creds
+
+    def _recovered(
+        self, remembered: state.CredState, writer: Writer
+    ) -> tuple[dict[str, object], Credentials] | None:
+        """A refreshed document that only reached the recovery file, while the file itself is
+        unchanged since: its refresh token is the live one, the file's may be spent."""
+        kept = remembered.pending_recovery
+        if kept is None or remembered.pending_version != store.fingerprint(self.path):
+            return None
+        try:
+            data = store.read_bytes(kept, "")
+            doc, creds = credentials.parse(writer.profile, data, kept)
+        except WrapError:
+            return None
+        try:
+            writer.commit_recovered(doc)
+        except WrapError as e:
+            self.log.warn(
+                f"the refreshed credentials are still only in {kept} ({e}): copy it over "
+                f"{self.path}"
+            )
+        else:
+            _clear_recovery(self.state_dir, self.path)
+        return doc, creds
+
+
+class Adopted(WrapError):
+    """Another program put another login into the file meanwhile: use it, send nothing more."""
+
+    def __init__(self, creds: Credentials) -> None:
+        super().__init__("the file holds another login now")
+        self.creds = creds
 
 
 class Writer:
-    """Writes the document back, keeping what it did not change, and the newest refresh token."""
+    """Writes the document back, keeping what it did not change, and the newest refresh token.
+
+    Every write happens under the vendor's write lock, after checking that the file is still
+    the one read: changes another program made meanwhile are kept (ours are applied onto its
+    document), and a document holding another token chain is adopted instead of overwritten.
+    """
 
     def __init__(
         self,
@@ -139,7 +252,10 @@ class Writer:
         state_dir: str,
         doc: dict[str, object],
         original: bytes,
-        sent: str,
+        sent: str | None,
+        locks: vendors.Locks,
+        *,
+        adopt: bool = True,
     ) -> None:
         self.settings = settings
         self.profile = profile
@@ -147,58 +263,166 @@ class Writer:
         self.doc = doc
         self.original = original
         self.sent = sent
+        self.locks = locks
+        # False for a login: its new chain replaces whatever the file holds by then.
+        self.adopt = adopt
         self.saved_refresh_token: str | None = None
         self.creds: Credentials | None = None
+        # Every value this refresh set, so that it can be applied onto a newer document too.
+        self.changes: dict[str, object] = {}
 
     def save_refresh_token(self, token: str) -> None:
         # Called the moment a response carries a refresh token, before anything else can fail:
         # a rotated token thrown away would make the next refresh replay a dead one.
         if token == self.sent:
             return
-        self._commit(credentials.updated(self.profile, self.doc, refresh_token=token))
         self.saved_refresh_token = token
+        self._commit({"refresh_token": token})
 
     def write(
         self, response: grant.TokenResponse, *, refreshed_at: float, expires_at: float
     ) -> None:
-        profile = self.profile
-        extra: dict[str, object] = {}
-        if response.id_token and profile.id_token_field:
-            extra[profile.id_token_field] = response.id_token
-        for answer_field, file_field in profile.copy_fields.items():
-            # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
-            if response.body.get(answer_field) is not None:
-                extra[file_field] = response.body[answer_field]
-        new = credentials.updated(
-            profile,
-            self.doc,
-            access_token=response.access_token,
-            refresh_token=response.refresh_token,
-            expires_at=expires_at,
-            refreshed_at=refreshed_at,
-            extra=extra,
+        extra = answer_fields(self.profile, response)
+        self._commit(
+            {
+                "access_token": response.access_token,
+                "refresh_token": response.refresh_token,
+                "expires_at": expires_at,
+                "refreshed_at": refreshed_at,
+                "extra": extra,
+            }
         )
-        self._commit(new)
         self.creds = credentials.Credentials(
             response.access_token,
             response.refresh_token or self.saved_refresh_token or self.sent,
             expires_at,
         )
 
-    def _commit(self, doc: dict[str, object]) -> None:
+    def commit_recovered(self, doc: dict[str, object]) -> None:
+        """Put a recovered document back into the file (it replaces what the file holds)."""
+        self._write(doc, self.original)
+        self.doc = doc
+
+    def _commit(self, changes: dict[str, object]) -> None:
+        for name, value in changes.items():
+            if value is not None:
+                self.changes[name] = value
         path = self.settings.credentials
-        data = credentials.dumps_like(doc, self.original)
+        new = self._apply(self.doc)
+        try:
+            with self.locks.write():
+                current = _read_quietly(path)
+                like = self.original
+                if current is not None and current != self.original:
+                    base = self._newer(current)
+                    new, like = self._apply(base), current
+                self._write(new, like)
+        except (Adopted, WriteError):
+            raise
+        except Exception as e:  # a rotated token must reach a disk whatever else fails
+            raise self._recover(new, f"{type(e).__name__}") from e
+        self.doc = new
+
+    def _apply(self, doc: dict[str, object]) -> dict[str, object]:
+        ch = self.changes
+        extra = ch.get("extra")
+        return credentials.updated(
+            self.profile,
+            doc,
+            access_token=_str(ch.get("access_token")),
+            refresh_token=_str(ch.get("refresh_token")),
+            expires_at=_num(ch.get("expires_at")),
+            refreshed_at=_num(ch.get("refreshed_at")),
+            extra=extra if isinstance(extra, dict) else None,
+        )
+
+    def _newer(self, current: bytes) -> dict[str, object]:
+        """The document another program wrote since our read: merge into it, or adopt it."""
+        path = self.settings.credentials
+        try:
+            doc, creds = credentials.parse(self.settings.profile, current, path)
+        except CredentialsError:
+            # Not a document we can merge into (a half-done rewrite, a blanked file): our
+            # changes go onto the document we read, which still holds every field we knew.
+            return self.doc
+        theirs = creds.refresh_token
+        if self.adopt and theirs and theirs not in (self.sent, self.saved_refresh_token):
+            raise Adopted(creds)
+        return doc
+
+    def _write(self, doc: dict[str, object], like: bytes) -> None:
+        path = self.settings.credentials
+        try:
+            data = credentials.dumps_like(doc, like)
+        except (UnicodeError, ValueError) as e:
+            raise self._recover(doc, type(e).__name__) from e
         try:
             store.atomic_write(path, data, backup_dir=_backup_dir(self.state_dir, path))
         except WriteError as e:
-            try:
-                kept = store.save_recovery(os.path.join(self.state_dir, "recovery"), path, data)
-            except OSError as e2:
-                raise WriteError(
-                    f"{e}, and the new token could not be saved elsewhere either ({e2.strerror})"
-                ) from e
-            raise WriteError(f"{e}; the new token was saved to {kept}: copy it over {path}") from e
-        self.doc = doc
+            raise self._recover(doc, str(e), data) from e
+        self.original = data
+
+    def _recover(self, doc: dict[str, object], why: str, data: bytes | None = None) -> WriteError:
+        """Keep DOC in a recovery file and remember it, so that the next launch uses its token."""
+        path = self.settings.credentials
+        if data is None:
+            # Whatever made the normal serialization fail, plain ASCII JSON always encodes.
+            data = (json.dumps(doc, indent=2, ensure_ascii=True) + "\n").encode("ascii")
+        try:
+            kept = store.save_recovery(os.path.join(self.state_dir, "recovery"), path, data)
+        except OSError as e2:
+            return WriteError(
+                f"{why}, and the new token could not be saved elsewhere either ({e2.strerror})"
+            )
+        _remember_recovery(self.state_dir, path, kept)
+        return WriteError(f"{why}; the new token was saved to {kept}: copy it over {path}")
+
+
+def answer_fields(profile: Profile, response: grant.TokenResponse) -> dict[str, object]:
+    """The file fields a refresh answer sets besides the tokens and the expiry (also used by
+    the fleet, which applies them to its record's document)."""
+    extra: dict[str, object] = {}
+    if response.id_token and profile.id_token_field:
+        extra[profile.id_token_field] = response.id_token
+    for answer_field, file_field in profile.copy_fields.items():
+        # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
+        if response.body.get(answer_field) is not None:
+            extra[file_field] = response.body[answer_field]
+    scope = response.body.get("scope")
+    if profile.scope_field and isinstance(scope, str) and scope.strip():
+        granted = scope.split()
+        if profile.required_scope and profile.required_scope not in granted:
+            # The CLI would throw this token away (Claude does): not a refresh at all.
+            raise RefreshError(
+                f"the server's answer does not grant {profile.required_scope}, so "
+                f"{profile.programs[0]} would not use it; {profile.login_hint}"
+            )
+        extra[profile.scope_field] = granted
+    return extra
+
+
+def _read_quietly(path: str) -> bytes | None:
+    try:
+        return store.read_bytes(path, "")
+    except WrapError:
+        return None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _ambiguous(error: RefreshError) -> bool:
+    """Sent, and no answer that says what became of the token: a timeout or a dropped
+    connection after sending, or a 5xx that a gateway may send after the backend rotated."""
+    if not error.sent or error.rejected:
+        return False
+    status = getattr(error, "status", None)
+    return status is None or status >= 500
 
 
 def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -> grant.Endpoint:
@@ -207,6 +431,11 @@ def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -
     base = settings.profile
     url = profile.token_url if settings.token_url == base.token_url else settings.token_url
     client_id = profile.client_id if settings.client_id == base.client_id else settings.client_id
+    if profile.client_id_field and settings.client_id == base.client_id:
+        # A client id the CLI keeps in the file wins over the profile's default.
+        kept = credentials.peek(doc, profile.client_id_field)
+        if isinstance(kept, str) and kept:
+            client_id = kept
     client_secret = profile.client_secret
     path = settings.credentials
     url = _fill(url, doc, path, "token URL")
@@ -222,6 +451,7 @@ def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -
         request=profile.request,
         response=profile.response,
         extra_body=profile.extra_body,
+        headers=request.headers(profile.headers),
     )
 
 
@@ -238,6 +468,7 @@ def _fill(template: str, doc: dict[str, object], path: str, what: str) -> str:
             raise RefreshError(
                 f"the {what} needs '{field}' from {path}, which has none", sent=False
             )
+        validate.template_value(field, value, path, what)
         out.append(value)
     return "".join(out)
 
@@ -265,7 +496,7 @@ def _client_registration(
     return cid, secret
 
 
-def _lifetime(response: grant.TokenResponse, now: float) -> float:
+def lifetime_of(response: grant.TokenResponse, now: float) -> float:
     if response.expires_in:
         return response.expires_in
     claims = credentials.jwt_claims(response.access_token)
@@ -276,7 +507,7 @@ def _lifetime(response: grant.TokenResponse, now: float) -> float:
 
 
 def key(state_dir: str, path: str) -> str:
-    return os.path.basename(state.state_path(state_dir, path))[: -len(".json")]
+    return state.key(path)
 
 
 def _backup_dir(state_dir: str, path: str) -> str:
@@ -316,13 +547,22 @@ def _changed_elsewhere(
     return creds
 
 
-def _record_failure(state_dir: str, path: str, when: float, error: WrapError) -> None:
+def _record_failure(
+    state_dir: str, path: str, when: float, error: WrapError, *, unanswered: str | None = None
+) -> None:
     remembered = state.load(state_dir, path)
     remembered.consecutive_failures += 1
-    remembered.last_error = str(error)
+    remembered.last_error = redact.text(str(error))
     remembered.last_failed = when
+    if unanswered is not None:
+        remembered.unanswered = state.token_digest(unanswered)
     if isinstance(error, RefreshError) and error.rejected:
         remembered.suspended_at_version = store.fingerprint(path)
+    if isinstance(error, RefreshError) and error.firewall:
+        step = COOLDOWNS[min(remembered.blocked_count, len(COOLDOWNS) - 1)]
+        remembered.blocked_count += 1
+        remembered.blocked_until = when + step
+        remembered.blocked_version = store.fingerprint(path)
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
 
@@ -336,7 +576,57 @@ def record_success(state_dir: str, path: str, when: float, lifetime: float, log:
     remembered.last_error = None
     remembered.last_failed = None
     remembered.suspended_at_version = None
+    remembered.unanswered = None
+    remembered.pending_recovery = None
+    remembered.pending_version = None
+    remembered.blocked_until = None
+    remembered.blocked_count = 0
+    remembered.blocked_version = None
     try:
         state.save(state_dir, remembered)
     except OSError as e:
         log.debug(f"could not save refresh state for {path}: {e.strerror}")
+
+
+# How long launches leave the endpoint alone after its firewall refused wrap, growing with
+# each refusal in a row (cleared by a success, or by the file changing).
+COOLDOWNS = (600.0, 3600.0, 21600.0)
+
+
+def _cooldown(state_dir: str, path: str) -> float:
+    remembered = state.load(state_dir, path)
+    if remembered.blocked_until is None or remembered.last_failed is None:
+        return COOLDOWNS[0]
+    return remembered.blocked_until - remembered.last_failed
+
+
+def _human(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} min"
+
+
+def blocked_error(remembered: state.CredState, profile: Profile) -> RefreshError:
+    until = time.strftime("%H:%M", time.localtime(remembered.blocked_until or 0))
+    return RefreshError(
+        f"the token endpoint's firewall refused wrap's last request; wrap leaves it alone until "
+        f"{until} and {profile.programs[0]} refreshes its token itself when it must "
+        "('wrap --refresh-token' tries now)",
+        sent=False,
+        blocked=True,
+    )
+
+
+def _remember_recovery(state_dir: str, path: str, kept: str) -> None:
+    remembered = state.load(state_dir, path)
+    remembered.pending_recovery = kept
+    remembered.pending_version = store.fingerprint(path)
+    with contextlib.suppress(OSError):
+        state.save(state_dir, remembered)
+
+
+def _clear_recovery(state_dir: str, path: str) -> None:
+    remembered = state.load(state_dir, path)
+    remembered.pending_recovery = None
+    remembered.pending_version = None
+    with contextlib.suppress(OSError):
+        state.save(state_dir, remembered)

@@ -20,6 +20,12 @@ _FIELDS = (
     "last_error",
     "last_failed",
     "suspended_at_version",
+    "unanswered",
+    "pending_recovery",
+    "pending_version",
+    "blocked_until",
+    "blocked_count",
+    "blocked_version",
 )
 
 
@@ -37,24 +43,58 @@ class CredState:
         # The credentials file's fingerprint when its refresh token was rejected: automatic
         # refresh stays off until the file changes (someone logged in) or a forced refresh.
         self.suspended_at_version: str | None = None
+        # Digest of a refresh token whose request got no usable answer (a timeout after
+        # sending, a 5xx): the server may have rotated it, so it is not sent again blindly.
+        self.unanswered: str | None = None
+        # A refreshed document that could not be written to the file, kept in this recovery
+        # file, and the file's fingerprint then: until the file changes, its token is the one.
+        self.pending_recovery: str | None = None
+        self.pending_version: str | None = None
+        # The token endpoint's firewall refused wrap (not an OAuth answer): no launch asks it
+        # again before BLOCKED_UNTIL while the file is the one it refused (BLOCKED_VERSION);
+        # BLOCKED_COUNT refusals in a row make the cooldown grow.
+        self.blocked_until: float | None = None
+        self.blocked_count = 0
+        self.blocked_version: str | None = None
+
+    def blocked(self, now: float, version: str | None) -> bool:
+        return (
+            self.blocked_until is not None
+            and now < self.blocked_until
+            and self.blocked_version == version
+        )
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in _FIELDS}
 
 
 def state_path(state_dir: str, cred_path: str, *, resolved: bool = False) -> str:
-    # The resolved path itself, escaped, names the file: readable, and no hashlib on the hot path.
+    return os.path.join(state_dir, "credentials", key(cred_path, resolved=resolved) + ".json")
+
+
+def key(cred_path: str, *, resolved: bool = False) -> str:
+    """A short name for a credentials file in wrap's own directories: its base name, for people
+    reading the directory, and a hash of its resolved path, so that any path length fits."""
+    import hashlib
+
     real = cred_path if resolved else os.path.realpath(cred_path)
-    key = real.replace("%", "%25").replace(os.sep, "%2F")
-    return os.path.join(state_dir, "credentials", key + ".json")
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(real))
+    return f"{name.lstrip('.')[:40]}-{digest}"
+
+
+def token_digest(token: str) -> str:
+    """A fingerprint of a token for wrap's state: tells two tokens apart, never reveals one."""
+    import hashlib
+
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def load(state_dir: str, cred_path: str) -> CredState:
     """The remembered state; a fresh one when there is none or it is unreadable (it is a cache)."""
     st = CredState(os.path.realpath(cred_path))
     try:
-        with open(state_path(state_dir, st.path, resolved=True), "rb") as f:
-            raw = json.loads(f.read())
+        raw = json.loads(store.read_private(state_path(state_dir, st.path, resolved=True)))
     except (OSError, ValueError):
         return st
     if not isinstance(raw, dict):
@@ -67,6 +107,12 @@ def load(state_dir: str, cred_path: str) -> CredState:
         ("last_error", (str,)),
         ("last_failed", (int, float)),
         ("suspended_at_version", (str,)),
+        ("unanswered", (str,)),
+        ("pending_recovery", (str,)),
+        ("pending_version", (str,)),
+        ("blocked_until", (int, float)),
+        ("blocked_count", (int,)),
+        ("blocked_version", (str,)),
     ):
         value = raw.get(name)
         if isinstance(value, kind) and not isinstance(value, bool):

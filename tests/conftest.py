@@ -71,6 +71,19 @@ def claude_doc(
     return doc
 
 
+class FakeTime:
+    """A monotonic clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def clock(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+
+
 class Home:
     """A temporary HOME with ~/.claude and a PATH that holds the stand-in `claude`."""
 

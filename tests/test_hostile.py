@@ -27,9 +27,9 @@ T0 = time.time()
     [
         (200, b"[" * 100_000, "not a JSON object"),
         (200, b'{"a":' * 500 + b"1" + b"}" * 500, "without an access token"),
-        (400, {"error": {"code": "nested", "message": "as an object"}}, r"HTTP 400 \(nested\)"),
-        (400, {"error": ["list"], "error_description": 5}, "HTTP 400"),
-        (400, {"error": None}, "HTTP 400"),
+        (200, {"error": {"code": "nested", "message": "as an object"}}, r"HTTP 200 \(nested\)"),
+        (200, {"error": ["list"], "error_description": 5}, "HTTP 200"),
+        (200, {"access_token": "a", "error": {}}, "HTTP 200"),
         (200, {"access_token": 123, "refresh_token": []}, "without an access token"),
         (200, {"access_token": {"a": 1}}, "without an access token"),
         (200, b"\xff\xfe\x00garbage", "not a JSON object"),
@@ -40,7 +40,7 @@ T0 = time.time()
         "deep object",
         "error object",
         "error list",
-        "error null",
+        "error empty object",
         "number token",
         "object token",
         "binary",
@@ -145,16 +145,6 @@ def test_what_cannot_have_rotated_is_retried(status: int, headers: dict[str, str
     with hs.serving(script) as server:
         assert hs.refresh_once(server.url).access_token == "new-access"
     assert len(server.requests) == 2
-
-
-def test_a_429_without_retry_after_is_not_retried() -> None:
-    with (
-        hs.serving(hs.answer(hs.response(429, {"error": "slow_down"}))) as server,
-        pytest.raises(RefreshError, match="HTTP 429") as e,
-    ):
-        hs.refresh_once(server.url)
-    assert not e.value.sent
-    assert len(server.requests) == 1
 
 
 @pytest.mark.parametrize("value", ["1e308", "inf", "nan", "-3", "Fri, 99 Foo 2015"])

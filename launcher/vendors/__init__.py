@@ -1,0 +1,85 @@
+"""The vendors' own conventions around a credentials file, one module per CLI.
+
+Each module names the CLI versions its facts were observed in: they are undocumented, so a new
+release is a change here, not a hunt through the refresh algorithm (launcher/renew.py never
+learns a vendor's name). Imported only on the slow path.
+
+A vendor's locks come in two kinds, as Claude Code takes them:
+- `refresh()`: held for the whole decision, request and write-back, so that wrap and the CLI
+  never both send the same refresh token;
+- `write()`: held around each write of the file, so that the re-check of the file just before
+  the replace and the replace itself are one step against the CLI's other writers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+
+class Locks:
+    """A CLI that takes no cross-process lock (codex, gemini): nothing to hold."""
+
+    def refresh(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def write(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+def locks_for(
+    kind: str | None,
+    credentials_path: str,
+    env: Mapping[str, str],
+    *,
+    timeout: float,
+    record_dir: str,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> Locks:
+    """The locks the CLI behind KIND honours for CREDENTIALS_PATH (call under wrap's own lock)."""
+    if kind == "claude":
+        from launcher.vendors import claude
+
+        return claude.ClaudeLocks(
+            credentials_path, env, timeout=timeout, record_dir=record_dir, clock=clock, sleep=sleep
+        )
+    if kind == "qwen":
+        from launcher.vendors import qwen
+
+        return qwen.QwenLocks(credentials_path, timeout=timeout, clock=clock, sleep=sleep)
+    return Locks()
+
+
+@contextlib.contextmanager
+def released_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an exception while vendor locks are held, so that the
+    `finally` blocks remove the lock directories instead of leaving them for the CLI to wait
+    out (10 to 60 s). Only the main thread can install handlers; elsewhere this is a no-op."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class Terminated(BaseException):
+    """A signal asked this process to stop while it held a vendor's lock."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum
