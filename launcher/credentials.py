@@ -51,7 +51,7 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
     fix = profile.login_hint
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nested past the parser's depth
         what = "is empty" if not data.strip() else "is not valid JSON"
         raise CredentialsError(
             f"{path} {what}; it was left as it is: repair it or {fix}", INVALID

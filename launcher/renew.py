@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, lock, policy, redact, state, store, stores, validate, vendors
+from launcher import (
+    credentials,
+    http,
+    lock,
+    policy,
+    redact,
+    state,
+    store,
+    stores,
+    validate,
+    vendors,
+)
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
 from launcher.vendors import request
@@ -39,7 +50,7 @@ def renew(
     log: Log,
     forced: bool = False,
     env: Mapping[str, str] | None = None,
-    client_factory: Callable[[], httpx.Client] = httpx.Client,
+    client_factory: Callable[[str], httpx.Client] = http.client_for,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Credentials:
@@ -126,7 +137,7 @@ class _Run:
         *,
         forced: bool,
         started: float,
-        client_factory: Callable[[], httpx.Client],
+        client_factory: Callable[[str], httpx.Client],
         clock: Callable[[], float],
     ) -> Credentials:
         path, state_dir, now = self.path, self.state_dir, self.now
@@ -175,7 +186,7 @@ class _Run:
         writer.sent = sent
         try:
             endpoint = endpoint_for(self.settings, profile, doc)
-            with client_factory() as client:
+            with client_factory(endpoint.url) as client:
                 response = grant.refresh(
                     client,
                     endpoint,
