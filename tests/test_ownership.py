@@ -219,3 +219,31 @@ def test_a_symlink_at_the_state_record_path_is_not_followed(
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert not record.is_symlink()  # replaced by wrap's own record, not written through
     assert json.loads(record.read_text())["refresh_count"] == 1
+
+
+def test_a_symlink_at_a_vendor_lock_record_is_not_followed(home: Home, server: TokenServer) -> None:
+    # Claude's own lock is held (a live CLI): wrap compares it with its record of a lock it
+    # made. A record planted as a link to a FIFO must not hang that look; the wait ends.
+    from launcher.vendors import claude
+
+    data = home.write_claude(time.time() + 3600)
+    env = home.env(WRAP_TOKEN_URL=server.url, WRAP_LOCK_TIMEOUT="1s")
+    locks = claude.ClaudeLocks(
+        str(home.creds),
+        env,
+        timeout=1,
+        record_dir=str(_state(home) / "locks"),
+        clock=time.monotonic,
+        sleep=time.sleep,
+    )
+    record = Path(locks.primary.record or "")
+    record.parent.mkdir(parents=True)
+    fifo = home.root / "fifo"
+    os.mkfifo(fifo)
+    record.symlink_to(fifo)
+    Path(locks.primary.path).mkdir()
+    r = home.wrap("refresh", env=env)
+    assert r.returncode == 5
+    assert "held by another refresh" in r.stdout + r.stderr
+    assert home.creds.read_bytes() == data
+    assert server.refresh_requests == 0
