@@ -55,6 +55,9 @@ def describe(
         "last_refreshed": iso(remembered.last_refreshed),
         "refresh_count": remembered.refresh_count,
         "consecutive_failures": remembered.consecutive_failures,
+        "refresh_blocked_until": (
+            iso(remembered.blocked_until) if remembered.blocked(now, source.fingerprint()) else None
+        ),
     }
     try:
         data = source.read()

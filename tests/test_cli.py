@@ -26,6 +26,7 @@ KEYS = [
     "consecutive_failures",
     "store",
     "where",
+    "refresh_blocked_until",
 ]
 
 
