@@ -55,6 +55,10 @@ def describe(
         "last_refreshed": iso(remembered.last_refreshed),
         "refresh_count": remembered.refresh_count,
         "consecutive_failures": remembered.consecutive_failures,
+        # Where the account lives: "file", "keychain" or "keyring", and the path or item (set
+        # again after the read: a Keychain account may be in its file fallback).
+        "store": source.kind,
+        "where": source.where,
         "refresh_blocked_until": (
             iso(remembered.blocked_until) if remembered.blocked(now, source.fingerprint()) else None
         ),
@@ -67,7 +71,6 @@ def describe(
         out["state"] = e.state
         out["account"] = name(None) if name else None
         return out, str(e)
-    # Where the account lives: "file", "keychain" or "keyring", and the path or item.
     out["store"], out["where"] = source.kind, source.where
     out["account"] = name(doc) if name else None
     out["state"] = policy.token_state(creds.expires_at, now, threshold)
