@@ -8,6 +8,7 @@ Runs, interleaved, N times each:
   d) wrap-claude reading the token from the macOS Keychain through a STAND-IN `security` (a
      shell script printing the entry; the real Keychain cannot run here): what one `security`
      process adds to a launch
+  e) wrap-claude with the same config file but store = "file", the baseline for d)
 and prints the median wall time of each and the ratio a/b (target: at most 1.25).
 
 Usage: python scripts/bench_startup.py [N]
@@ -71,6 +72,7 @@ def main() -> int:
             "b) minimal stdlib gate": ([python, "-c", MINIMAL_GATE], env),
             "c) python -c pass": ([python, "-c", "pass"], env),
             "d) wrap-claude, Keychain": ([wrap_claude], keychain_env),
+            "e) wrap-claude, config": ([wrap_claude], _same_config_file_store(home, keychain_env)),
         }
         for argv, cmd_env in commands.values():  # warm caches and .pyc files
             subprocess.run(argv, env=cmd_env, check=True)
@@ -85,8 +87,8 @@ def main() -> int:
         print(f"{name:26s} median {m * 1000:7.2f} ms  (n={n})")
     ratio = medians["a) wrap-claude"] / medians["b) minimal stdlib gate"]
     print(f"ratio a/b: {ratio:.3f}  (target <= 1.25)")
-    extra = (medians["d) wrap-claude, Keychain"] - medians["a) wrap-claude"]) * 1000
-    print(f"d-a: {extra:.2f} ms for one (stand-in) `security` read")
+    extra = (medians["d) wrap-claude, Keychain"] - medians["e) wrap-claude, config"]) * 1000
+    print(f"d-e: {extra:.2f} ms for one (stand-in) `security` read")
     return 0
 
 
@@ -106,6 +108,13 @@ def _keychain_stand_in(
     with open(config, "w") as f:
         f.write('[profiles.claude]\nstore = "keychain"\n')
     return {**env, "WRAP_CONFIG": config, "USER": "bench"}
+
+
+def _same_config_file_store(home: str, env: dict[str, str]) -> dict[str, str]:
+    config = os.path.join(home, "file.toml")
+    with open(config, "w") as f:
+        f.write('[profiles.claude]\nstore = "file"\n')
+    return {**env, "WRAP_CONFIG": config}
 
 
 if __name__ == "__main__":
