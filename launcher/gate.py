@@ -112,7 +112,7 @@ def _due(
     except WrapError as e:
         if getattr(e, "rejected", False) and _login(settings, env, log, interactive, str(e)):
             return None
-        return _failed(settings, log, e, current, program)
+        return _failed(settings, log, e, current, program, source.where)
     log.debug(f"refreshed the token in {source.where}")
     return None
 
@@ -136,9 +136,8 @@ def _login(
 
 
 def _failed(
-    settings: Settings, log: Log, error: WrapError, current: str, program: str
+    settings: Settings, log: Log, error: WrapError, current: str, program: str, path: str
 ) -> int | None:
-    path = settings.credentials
     # A rejected token's message already says how to log in again; a usage error how to fix it.
     retry = (
         ""
