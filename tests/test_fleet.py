@@ -354,3 +354,48 @@ def test_refresh_and_refresh_token_go_through_the_store(fleet: Fleet) -> None:
     assert fleet.tokens.reused == 0
     assert desk.access() == "test-access-2"
     assert not desk.has_refresh_token()
+
+
+# The policies the README recommends, checked on a real OpenBao.
+FLEET_POLICY = """
+path "secret/data/{prefix}/*"     {{ capabilities = ["create", "read", "update"] }}
+path "secret/metadata/{prefix}/*" {{ capabilities = ["list"] }}
+"""
+CI_POLICY = """
+path "secret/data/{prefix}/work"        {{ capabilities = ["read", "update"] }}
+path "secret/data/{prefix}/.locks/work" {{ capabilities = ["create", "read", "update"] }}
+"""
+
+
+def _token_with(store: StoreServer, name: str, policy: str) -> str:
+    import httpx
+
+    base = f"http://127.0.0.1:{store.port}/v1"
+    root = {"X-Vault-Token": store.env["WRAP_FLEET_TOKEN"]}
+    r = httpx.put(f"{base}/sys/policies/acl/{name}", json={"policy": policy}, headers=root)
+    assert r.status_code in (200, 204), r.text
+    r = httpx.post(f"{base}/auth/token/create", json={"policies": [name]}, headers=root)
+    return str(r.json()["auth"]["client_token"])
+
+
+@pytest.mark.parametrize("store", ["openbao"], indirect=True)
+def test_the_recommended_openbao_policies_are_enough(fleet: Fleet) -> None:
+    machine_token = _token_with(
+        fleet.store, f"wrap-{fleet.prefix}", FLEET_POLICY.format(prefix=fleet.prefix)
+    )
+    ci_token = _token_with(fleet.store, f"ci-{fleet.prefix}", CI_POLICY.format(prefix=fleet.prefix))
+    laptop = fleet.logged_in()
+    assert (
+        laptop.wrap("fleet", "push", env=laptop.env(WRAP_FLEET_TOKEN=machine_token)).returncode == 0
+    )
+    r = laptop.wrap("fleet", "status", env=laptop.env(WRAP_FLEET_TOKEN=machine_token))
+    assert r.returncode == 0, r.stderr
+    ci = fleet.machine("ci", copy=False)
+    r = ci.wrap("fleet", "pull", env=ci.env(WRAP_FLEET_TOKEN=ci_token))
+    assert r.returncode == 0, r.stderr
+    assert ci.access() == "test-access-1"
+    # The CI token reaches that one record only: anything else is refused, exit 6.
+    r = ci.wrap("fleet", "status", env=ci.env(WRAP_FLEET_TOKEN=ci_token))
+    assert r.returncode == 6
+    assert "refused wrap" in r.stderr
+    assert ci_token not in r.stderr

@@ -101,6 +101,7 @@ def pull(
     env = os.environ if env is None else env
     name = fleet_settings.check_name(settings.fleet or "", "fleet in the config")
     deadline = time.monotonic() + settings.refresh_timeout
+    fs = fleet_settings_for(env)  # a configuration error shows even when nothing is due
     with local_locks(settings, state_dir, env) as locks:
         local = _read_local(settings)
         remembered = state.load(state_dir, settings.credentials)
@@ -108,7 +109,6 @@ def pull(
             threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
             if policy.token_state(local[2].expires_at, now(), threshold) == policy.FRESH:
                 return local[2]  # another wrap on this machine pulled meanwhile
-        fs = fleet_settings_for(env)
         backend = open_store(fs)
         try:
             ctx = context(fs, backend, state_dir, log=log, now=now, env=env)

@@ -326,6 +326,9 @@ class _Keeper:
         self.store = store
         self.lease = lease
         self.lost = False
+        # One keep at a time: OpenBao's is a read and a check-and-set, which two at once would
+        # turn into a refusal that looks like a lost lease.
+        self._one = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -341,14 +344,17 @@ class _Keeper:
         if self.lost:
             return False
         try:
-            return self.store.keep(self.lease)
+            with self._one:
+                return self.store.keep(self.lease)
         except FleetError:
             return False
 
     def _loop(self) -> None:
         while not self._stop.wait(self.lease.ttl / 3):
             try:
-                if not self.store.keep(self.lease):
+                with self._one:
+                    kept = self.store.keep(self.lease)
+                if not kept:
                     self.lost = True
                     return
             except FleetError:
