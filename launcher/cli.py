@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from launcher import config, exitcodes, gate, report
+from launcher import config, exitcodes, gate, redact, report
 from launcher.errors import UsageError, WrapError
 from launcher.log import Log
 
@@ -224,7 +224,8 @@ def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> Non
     except WrapError as e:
         log.warn(str(e))
         sys.exit(e.exit_code)
-    sys.exit(status.refresh_all(entries, env=env, log=log, echo=click.echo))
+    # Each line may carry a server's error text: redacted like every log line.
+    sys.exit(status.refresh_all(entries, env=env, log=log, echo=_echo_redacted))
 
 
 @wrap.command("login", context_settings=CONTEXT)
@@ -268,6 +269,10 @@ def daemon_cmd(args: tuple[str, ...]) -> None:
         "from cron or a systemd timer"
     )
     sys.exit(exitcodes.USAGE)
+
+
+def _echo_redacted(line: str) -> None:
+    click.echo(redact.text(line))
 
 
 # --- wrap fleet: one account on several machines (launcher/fleet/) -------------------------
@@ -407,7 +412,7 @@ def _check(settings: config.Settings, env: Any, *, as_json: bool) -> int:
     else:
         click.echo(report.summary_line(obj))
         if problem:
-            click.echo(f"wrap: {problem}", err=True)
+            click.echo(f"wrap: {redact.text(problem)}", err=True)
     return report.EXIT_FOR_STATE[obj["state"]]
 
 
