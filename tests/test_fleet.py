@@ -399,3 +399,87 @@ def test_the_recommended_openbao_policies_are_enough(fleet: Fleet) -> None:
     assert r.returncode == 6
     assert "refused wrap" in r.stderr
     assert ci_token not in r.stderr
+
+
+def _etcd(port: int, path: str, body: dict[str, Any], token: str | None = None) -> None:
+    import httpx
+
+    headers = {"Authorization": token} if token else {}
+    r = httpx.post(f"http://127.0.0.1:{port}{path}", json=body, headers=headers)
+    assert r.status_code == 200, (path, r.text)
+
+
+def test_etcd_with_the_readmes_user_and_role(tmp_path: Path, server: TokenServer) -> None:
+    """The README's etcd recipe, through the JSON API: a role on the prefix, auth enabled."""
+    import base64
+
+    store = StoreServer("etcd", tmp_path / "etcd-auth")
+    try:
+        b64 = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+        fleet = Fleet(store, server, tmp_path)
+        port = store.port
+        for path, body in [
+            ("/v3/auth/user/add", {"name": "root", "password": "rootpw"}),
+            ("/v3/auth/role/add", {"name": "root"}),
+            ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+            ("/v3/auth/role/add", {"name": "wrap"}),
+            (
+                "/v3/auth/role/grant",
+                {
+                    "name": "wrap",
+                    "perm": {
+                        "permType": "READWRITE",
+                        "key": b64(f"{fleet.prefix}/"),
+                        "range_end": b64(f"{fleet.prefix}0"),
+                    },
+                },
+            ),
+            ("/v3/auth/user/add", {"name": "wrap", "password": "wrap-pw"}),
+            ("/v3/auth/user/grant", {"user": "wrap", "role": "wrap"}),
+            ("/v3/auth/enable", {}),
+        ]:
+            _etcd(port, path, body)
+        creds = {"WRAP_FLEET_USER": "wrap", "WRAP_FLEET_PASSWORD": "wrap-pw"}
+        laptop = fleet.logged_in()
+        r = laptop.wrap("fleet", "push", env=laptop.env(**creds))
+        assert r.returncode == 0, r.stderr
+        desk = fleet.machine("desk")
+        r = desk.wrap_claude("-p", "hi", env=desk.env(**creds))
+        assert r.stderr == ""
+        assert desk.access() == "test-access-1"
+        assert desk.wrap("fleet", "status", env=desk.env(**creds)).returncode == 0
+        wrong = desk.wrap("fleet", "status", env=desk.env(WRAP_FLEET_PASSWORD="nope"))
+        assert wrong.returncode == 6
+        assert "refused" in wrong.stderr
+        assert "nope" not in wrong.stderr
+        assert server.reused == 0
+    finally:
+        store.stop()
+
+
+@pytest.mark.parametrize("store", ["redis"], indirect=True)
+def test_redis_with_the_readmes_acl_user(fleet: Fleet) -> None:
+    import socket
+
+    user = f"wrap-{fleet.prefix}"
+    command = [
+        "ACL", "SETUSER", user, "on", ">acl-pw", f"~{fleet.prefix}/*",
+        "+get", "+set", "+del", "+pexpire", "+scan", "+eval", "+evalsha", "+script",
+    ]  # fmt: skip
+    wire = f"*{len(command)}\r\n" + "".join(f"${len(c)}\r\n{c}\r\n" for c in command)
+    with socket.create_connection(("127.0.0.1", fleet.store.port)) as s:
+        s.sendall(wire.encode())
+        assert s.recv(64).startswith(b"+OK")
+    creds = {"WRAP_FLEET_USER": user, "WRAP_FLEET_PASSWORD": "acl-pw"}
+    laptop = fleet.logged_in()
+    r = laptop.wrap("fleet", "push", env=laptop.env(**creds))
+    assert r.returncode == 0, r.stderr
+    desk = fleet.machine("desk")
+    r = desk.wrap_claude("-p", "hi", env=desk.env(**creds))
+    assert r.stderr == ""
+    assert desk.access() == "test-access-1"
+    assert desk.wrap("fleet", "status", env=desk.env(**creds)).returncode == 0
+    # A fresh copy needs no store; a forced refresh does, and the wrong password is refused.
+    wrong = desk.wrap("refresh", env=desk.env(**{**creds, "WRAP_FLEET_PASSWORD": "nope"}))
+    assert wrong.returncode == 6
+    assert "refused" in wrong.stderr
