@@ -401,6 +401,19 @@ def test_the_recommended_openbao_policies_are_enough(fleet: Fleet) -> None:
     assert ci_token not in r.stderr
 
 
+def _push_and_pull(fleet: Fleet, creds: dict[str, str]) -> Machine:
+    """Push from one machine, launch on another, look at the status: all with CREDS only."""
+    laptop = fleet.logged_in()
+    r = laptop.wrap("fleet", "push", env=laptop.env(**creds))
+    assert r.returncode == 0, r.stderr
+    desk = fleet.machine("desk")
+    r = desk.wrap_claude("-p", "hi", env=desk.env(**creds))
+    assert r.stderr == ""
+    assert desk.access() == "test-access-1"
+    assert desk.wrap("fleet", "status", env=desk.env(**creds)).returncode == 0
+    return desk
+
+
 def _etcd(port: int, path: str, body: dict[str, Any], token: str | None = None) -> None:
     import httpx
 
@@ -439,15 +452,7 @@ def test_etcd_with_the_readmes_user_and_role(tmp_path: Path, server: TokenServer
             ("/v3/auth/enable", {}),
         ]:
             _etcd(port, path, body)
-        creds = {"WRAP_FLEET_USER": "wrap", "WRAP_FLEET_PASSWORD": "wrap-pw"}
-        laptop = fleet.logged_in()
-        r = laptop.wrap("fleet", "push", env=laptop.env(**creds))
-        assert r.returncode == 0, r.stderr
-        desk = fleet.machine("desk")
-        r = desk.wrap_claude("-p", "hi", env=desk.env(**creds))
-        assert r.stderr == ""
-        assert desk.access() == "test-access-1"
-        assert desk.wrap("fleet", "status", env=desk.env(**creds)).returncode == 0
+        desk = _push_and_pull(fleet, {"WRAP_FLEET_USER": "wrap", "WRAP_FLEET_PASSWORD": "wrap-pw"})
         wrong = desk.wrap("fleet", "status", env=desk.env(WRAP_FLEET_PASSWORD="nope"))
         assert wrong.returncode == 6
         assert "refused" in wrong.stderr
@@ -471,14 +476,7 @@ def test_redis_with_the_readmes_acl_user(fleet: Fleet) -> None:
         s.sendall(wire.encode())
         assert s.recv(64).startswith(b"+OK")
     creds = {"WRAP_FLEET_USER": user, "WRAP_FLEET_PASSWORD": "acl-pw"}
-    laptop = fleet.logged_in()
-    r = laptop.wrap("fleet", "push", env=laptop.env(**creds))
-    assert r.returncode == 0, r.stderr
-    desk = fleet.machine("desk")
-    r = desk.wrap_claude("-p", "hi", env=desk.env(**creds))
-    assert r.stderr == ""
-    assert desk.access() == "test-access-1"
-    assert desk.wrap("fleet", "status", env=desk.env(**creds)).returncode == 0
+    desk = _push_and_pull(fleet, creds)
     # A fresh copy needs no store; a forced refresh does, and the wrong password is refused.
     wrong = desk.wrap("refresh", env=desk.env(**{**creds, "WRAP_FLEET_PASSWORD": "nope"}))
     assert wrong.returncode == 6

@@ -12,14 +12,14 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import config, credentials, lock, policy, state, store, vendors
+from launcher import config, credentials, policy, state, store, vendors
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
 from launcher.fleet.records import Record, access_only, copy_onto, fingerprint, set_login_deadline
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Mapping
 
     from launcher.config import Settings
     from launcher.credentials import Credentials
@@ -250,29 +250,14 @@ def status(env: Mapping[str, str], *, now: Callable[[], float], log: Log) -> lis
         backend.close()
 
 
-@contextlib.contextmanager
 def local_locks(
     settings: Settings, state_dir: str, env: Mapping[str, str]
-) -> Iterator[vendors.Locks]:
+) -> contextlib.AbstractContextManager[vendors.Locks]:
     """wrap's lock on the file and every lock the vendor's CLI honours, as renew takes them:
     one wrap on this machine talks to the store, the others then find the file fresh."""
-    path = settings.credentials
-    with lock.locked(
-        path,
-        timeout=settings.lock_timeout,
-        fallback=os.path.join(state_dir, "locks", state.key(path) + ".lock"),
-    ):
-        locks = vendors.locks_for(
-            settings.profile.vendor_lock,
-            path,
-            env,
-            timeout=settings.lock_timeout,
-            record_dir=os.path.join(state_dir, "locks"),
-            clock=time.monotonic,
-            sleep=time.sleep,
-        )
-        with locks.refresh():
-            yield locks
+    from launcher.renew import refresh_locks
+
+    return refresh_locks(settings, state_dir, env)
 
 
 def _read_local(settings: Settings) -> tuple[bytes, dict[str, Any], Credentials] | None:
