@@ -370,6 +370,11 @@ def resolve_accounts(
             config.resolve({**flags, "profile": p}, env, loaded=loaded, known=known) for p in known
         ]
         chosen = [s for s in every if s.fleet and (everything or name in (s.profile.name, s.fleet))]
+        if not chosen and name is None:
+            raise UsageError(
+                f'no account has `fleet` set: add fleet = "NAME" to a [profiles.NAME] table '
+                f"in {loaded[0]}"
+            )
         if not chosen and name is not None:
             raise UsageError(
                 f'no account named {name!r} has `fleet` set: add fleet = "{name}" to its '
