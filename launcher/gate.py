@@ -64,7 +64,7 @@ def gate(
         return _due(settings, env, now, log, program, renew, interactive, creds, t, source)
     except (Exception, KeyboardInterrupt) as e:
         why = "interrupted" if isinstance(e, KeyboardInterrupt) else _unexpected(env, e)
-        return _failed(settings, log, WrapError(why), current, program)
+        return _failed(settings, log, WrapError(why), current, program, source.where)
 
 
 def _unexpected(env: Mapping[str, str], error: BaseException) -> str:
