@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -273,3 +274,35 @@ def test_sigterm_while_waiting_for_another_refresh_abandons_it(
     assert code == 0, err
     assert due.read_bytes() == before
     assert server.refresh_requests == 0
+
+
+def test_login_deadline_hook_tells_within_login_warning() -> None:
+    class Settings:
+        login_warning = 3 * DAY
+
+    now = 1_000_000_000.0
+
+    def iso(ts: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+    assert passes.login_ending({"login_expires_at": iso(now + DAY)}, Settings(), now) == now + DAY
+    assert passes.login_ending({"login_expires_at": iso(now + 4 * DAY)}, Settings(), now) is None
+    # Until the report carries the deadline there is nothing to tell.
+    assert passes.login_ending({}, Settings(), now) is None
+
+
+def test_firewall_cooldown_holds_the_account_back_without_failing(
+    home: Home, server: TokenServer
+) -> None:
+    config(home, good=server.url)
+    account(home.root / ".good", "good-oauth-1-cdn.json", 3600, "old-refresh")
+    server.faults = ["403-html"] * 4
+    r = home.wrap("keepalive")
+    assert r.returncode == 5, r.stderr
+    assert r.stdout.startswith("✗ cdn (good): refresh failed: ")
+    sent = server.refresh_requests
+    # In the cooldown nothing is sent and nothing fails: the CLI refreshes itself meanwhile.
+    r = home.wrap("keepalive")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("- cdn (good): held back: ")
+    assert server.refresh_requests == sent

@@ -41,6 +41,7 @@ REFRESHED = "refreshed"
 FAILED = "refresh failed"
 NEEDS_YOU = "needs you"
 NOT_REACHED = "not reached (stopped)"
+HELD_BACK = "held back"
 
 
 def due(expires_at: float | None, now: float, threshold: float, ahead: float) -> bool:
@@ -120,6 +121,8 @@ def run(
             echo(f"! {label}: {notices[0].message}; run: {notices[0].command}")
         elif outcome.action == REFRESHED:
             echo(f"✓ {label}: {outcome.detail}")
+        elif outcome.action == HELD_BACK:
+            echo(f"- {label}: {outcome.action}: {outcome.detail}")
         else:
             echo(f"✗ {label}: {outcome.action}: {outcome.detail}")
 
@@ -215,6 +218,10 @@ def _one(
     except UsageError:
         raise
     except RefreshError as e:
+        if e.blocked:
+            # The endpoint's firewall refused wrap lately: the CLI refreshes itself meanwhile,
+            # and wrap asks again after the cooldown. Nothing was tried, nothing failed.
+            return outcome(HELD_BACK, str(e)), notices
         if e.rejected:
             why = (
                 "its refresh token was rejected"
