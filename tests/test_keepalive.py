@@ -306,3 +306,18 @@ def test_firewall_cooldown_holds_the_account_back_without_failing(
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("- cdn (good): held back: ")
     assert server.refresh_requests == sent
+
+
+def test_a_pass_while_another_runs_is_skipped(home: Home, server: TokenServer) -> None:
+    import fcntl
+
+    config(home, good=server.url)
+    account(home.root / ".good", "good-oauth-1-due.json", 3600, "old-refresh")
+    folder = home.root / "state" / "wrap" / "keepalive"
+    folder.mkdir(parents=True)
+    with open(folder / "pass.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # the timer's pass is still running
+        r = home.wrap("keepalive")
+    assert (r.returncode, r.stdout) == (0, "")
+    assert "another keepalive pass is running" in r.stderr
+    assert server.refresh_requests == 0
