@@ -16,7 +16,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import credentials, exitcodes, report, state, store
+from launcher import credentials, exitcodes, report, state
 from launcher.errors import RefreshError, UsageError, WrapError
 from launcher.keepalive import notify
 from launcher.keepalive.foreground import Stopped
@@ -201,7 +201,7 @@ def _one(
         return Outcome(name, profile.name, path, action, detail)
 
     if r["state"] in (credentials.MISSING, credentials.INVALID):
-        problem = _problem(settings)
+        problem = _problem(settings, env)
         return outcome(NEEDS_YOU, problem), [notice(notify.FILE_INVALID, problem)]
     t = now()
     left = r["expires_in_seconds"]
@@ -280,11 +280,13 @@ def login_ending(obj: Mapping[str, Any], settings: Settings, now: float) -> floa
     return ends if ends - now <= warning else None
 
 
-def _problem(settings: Settings) -> str:
-    """The one-line reason an account's file cannot be used (it is read only for those)."""
+def _problem(settings: Settings, env: Mapping[str, str]) -> str:
+    """The one-line reason an account's document cannot be used (read again for those only)."""
+    from launcher import stores
+
     try:
-        data = store.read_bytes(settings.credentials, settings.profile.login_hint)
-        credentials.parse(settings.profile, data, settings.credentials)
+        source = stores.for_settings(settings, env)
+        credentials.parse(settings.profile, source.read(), source.where)
     except WrapError as e:
         return str(e)
     return f"{settings.credentials} cannot be used"
