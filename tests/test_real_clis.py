@@ -451,6 +451,32 @@ def test_each_cli_refreshes_through_the_proxy(request: pytest.FixtureRequest, cl
         s.assert_codex_holds_newest()
 
 
+@pytest.mark.parametrize("profile", ["claude", "codex"])
+def test_wrap_refreshes_through_the_proxy_too(request: pytest.FixtureRequest, profile: str) -> None:
+    """wrap's own request, recorded like the CLIs' (issue 15 compares them header by header):
+    the profile's real token URL, reached through HTTPS_PROXY with SSL_CERT_FILE's CA."""
+    s: Stack = request.getfixturevalue("stack" if profile == "claude" else "codex_stack")
+    if profile == "claude":
+        s.write_claude(60)
+    else:
+        s.write_codex(-60)
+    env = s.env()
+    del env["WRAP_TOKEN_URL"]
+    r = ok(s.start([str(BIN / "wrap"), "refresh", profile], env))
+    assert "refreshed" in r.stdout
+    [sent] = s.proxy.token_requests()
+    cli = WIRE[f"claude {CLAUDE_VERSIONS[0]}" if profile == "claude" else f"codex {CODEX_VERSION}"]
+    assert (sent.method, sent.host, sent.route) == cli[0]
+    assert (sent.header("Content-Type") or "").startswith("application/json")
+    assert sent.fields is not None
+    assert {"grant_type", "refresh_token", "client_id"} <= set(sent.fields)
+    if profile == "claude":
+        assert list(sent.fields) == cli[2]  # the same fields as Claude's, in its order
+        s.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
+    else:
+        s.assert_codex_holds_newest()
+
+
 # -- a. claude refreshing while wrap-claude starts ----------------------------------------------
 
 
