@@ -44,11 +44,13 @@ class Settings:
         "client_id",
         "config_path",
         "credentials",
+        "fleet",
         "lock_timeout",
         "login_timeout",
         "no_browser",
         "profile",
         "refresh_timeout",
+        "refresh_via",
         "setup_token",
         "strict",
         "threshold",
@@ -69,9 +71,11 @@ class Settings:
         lock_timeout: float,
         login_timeout: float = DEFAULT_LOGIN_TIMEOUT,
         setup_token: str = "file",
+        refresh_via: str = "auto",
         no_browser: bool,
         verbosity: int,
         config_path: str | None,
+        fleet: str | None = None,
     ) -> None:
         self.profile = profile
         self.credentials = credentials
@@ -85,10 +89,16 @@ class Settings:
         # Where a setup command's token goes: "file" (the credentials file) or "env" (kept by
         # wrap and handed to the program as CLAUDE_CODE_OAUTH_TOKEN).
         self.setup_token = setup_token
+        # Who sends the refresh: "direct" (wrap), "cli" (never wrap: the vendor's CLI refreshes,
+        # wrap only runs its refreshing command on request), "auto" (wrap, and the CLI while the
+        # endpoint's firewall refuses wrap).
+        self.refresh_via = refresh_via
         self.no_browser = no_browser
         # -1 quiet, 0 warnings (default), 1 debug
         self.verbosity = verbosity
         self.config_path = config_path
+        # The account's record name in the fleet store ([profiles.NAME] fleet); None: local only.
+        self.fleet = fleet
 
 
 def parse_duration(text: str, source: str) -> float:
@@ -284,17 +294,34 @@ def resolve(
             "login_timeout", "WRAP_LOGIN_TIMEOUT", "login_timeout", DEFAULT_LOGIN_TIMEOUT
         ),
         setup_token=_choice(
-            text("setup_token", "WRAP_SETUP_TOKEN", "setup_token", "file"), ("file", "env")
+            text("setup_token", "WRAP_SETUP_TOKEN", "setup_token", "file"),
+            ("file", "env"),
+            "setup_token",
+        ),
+        refresh_via=_choice(
+            text("refresh_via", "WRAP_REFRESH_VIA", "refresh_via", "auto"),
+            ("auto", "direct", "cli"),
+            "refresh_via",
         ),
         no_browser=flag_bool("no_browser", "WRAP_NO_BROWSER", "no_browser"),
         verbosity=verbosity,
         config_path=config_path if table else None,
+        fleet=_fleet_name(section, config_path),
     )
 
 
-def _choice(value: str | None, accepted: tuple[str, ...]) -> str:
+def _fleet_name(section: dict[str, Any], config_path: str) -> str | None:
+    name = section.get("fleet")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"config file {config_path}: fleet must be a record name (a string)")
+    return name
+
+
+def _choice(value: str | None, accepted: tuple[str, ...], key: str) -> str:
     if value not in accepted:
-        raise UsageError(f"invalid setup_token {value!r}: use {' or '.join(accepted)}")
+        raise UsageError(f"invalid {key} {value!r}: use {', '.join(accepted)}")
     return value
 
 

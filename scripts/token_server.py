@@ -63,6 +63,9 @@ class TokenServer(LoopbackServer):
         self.extra: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
+        # Per request: its headers (lower-case names) and the body's field names in order.
+        self.headers: list[dict[str, str]] = []
+        self.orders: list[list[str]] = []
         self.valid: set[str] = set()
         self.used: set[str] = set()
         # Requests that sent a spent (or unknown) refresh token: each one revoked the family.
@@ -111,6 +114,8 @@ class TokenServer(LoopbackServer):
 
     def _answer(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
+            self.headers.append(fields.pop("_headers", {}))
+            self.orders.append(fields.pop("_order", []))
             self.requests.append(
                 {k: v for k, v in fields.items() if k not in ("refresh_token", "refreshToken")}
             )
@@ -127,8 +132,20 @@ class TokenServer(LoopbackServer):
             return 429, {"Retry-After": self.retry_after}, b'{"error":"rate_limited"}'
         if fault == "invalid_grant":
             return 400, {}, b'{"error":"invalid_grant","error_description":"Refresh token revoked"}'
+        # A CDN in front of the endpoint refusing the client: no OAuth answer at all.
+        if fault == "403-html":
+            return 403, {"Content-Type": "text/html"}, b"<html>Access denied</html>"
+        if fault == "429-empty":
+            return 429, {"Content-Type": "text/plain"}, b""
+        if fault == "challenge":
+            headers = {"Content-Type": "text/html", "cf-mitigated": "challenge"}
+            return 403, headers, b"<html>Just a moment...</html>"
         if fault == "not_json":
             return 200, {}, b"<html>oops</html>"
+        if fault.startswith("error:"):  # any OAuth error code, as a 400 (RFC 6749 5.2)
+            return 400, {}, json.dumps({"error": fault.removeprefix("error:")}).encode()
+        if fault.startswith("status:"):  # any status, with a body that says nothing more
+            return int(fault.removeprefix("status:")), {}, b"{}"
         if fault == "hang":
             time.sleep(30)
         gateway = fault in ("502", "504")  # the backend rotates; the gateway loses the answer
@@ -215,11 +232,14 @@ class TokenServer(LoopbackServer):
                 except ValueError:
                     fields = {}
                 fields["_content_type"] = ctype.split(";")[0]
+                fields["_headers"] = {k.lower(): v for k, v in self.headers.items()}
+                fields["_order"] = list(fields)[:-2]
                 if self.headers.get("Authorization"):
                     fields["_authorization"] = "present"
                 status, headers, body = server._answer(fields)
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if "Content-Type" not in headers:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 for k, v in headers.items():
                     self.send_header(k, v)

@@ -2,54 +2,26 @@
 attached: they see its URL and paste the code as usual; we capture the token it prints.
 
 Our own copy loop rather than pexpect's interact(): it needs a deadline, and it masks the token
-on the screen (a kindness: the terminal's scrollback is not a secret store).
+on the screen (a kindness: the terminal's scrollback is not a secret store). The masking and
+the token read are one parse of the output (launcher/login/mask.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import select
 import signal
 import time
 from typing import TYPE_CHECKING
 
 from launcher.errors import LoginError
+from launcher.login.mask import MASK, PREFIX, Masker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
-# Claude's long-lived OAuth token; what follows the prefix is URL-safe base64.
-TOKEN = re.compile(rb"sk-ant-oat01-[A-Za-z0-9_\-]+")
-PREFIX = b"sk-ant-oat01-"
-MASK = PREFIX + b"********"
-
-
-class Masker:
-    """Replaces tokens in a byte stream, holding back a tail that may be an unfinished one."""
-
-    def __init__(self) -> None:
-        self.pending = b""
-
-    def feed(self, data: bytes) -> bytes:
-        buf = self.pending + data
-        cut = len(buf)
-        matches = list(TOKEN.finditer(buf))
-        last = matches[-1] if matches else None
-        if last is not None and last.end() == len(buf):
-            cut = last.start()  # the token may go on in the next chunk
-        else:
-            for n in range(min(len(PREFIX), len(buf)), 0, -1):
-                if PREFIX.startswith(buf[-n:]):
-                    cut = len(buf) - n
-                    break
-        self.pending = buf[cut:]
-        return TOKEN.sub(MASK, buf[:cut])
-
-    def flush(self) -> bytes:
-        out, self.pending = TOKEN.sub(MASK, self.pending), b""
-        return out
+__all__ = ["MASK", "PREFIX", "Masker", "run"]
 
 
 def run(
@@ -72,13 +44,14 @@ def run(
         )
     except pexpect.ExceptionPexpect as e:
         raise LoginError(f"cannot run '{name}': {e}") from None
-    captured = bytearray()
-    masker = Masker()
+    # The screen's width tells a token hard-wrapped at it from one that ended at a line break.
+    masker = Masker(width=_size(stdout_fd)[1])
     restore = _raw(stdin_fd)
 
     def resize(signum: int, frame: object) -> None:
         rows, cols = _size(stdout_fd)
         child.setwinsize(rows, cols)
+        masker.width = cols
 
     old_winch = signal.signal(signal.SIGWINCH, resize)
     deadline = clock() + timeout
@@ -90,15 +63,12 @@ def run(
                 child.terminate(force=True)
                 raise LoginError(f"'{name}' did not finish within {timeout:.0f} s; nothing changed")
             fds = [child.child_fd] + ([stdin_fd] if reading_stdin else [])
-            # A held-back tail (a possible token's start) is shown once output pauses, so a
-            # prompt ending in "s" is not kept from the user.
-            wait = min(remaining, 0.1 if masker.pending else 0.5)
+            # No pause releases what the masker holds: only a token's body is held, and the
+            # rest of the output (its public prefix included) is shown as it arrives.
             try:
-                ready, _, _ = select.select(fds, [], [], wait)
+                ready, _, _ = select.select(fds, [], [], min(remaining, 0.5))
             except InterruptedError:
                 continue
-            if not ready and masker.pending:
-                os.write(stdout_fd, masker.flush())
             if child.child_fd in ready:
                 try:
                     data = os.read(child.child_fd, 4096)
@@ -106,7 +76,6 @@ def run(
                     data = b""  # EIO: the child closed its side
                 if not data:
                     break
-                captured += data
                 os.write(stdout_fd, masker.feed(data))
             if stdin_fd in ready:
                 data = os.read(stdin_fd, 1024)
@@ -125,10 +94,16 @@ def run(
         raise LoginError(f"'{name}' was interrupted; nothing changed")
     if child.exitstatus != 0:
         raise LoginError(f"'{name}' failed (exit status {child.exitstatus}); nothing changed")
-    found = TOKEN.findall(bytes(captured))
-    if not found:
+    if masker.unsure:
+        # A line of token characters after the token: a wrap at a width we do not know, or
+        # not; storing a token cut in two would report a login that does not work.
+        raise LoginError(
+            f"'{name}' printed the token in a shape wrap cannot read for sure (broken across "
+            "lines); nothing changed: run it yourself and set the token by hand"
+        )
+    if not masker.tokens:
         raise LoginError(f"'{name}' finished without printing a token; nothing changed")
-    return str(found[-1].decode("ascii"))
+    return masker.tokens[-1].decode("ascii")
 
 
 def _size(fd: int) -> tuple[int, int]:
