@@ -713,6 +713,25 @@ def test_claude_lock_held_in_node_excludes_wrap(stack: Stack, which: str) -> Non
     stack.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
 
 
+def test_claude_write_lock_held_in_node_delays_wraps_write(stack: Stack) -> None:
+    """Claude takes <dir>/.storage-write.lock for every write of the file: wrap, once it has
+    its answer, waits for it before replacing the file."""
+    stack.write_claude(60)
+    holder = _holder(stack, "write")
+    assert "locked" in next(lines_of(holder))
+    wrap = stack.wrap_claude(CLAUDE_VERSIONS[0], "auth", "status", "--json")
+    wait_for(lambda: len(stack.server.received) == 1 or wrap.poll() is not None, "wrap's refresh")
+    wait_until_waiting(wrap, stack.server, sent_before=1)
+    assert wrap.poll() is None
+    assert stack.claude_refresh_token() == "old-refresh"  # not written under claude's lock
+    assert holder.stdin is not None
+    holder.stdin.write("release\n")
+    holder.stdin.flush()
+    assert finish(holder).returncode == 0
+    assert json.loads(ok(wrap).stdout)["loggedIn"] is True
+    stack.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
+
+
 @pytest.mark.parametrize("which", ["refresh", "legacy"])
 def test_wrap_refreshing_excludes_a_node_lock_holder(stack: Stack, which: str) -> None:
     stack.write_claude(60)
