@@ -670,6 +670,13 @@ def _holder(stack: Stack, which: str) -> subprocess.Popen[str]:
     return stack.start(argv, stack.home.env(), stdin=subprocess.PIPE)
 
 
+def _busy(stack: Stack, which: str) -> bool:
+    """Whether the Node holder finds the lock(s) taken by someone else."""
+    r = finish(_holder(stack, which))
+    assert r.returncode in (0, 3), r.stdout + r.stderr
+    return r.returncode == 3 and "busy" in json.loads(r.stdout)
+
+
 def _refresh_as_claude(stack: Stack) -> None:
     """What claude does under its lock: send the file's refresh token, write the answer back."""
     import httpx
@@ -738,9 +745,17 @@ def test_wrap_refreshing_excludes_a_node_lock_holder(stack: Stack, which: str) -
     hold = stack.server.on_request = Hold()
     wrap = stack.wrap_claude(CLAUDE_VERSIONS[0], "auth", "status", "--json")
     assert hold.arrived.wait(30), finish(wrap)
-    busy = finish(_holder(stack, which))
-    assert busy.returncode == 3, busy.stdout + busy.stderr
-    assert "busy" in json.loads(busy.stdout)
+    lock = (
+        stack.home.claude_dir / ".oauth_refresh.lock"
+        if which == "refresh"
+        else Path(os.path.realpath(stack.home.claude_dir) + ".lock")
+    )
+    born = lock.stat().st_mtime_ns
+    assert _busy(stack, which)
+    # A live holder touches its lock (Claude takes one untouched for 10 s as stale): once wrap
+    # has touched it, it is still wrap's.
+    wait_for(lambda: lock.stat().st_mtime_ns != born, f"wrap to touch {lock.name}")
+    assert _busy(stack, which)
     hold.release()
     assert json.loads(ok(wrap).stdout)["loggedIn"] is True
     assert stack.server.received == ["old-refresh"]
