@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from launcher import config, credentials, exitcodes, policy, store
+from launcher import config, credentials, exitcodes, policy, store, stores
 from launcher.errors import CredentialsError, ExecError, UsageError, WrapError
 from launcher.execute import exec_program, find_program, reentered
 from launcher.log import Log
@@ -38,7 +38,9 @@ def gate(
     path = settings.credentials
     profile = settings.profile
     try:
-        _, _, creds = store.read_parsed(profile, path, time.sleep)
+        # The file unless the account lives in the Keychain or the keyring (launcher/stores/).
+        source = stores.for_settings(settings, env)
+        _, _, creds = store.read_parsed(profile, path, time.sleep, source)
     except CredentialsError as e:
         if settings.strict:
             log.warn(f"{e} (--strict: not launching {program})")
@@ -60,7 +62,7 @@ def gate(
     if settings.refresh_via == "cli":
         log.debug(f"refresh_via = cli: {program} refreshes its own token")
         return None
-    if remembered.blocked(t, store.fingerprint(path)):
+    if remembered.blocked(t, source.fingerprint()):
         # The endpoint's firewall refused wrap: the CLI refreshes by itself when it must.
         log.debug(f"the token endpoint refused wrap recently; launching {program} at once")
         return None
@@ -70,12 +72,12 @@ def gate(
 
         renew = renew_now
     try:
-        renew(settings, state_dir, now=now, log=log)
+        renew(settings, state_dir, now=now, log=log, env=env)
     except WrapError as e:
         if getattr(e, "rejected", False) and _login(settings, env, log, interactive, str(e)):
             return None
         return _failed(settings, log, e, current, program)
-    log.debug(f"refreshed the token in {path}")
+    log.debug(f"refreshed the token in {source.where}")
     return None
 
 

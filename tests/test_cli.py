@@ -24,6 +24,8 @@ KEYS = [
     "last_refreshed",
     "refresh_count",
     "consecutive_failures",
+    "store",
+    "where",
     "refresh_blocked_until",
 ]
 
