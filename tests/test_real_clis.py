@@ -460,58 +460,6 @@ def test_each_cli_refreshes_through_the_proxy(request: pytest.FixtureRequest, cl
         s.assert_codex_holds_newest()
 
 
-# Headers of the transport, not of the client: httpx's own, left as they are.
-TRANSPORT = {"host", "content-length", "connection", "accept-encoding"}
-# Where wrap's request still differs from the CLI's, header by header (names lower-case):
-# (header, the CLI's value, wrap's). Fix one and remove it here.
-KNOWN_DIFFERENCES: dict[str, set[tuple[str, str | None, str | None]]] = {
-    f"claude {v}": set() for v in CLAUDE_VERSIONS
-} | {f"codex {CODEX_VERSION}": {("accept", "*/*", "application/json")}}
-
-
-@pytest.mark.parametrize("cli", list(WIRE))
-def test_wrap_sends_what_the_cli_sends(request: pytest.FixtureRequest, cli: str) -> None:
-    """The CLI refreshes, then wrap does, both through the proxy (wrap on the profile's real
-    token URL, by HTTPS_PROXY and SSL_CERT_FILE's CA): the two requests side by side."""
-    name, version = cli.split()
-    if name == "claude":
-        s: Stack = request.getfixturevalue("stack")
-        s.write_claude(60)
-        ok(s.claude(version, "-p", "hi"))
-        s.age_claude()
-    else:
-        s = request.getfixturevalue("codex_stack")
-        s.write_codex(-60)
-        ok(s.codex("exec", "--skip-git-repo-check", "hi"))
-        s.age_codex()
-    env = s.env()
-    del env["WRAP_TOKEN_URL"]
-    assert "refreshed" in ok(s.start([str(BIN / "wrap"), "refresh", name], env)).stdout
-    theirs, ours = s.proxy.token_requests()
-    assert (ours.method, ours.host, ours.route) == (theirs.method, theirs.host, theirs.route)
-    assert ours.fields is not None
-    assert theirs.fields is not None
-    assert list(ours.fields) == list(theirs.fields)  # the same fields, in the same order
-    # The CLI sent the file's token; wrap the one the CLI was given for it.
-    assert s.server.received == ["old-refresh", s.server.issued_refresh[0]]
-    for field, value in theirs.fields.items():
-        if field == "refresh_token" or (field == "scope" and version == "2.1.197"):
-            continue  # wrap asks for the newest list of scopes (2.1.330's)
-        assert ours.fields[field] == value, field
-    mine = {k.lower(): v for k, v in ours.headers if k.lower() not in TRANSPORT}
-    cli_headers = {k.lower(): v for k, v in theirs.headers if k.lower() not in TRANSPORT}
-    differences = {
-        (h, cli_headers.get(h), mine.get(h))
-        for h in cli_headers.keys() | mine.keys()
-        if cli_headers.get(h) != mine.get(h)
-    }
-    assert differences == KNOWN_DIFFERENCES[cli]
-    if name == "claude":
-        s.assert_claude_holds_newest(version)
-    else:
-        s.assert_codex_holds_newest()
-
-
 # -- a. claude refreshing while wrap-claude starts ----------------------------------------------
 
 
