@@ -49,6 +49,7 @@ class Settings:
         "no_browser",
         "profile",
         "refresh_timeout",
+        "refresh_via",
         "setup_token",
         "strict",
         "threshold",
@@ -69,6 +70,7 @@ class Settings:
         lock_timeout: float,
         login_timeout: float = DEFAULT_LOGIN_TIMEOUT,
         setup_token: str = "file",
+        refresh_via: str = "auto",
         no_browser: bool,
         verbosity: int,
         config_path: str | None,
@@ -85,6 +87,10 @@ class Settings:
         # Where a setup command's token goes: "file" (the credentials file) or "env" (kept by
         # wrap and handed to the program as CLAUDE_CODE_OAUTH_TOKEN).
         self.setup_token = setup_token
+        # Who sends the refresh: "direct" (wrap), "cli" (never wrap: the vendor's CLI refreshes,
+        # wrap only runs its refreshing command on request), "auto" (wrap, and the CLI while the
+        # endpoint's firewall refuses wrap).
+        self.refresh_via = refresh_via
         self.no_browser = no_browser
         # -1 quiet, 0 warnings (default), 1 debug
         self.verbosity = verbosity
@@ -284,7 +290,14 @@ def resolve(
             "login_timeout", "WRAP_LOGIN_TIMEOUT", "login_timeout", DEFAULT_LOGIN_TIMEOUT
         ),
         setup_token=_choice(
-            text("setup_token", "WRAP_SETUP_TOKEN", "setup_token", "file"), ("file", "env")
+            text("setup_token", "WRAP_SETUP_TOKEN", "setup_token", "file"),
+            ("file", "env"),
+            "setup_token",
+        ),
+        refresh_via=_choice(
+            text("refresh_via", "WRAP_REFRESH_VIA", "refresh_via", "auto"),
+            ("auto", "direct", "cli"),
+            "refresh_via",
         ),
         no_browser=flag_bool("no_browser", "WRAP_NO_BROWSER", "no_browser"),
         verbosity=verbosity,
@@ -292,9 +305,9 @@ def resolve(
     )
 
 
-def _choice(value: str | None, accepted: tuple[str, ...]) -> str:
+def _choice(value: str | None, accepted: tuple[str, ...], key: str) -> str:
     if value not in accepted:
-        raise UsageError(f"invalid setup_token {value!r}: use {' or '.join(accepted)}")
+        raise UsageError(f"invalid {key} {value!r}: use {', '.join(accepted)}")
     return value
 
 

@@ -42,6 +42,7 @@ _PROFILE_KEYS: dict[str, tuple[str, type | tuple[type, ...], tuple[str, ...] | N
     "client_auth": ("client_auth", str, ("body", "basic")),
     "body": ("body", str, ("json", "form")),
     "extra_body": ("extra_body", dict, None),
+    "headers": ("headers", dict, None),
     "request": ("request", dict, None),
     "response": ("response", dict, None),
     "copy_fields": ("copy_fields", dict, None),
@@ -65,6 +66,7 @@ SETTING_KEYS = frozenset(
         "no_browser",
         "login_timeout",
         "setup_token",
+        "refresh_via",
     }
 )
 _OTHER_KEYS = frozenset({"base", "alias", "aliases"})

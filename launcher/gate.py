@@ -52,9 +52,17 @@ def gate(
     from launcher import state
 
     state_dir = config.state_dir(env)
-    threshold = policy.effective_threshold(settings.threshold, state.load(state_dir, path).lifetime)
+    remembered = state.load(state_dir, path)
+    threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
     current = policy.token_state(creds.expires_at, t, threshold)
     if current == policy.FRESH:
+        return None
+    if settings.refresh_via == "cli":
+        log.debug(f"refresh_via = cli: {program} refreshes its own token")
+        return None
+    if remembered.blocked(t, store.fingerprint(path)):
+        # The endpoint's firewall refused wrap: the CLI refreshes by itself when it must.
+        log.debug(f"the token endpoint refused wrap recently; launching {program} at once")
         return None
     if renew is None:
         # httpx and the rest of the refresh machinery load only when a refresh is due.
@@ -169,8 +177,9 @@ def _hand_over_setup_token(settings: Settings, env: Mapping[str, str], t: float)
     import json
 
     try:
-        with open(state.env_token_path(config.state_dir(env), settings.credentials), "rb") as f:
-            saved = json.loads(f.read())
+        saved = json.loads(
+            store.read_private(state.env_token_path(config.state_dir(env), settings.credentials))
+        )
         token, expires_at = saved["token"], saved["expires_at"]
     except (OSError, ValueError, KeyError, TypeError):
         return

@@ -16,6 +16,7 @@ import httpx
 from launcher import credentials, lock, policy, redact, state, store, validate, vendors
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
+from launcher.vendors import request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -49,6 +50,12 @@ def renew(
     """
     path = settings.credentials
     profile = settings.profile
+    if settings.refresh_via == "cli":
+        from launcher import delegate
+
+        return delegate.refresh_via_cli(
+            settings, env=os.environ if env is None else env, now=now, log=log
+        )
     if "{" not in settings.token_url:
         grant.check_url(settings.token_url)  # a configuration error: before any lock or request
     started = now()
@@ -137,6 +144,8 @@ class _Run:
                 f"the file has no refresh token; {profile.login_hint}", rejected=True, sent=False
             )
         sent = creds.refresh_token
+        if not forced and remembered.blocked(now(), store.fingerprint(path)):
+            raise blocked_error(remembered, profile)
         if not forced and remembered.unanswered == state.token_digest(sent):
             raise RefreshError(
                 "an earlier refresh with this refresh token got no answer, and the server may "
@@ -173,6 +182,14 @@ class _Run:
                 )
             unanswered = _ambiguous(e) and writer.saved_refresh_token is None
             _record_failure(state_dir, path, now(), e, unanswered=sent if unanswered else None)
+            if e.firewall:
+                e = RefreshError(
+                    f"{e}; wrap will not ask it again for {_human(_cooldown(state_dir, path))}: "
+                    f"{profile.programs[0]} refreshes its token itself when it must (or run "
+                    "'wrap --refresh-token' to try now)",
+                    firewall=True,
+                    sent=False,
+                )
             raise e from None
         except WrapError as e:
             _record_failure(state_dir, path, now(), e)
@@ -423,6 +440,7 @@ def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -
         request=profile.request,
         response=profile.response,
         extra_body=profile.extra_body,
+        headers=request.headers(profile.headers),
     )
 
 
@@ -529,6 +547,11 @@ def _record_failure(
         remembered.unanswered = state.token_digest(unanswered)
     if isinstance(error, RefreshError) and error.rejected:
         remembered.suspended_at_version = store.fingerprint(path)
+    if isinstance(error, RefreshError) and error.firewall:
+        step = COOLDOWNS[min(remembered.blocked_count, len(COOLDOWNS) - 1)]
+        remembered.blocked_count += 1
+        remembered.blocked_until = when + step
+        remembered.blocked_version = store.fingerprint(path)
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
 
@@ -545,10 +568,41 @@ def record_success(state_dir: str, path: str, when: float, lifetime: float, log:
     remembered.unanswered = None
     remembered.pending_recovery = None
     remembered.pending_version = None
+    remembered.blocked_until = None
+    remembered.blocked_count = 0
+    remembered.blocked_version = None
     try:
         state.save(state_dir, remembered)
     except OSError as e:
         log.debug(f"could not save refresh state for {path}: {e.strerror}")
+
+
+# How long launches leave the endpoint alone after its firewall refused wrap, growing with
+# each refusal in a row (cleared by a success, or by the file changing).
+COOLDOWNS = (600.0, 3600.0, 21600.0)
+
+
+def _cooldown(state_dir: str, path: str) -> float:
+    remembered = state.load(state_dir, path)
+    if remembered.blocked_until is None or remembered.last_failed is None:
+        return COOLDOWNS[0]
+    return remembered.blocked_until - remembered.last_failed
+
+
+def _human(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} min"
+
+
+def blocked_error(remembered: state.CredState, profile: Profile) -> RefreshError:
+    until = time.strftime("%H:%M", time.localtime(remembered.blocked_until or 0))
+    return RefreshError(
+        f"the token endpoint's firewall refused wrap's last request; wrap leaves it alone until "
+        f"{until} and {profile.programs[0]} refreshes its token itself when it must "
+        "('wrap --refresh-token' tries now)",
+        sent=False,
+        blocked=True,
+    )
 
 
 def _remember_recovery(state_dir: str, path: str, kept: str) -> None:

@@ -52,6 +52,11 @@ def describe(
         "last_refreshed": iso(remembered.last_refreshed),
         "refresh_count": remembered.refresh_count,
         "consecutive_failures": remembered.consecutive_failures,
+        "refresh_blocked_until": (
+            iso(remembered.blocked_until)
+            if remembered.blocked(now, store.fingerprint(path))
+            else None
+        ),
     }
     try:
         data = store.read_bytes(path, settings.profile.login_hint)

@@ -23,6 +23,9 @@ _FIELDS = (
     "unanswered",
     "pending_recovery",
     "pending_version",
+    "blocked_until",
+    "blocked_count",
+    "blocked_version",
 )
 
 
@@ -47,6 +50,19 @@ class CredState:
         # file, and the file's fingerprint then: until the file changes, its token is the one.
         self.pending_recovery: str | None = None
         self.pending_version: str | None = None
+        # The token endpoint's firewall refused wrap (not an OAuth answer): no launch asks it
+        # again before BLOCKED_UNTIL while the file is the one it refused (BLOCKED_VERSION);
+        # BLOCKED_COUNT refusals in a row make the cooldown grow.
+        self.blocked_until: float | None = None
+        self.blocked_count = 0
+        self.blocked_version: str | None = None
+
+    def blocked(self, now: float, version: str | None) -> bool:
+        return (
+            self.blocked_until is not None
+            and now < self.blocked_until
+            and self.blocked_version == version
+        )
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in _FIELDS}
@@ -78,8 +94,7 @@ def load(state_dir: str, cred_path: str) -> CredState:
     """The remembered state; a fresh one when there is none or it is unreadable (it is a cache)."""
     st = CredState(os.path.realpath(cred_path))
     try:
-        with open(state_path(state_dir, st.path, resolved=True), "rb") as f:
-            raw = json.loads(f.read())
+        raw = json.loads(store.read_private(state_path(state_dir, st.path, resolved=True)))
     except (OSError, ValueError):
         return st
     if not isinstance(raw, dict):
@@ -95,6 +110,9 @@ def load(state_dir: str, cred_path: str) -> CredState:
         ("unanswered", (str,)),
         ("pending_recovery", (str,)),
         ("pending_version", (str,)),
+        ("blocked_until", (int, float)),
+        ("blocked_count", (int,)),
+        ("blocked_version", (str,)),
     ):
         value = raw.get(name)
         if isinstance(value, kind) and not isinstance(value, bool):

@@ -24,6 +24,7 @@ KEYS = [
     "last_refreshed",
     "refresh_count",
     "consecutive_failures",
+    "refresh_blocked_until",
 ]
 
 

@@ -226,12 +226,13 @@ def test_state_remembers_without_token_values(home: Home, server: TokenServer) -
 
 
 def test_keeps_file_mode(home: Home, server: TokenServer) -> None:
-    home.write(_doc(T0 + HOUR), mode=0o640)
+    # Owner read-only is the user's choice and stays (group or other bits do not: test_ownership).
+    home.write(_doc(T0 + HOUR), mode=0o400)
     inode = home.creds.stat().st_ino
     _gate(home, server, T0)
     assert home.read()["claudeAiOauth"]["accessToken"] == "test-access-1"  # it was rewritten
     assert home.creds.stat().st_ino != inode  # by a replace, not in place
-    assert home.creds.stat().st_mode & 0o777 == 0o640
+    assert home.creds.stat().st_mode & 0o777 == 0o400
 
 
 def test_symlink_is_written_through_and_stays_a_link(
