@@ -572,8 +572,8 @@ def test_codex_starting_while_wrap_refreshes_ahead_of_expiry(codex_stack: Stack)
 @pytest.mark.parametrize("meanwhile", [False, True])
 def test_codex_takes_its_lock_only_to_write_the_answer(codex_stack: Stack, meanwhile: bool) -> None:
     """codex 0.169.0 sends its refresh first, then writes the answer under flock(auth.lock),
-    and only if auth.json still holds the refresh token it sent: a file changed MEANWHILE (by
-    another refresher) is kept, and codex's own answer dropped."""
+    and only if auth.json still holds the tokens it refreshed from: a file another refresher
+    changed MEANWHILE is kept, and codex's own answer dropped."""
     s = codex_stack
     s.write_codex(-60)
     fd = os.open(s.codex_home / "auth.lock", os.O_RDWR | os.O_CREAT, 0o600)
