@@ -56,6 +56,7 @@ class Settings:
         "refresh_timeout",
         "refresh_via",
         "setup_token",
+        "store",
         "strict",
         "threshold",
         "token_url",
@@ -80,6 +81,7 @@ class Settings:
         verbosity: int,
         config_path: str | None,
         fleet: str | None = None,
+        store: str = "auto",
     ) -> None:
         self.profile = profile
         self.credentials = credentials
@@ -103,6 +105,9 @@ class Settings:
         self.config_path = config_path
         # The account's record name in the fleet store ([profiles.NAME] fleet); None: local only.
         self.fleet = fleet
+        # Where the account's credentials live (launcher/stores/): "auto" (where its CLI keeps
+        # them here), "file", "keychain" or "keyring"; a per-profile config key.
+        self.store = store
 
 
 def parse_duration(text: str, source: str) -> float:
@@ -332,6 +337,7 @@ def resolve(
         verbosity=verbosity,
         config_path=config_path if table else None,
         fleet=_fleet_name(section, config_path),
+        store=_store_choice(section.get("store", "auto"), profile.name, config_path),
     )
 
 
@@ -348,6 +354,16 @@ def _choice(value: str | None, accepted: tuple[str, ...], key: str) -> str:
     if value not in accepted:
         raise UsageError(f"invalid {key} {value!r}: use {', '.join(accepted)}")
     return value
+
+
+def _store_choice(value: object, profile: str, config_path: str) -> str:
+    choices = ("auto", "file", "keychain", "keyring")
+    if value not in choices:
+        raise UsageError(
+            f"invalid store {value!r} for profiles.{profile} in {config_path}: use "
+            + ", ".join(choices)
+        )
+    return str(value)
 
 
 class _Config:

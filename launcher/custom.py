@@ -68,6 +68,7 @@ SETTING_KEYS = frozenset(
         "login_timeout",
         "setup_token",
         "refresh_via",
+        "store",
     }
 )
 _OTHER_KEYS = frozenset({"base", "alias", "aliases"})

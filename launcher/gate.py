@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from launcher import config, credentials, exitcodes, policy, store
+from launcher import config, credentials, exitcodes, policy, store, stores
 from launcher.errors import CredentialsError, ExecError, UsageError, WrapError
 from launcher.execute import exec_program, find_program, reentered
 from launcher.log import Log
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from launcher.config import Settings
+    from launcher.stores import Store
 
 
 def gate(
@@ -42,7 +43,9 @@ def gate(
     path = settings.credentials
     profile = settings.profile
     try:
-        _, _, creds = store.read_parsed(profile, path, time.sleep)
+        # The file unless the account lives in the Keychain or the keyring (launcher/stores/).
+        source = stores.for_settings(settings, env)
+        _, _, creds = store.read_parsed(profile, path, time.sleep, source)
     except Exception as e:
         if not isinstance(e, CredentialsError):
             # A bug in reading, not a bad file: as if it were unreadable, after a crash report.
@@ -58,10 +61,10 @@ def gate(
     if current == policy.FRESH:
         return None
     try:
-        return _due(settings, env, now, log, program, renew, interactive, creds, t)
+        return _due(settings, env, now, log, program, renew, interactive, creds, t, source)
     except (Exception, KeyboardInterrupt) as e:
         why = "interrupted" if isinstance(e, KeyboardInterrupt) else _unexpected(env, e)
-        return _failed(settings, log, WrapError(why), current, program)
+        return _failed(settings, log, WrapError(why), current, program, source.where)
 
 
 def _unexpected(env: Mapping[str, str], error: BaseException) -> str:
@@ -80,6 +83,7 @@ def _due(
     interactive: bool,
     creds: credentials.Credentials,
     t: float,
+    source: Store,
 ) -> int | None:
     """The token is not fresh by the raw threshold: the lifetime rule, then refresh or login."""
     from launcher import state
@@ -94,7 +98,7 @@ def _due(
     if settings.refresh_via == "cli":
         log.debug(f"refresh_via = cli: {program} refreshes its own token")
         return None
-    if remembered.blocked(t, store.fingerprint(path)):
+    if remembered.blocked(t, source.fingerprint()):
         # The endpoint's firewall refused wrap: the CLI refreshes by itself when it must.
         log.debug(f"the token endpoint refused wrap recently; launching {program} at once")
         return None
@@ -104,12 +108,12 @@ def _due(
 
         renew = renew_now
     try:
-        renew(settings, state_dir, now=now, log=log)
+        renew(settings, state_dir, now=now, log=log, env=env)
     except WrapError as e:
         if getattr(e, "rejected", False) and _login(settings, env, log, interactive, str(e)):
             return None
-        return _failed(settings, log, e, current, program)
-    log.debug(f"refreshed the token in {path}")
+        return _failed(settings, log, e, current, program, source.where)
+    log.debug(f"refreshed the token in {source.where}")
     return None
 
 
@@ -132,9 +136,8 @@ def _login(
 
 
 def _failed(
-    settings: Settings, log: Log, error: WrapError, current: str, program: str
+    settings: Settings, log: Log, error: WrapError, current: str, program: str, path: str
 ) -> int | None:
-    path = settings.credentials
     # A rejected token's message already says how to log in again; a usage error how to fix it.
     retry = (
         ""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from launcher.credentials import Credentials
     from launcher.profiles import Profile
+    from launcher.stores import Store
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -97,17 +98,18 @@ IN_PLACE_PAUSE = 0.2
 
 
 def read_parsed(
-    profile: Profile, path: str, sleep: Callable[[float], None]
+    profile: Profile, path: str, sleep: Callable[[float], None], source: Store | None = None
 ) -> tuple[bytes, dict[str, Any], Credentials]:
-    """Read and parse the file (CredentialsError when unusable); a profile whose CLI rewrites
-    the file in place gets a few more reads, after pauses, before it is called invalid."""
+    """Read and parse the file, or SOURCE (a store of launcher/stores/), CredentialsError when
+    unusable; a profile whose CLI rewrites the file in place gets a few more reads, after
+    pauses, before it is called invalid."""
     from launcher import credentials
 
     tries = IN_PLACE_REREADS if profile.rewrites_in_place else 0
     while True:
-        data = read_bytes(path, profile.login_hint)
+        data = read_bytes(path, profile.login_hint) if source is None else source.read()
         try:
-            doc, creds = credentials.parse(profile, data, path)
+            doc, creds = credentials.parse(profile, data, path if source is None else source.where)
         except CredentialsError as e:
             if tries <= 0 or e.state != INVALID:
                 raise
