@@ -87,7 +87,7 @@ def token_digest(token: str) -> str:
     """A fingerprint of a token for wrap's state: tells two tokens apart, never reveals one."""
     import hashlib
 
-    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def load(state_dir: str, cred_path: str) -> CredState:
