@@ -98,6 +98,12 @@ def _settings_options(f: Any) -> Any:
             "[env WRAP_REFRESH_TIMEOUT; default 15s].",
         ),
         click.option(
+            "--login-warning",
+            metavar="DURATION",
+            help="Warn (once a day) when the login itself ends within this "
+            "[env WRAP_LOGIN_WARNING; default 3d].",
+        ),
+        click.option(
             "--no-browser",
             is_flag=True,
             default=None,
@@ -188,7 +194,7 @@ def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
         log.warn(str(e))
         sys.exit(e.exit_code)
     if expiring:
-        entries = [e for e in entries if e.report["state"] in ("expiring", "expired")]
+        entries = [e for e in entries if status.expiring(e)]
     if as_json:
         click.echo(json.dumps([e.report for e in entries], indent=2))
     elif entries:
@@ -307,6 +313,7 @@ def _flags(opts: dict[str, Any]) -> dict[str, Any]:
         "strict",
         "refresh_timeout",
         "no_browser",
+        "login_warning",
     )
     flags = {k: opts[k] for k in keys}
     flags["verbosity"] = 1 if opts["verbose"] else 0
@@ -331,10 +338,10 @@ def _check(settings: config.Settings, env: Any, *, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(obj))
     else:
-        click.echo(report.summary_line(obj))
+        click.echo(report.summary_line(obj, settings.threshold))
         if problem:
             click.echo(f"wrap: {problem}", err=True)
-    return report.EXIT_FOR_STATE[obj["state"]]
+    return report.exit_code(obj, settings.threshold)
 
 
 def _force_refresh(settings: config.Settings, env: Any, log: Log, *, quiet: bool) -> int:

@@ -48,6 +48,8 @@ _PROFILE_KEYS: dict[str, tuple[str, type | tuple[type, ...], tuple[str, ...] | N
     "login_hint": ("login_hint", str, None),
     "login_method": ("login_method", str, ("setup", "browser")),
     "setup_command": ("setup_command", list, None),
+    "login_expiry": ("login_expiry_field", str, None),
+    "login_expiry_unit": ("login_expiry_unit", str, ("ms", "s", "iso")),
     "authorize_url": ("authorize_url", str, None),
     "authorize_params": ("authorize_params", dict, None),
     "scopes": ("scopes", str, None),
@@ -64,6 +66,7 @@ SETTING_KEYS = frozenset(
         "lock_timeout",
         "no_browser",
         "login_timeout",
+        "login_warning",
         "setup_token",
     }
 )

@@ -38,7 +38,7 @@ def gate(
     path = settings.credentials
     profile = settings.profile
     try:
-        _, _, creds = store.read_parsed(profile, path, time.sleep)
+        _, doc, creds = store.read_parsed(profile, path, time.sleep)
     except CredentialsError as e:
         if settings.strict:
             log.warn(f"{e} (--strict: not launching {program})")
@@ -46,6 +46,12 @@ def gate(
         log.warn(f"{e}; launching {program} anyway")
         return None
     t = now()
+    ends = creds.login_expires_at
+    # The login's own deadline came with the read: a comparison, and no more while it is far.
+    if ends is not None and ends - t <= settings.login_warning:
+        from launcher import deadline
+
+        deadline.warn_once_a_day(settings, doc, ends, env=env, now=t, say=log.warn)
     # Past the raw threshold the lifetime rule can only lower it: no state read on the hot path.
     if policy.token_state(creds.expires_at, t, settings.threshold) == policy.FRESH:
         return None

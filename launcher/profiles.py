@@ -52,6 +52,8 @@ class Profile:
         "expiry_unit",
         "extra_body",
         "id_token_field",
+        "login_expiry_field",
+        "login_expiry_unit",
         "login_hint",
         "login_method",
         "name",
@@ -114,6 +116,8 @@ class Profile:
         scope_field: str | None = None,
         required_scope: str | None = None,
         rewrites_in_place: bool = False,
+        login_expiry_field: str | None = None,
+        login_expiry_unit: str = "ms",
     ) -> None:
         self.name = name
         self.programs = programs or (name,)
@@ -170,6 +174,10 @@ class Profile:
         # The CLI rewrites the file in place (truncate + write, not rename): a read that fails
         # to parse may have caught it halfway, so read again after a pause first (codex).
         self.rewrites_in_place = rewrites_in_place
+        # Where the file says when the login itself ends (no refresh extends it), and in which
+        # unit (ms, s, iso); None: the CLI does not record it.
+        self.login_expiry_field = login_expiry_field
+        self.login_expiry_unit = login_expiry_unit
 
     def replace(self, **changes: Any) -> Profile:
         values = {name: getattr(self, name) for name in self.__slots__}
@@ -249,6 +257,8 @@ CLAUDE = Profile(
     },
     scope_field="claudeAiOauth.scopes",
     required_scope="user:inference",
+    # Claude Code 2.1.330 writes it at login from refresh_token_expires_in (2.1.197 does not).
+    login_expiry_field="claudeAiOauth.refreshTokenExpiresAt",
     setup_command=("claude", "setup-token"),
     login_method="setup",
     login_hint="log in again: run 'claude' and type /login, or 'claude setup-token'",

@@ -277,6 +277,8 @@ class Writer:
                     f"{profile.programs[0]} would not use it; {profile.login_hint}"
                 )
             extra[profile.scope_field] = granted
+        # A new login deadline, when the answer gives one (claude's refreshTokenExpiresAt).
+        extra.update(credentials.deadline_changes(profile, response.body, refreshed_at))
         self._commit(
             {
                 "access_token": response.access_token,

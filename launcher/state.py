@@ -23,6 +23,7 @@ _FIELDS = (
     "unanswered",
     "pending_recovery",
     "pending_version",
+    "login_warned",
 )
 
 
@@ -47,6 +48,8 @@ class CredState:
         # file, and the file's fingerprint then: until the file changes, its token is the one.
         self.pending_recovery: str | None = None
         self.pending_version: str | None = None
+        # When the gate last said that the login ends soon: it says so at most once a day.
+        self.login_warned: float | None = None
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in _FIELDS}
@@ -95,6 +98,7 @@ def load(state_dir: str, cred_path: str) -> CredState:
         ("unanswered", (str,)),
         ("pending_recovery", (str,)),
         ("pending_version", (str,)),
+        ("login_warned", (int, float)),
     ):
         value = raw.get(name)
         if isinstance(value, kind) and not isinstance(value, bool):

@@ -24,6 +24,9 @@ KEYS = [
     "last_refreshed",
     "refresh_count",
     "consecutive_failures",
+    "login_expires_at",
+    "login_expires_in_seconds",
+    "store",
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Home
+from conftest import Clock, Home
 from token_server import TokenServer
 
 from launcher import config, gate, state
@@ -19,14 +19,6 @@ from launcher.renew import renew
 HOUR = 3600
 DAY = 86400
 T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _settings(home: Home, server: TokenServer, **flags: Any) -> config.Settings:
