@@ -233,13 +233,18 @@ def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> Non
 
 @wrap.command("login", context_settings=CONTEXT)
 @click.argument("name", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
-def login_cmd(opts: dict[str, Any], name: str | None) -> None:
-    """Log in again interactively: the vendor's setup command under a pty (claude), or a
-    browser with PKCE and a loopback redirect (gemini, codex). NAME is a profile or a file
-    path; without it, the default profile. Needs a terminal."""
+def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> None:
+    """Log in again interactively: the vendor's own login under a pty (`claude auth login`,
+    `codex login`), or a browser with PKCE and a loopback redirect (gemini). NAME is a profile
+    or a file path; without it, the default profile. ARGS after -- go to the vendor's login
+    command (wrap login claude -- --email a@b). Needs a terminal."""
     from launcher import login
 
+    if name is not None and name.startswith("-"):
+        # `wrap login -- --sso`: no NAME, everything is for the CLI.
+        args, name = (name, *args), None
     log = _log(opts)
     env = os.environ
     flags = _flags(opts)
@@ -252,7 +257,7 @@ def login_cmd(opts: dict[str, Any], name: str | None) -> None:
                 flags["credentials"] = name
         settings = config.resolve(flags, env)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
-        login.login(settings, env=env, log=log, interactive=interactive)
+        login.login(settings, env=env, log=log, interactive=interactive, args=args)
     except WrapError as e:
         log.warn(str(e))
         sys.exit(e.exit_code)

@@ -153,7 +153,7 @@ def test_no_refresh_token_warns_with_login_hint(home: Home, server: TokenServer)
     data = home.write_claude(T0 + HOUR, refresh=None)
     _, err = _gate(home, server, T0)
     assert "no refresh token" in err
-    assert "/login" in err
+    assert "'wrap login claude'" in err
     assert server.refresh_requests == 0
     assert home.creds.read_bytes() == data
 

@@ -52,7 +52,27 @@ class Masker:
         return out
 
 
-def run(
+def run(command: Sequence[str], **kw: Any) -> str:
+    """Run COMMAND with the terminal attached; return the token it printed, or LoginError."""
+    captured = run_pty(command, **kw)
+    found = TOKEN.findall(captured)
+    if not found:
+        raise LoginError(
+            f"'{' '.join(command)}' finished without printing a token; nothing changed"
+        )
+    return str(found[-1].decode("ascii"))
+
+
+class Failed(LoginError):
+    """The command exited non-zero; OUTPUT is everything it printed (to say what it said)."""
+
+    def __init__(self, message: str, output: bytes, status: int | None) -> None:
+        super().__init__(message)
+        self.output = output
+        self.status = status
+
+
+def run_pty(
     command: Sequence[str],
     *,
     env: Mapping[str, str],
@@ -61,8 +81,9 @@ def run(
     stdout_fd: int = 1,
     spawn: Callable[..., Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> str:
-    """Run COMMAND with the terminal attached; return the token it printed, or LoginError."""
+) -> bytes:
+    """Run COMMAND under a pty with the terminal attached (masked, Ctrl-C and window size
+    passed through, a deadline); return what it printed once it exits 0, else LoginError."""
     import pexpect
 
     name = " ".join(command)
@@ -124,11 +145,12 @@ def run(
     if child.signalstatus is not None:
         raise LoginError(f"'{name}' was interrupted; nothing changed")
     if child.exitstatus != 0:
-        raise LoginError(f"'{name}' failed (exit status {child.exitstatus}); nothing changed")
-    found = TOKEN.findall(bytes(captured))
-    if not found:
-        raise LoginError(f"'{name}' finished without printing a token; nothing changed")
-    return str(found[-1].decode("ascii"))
+        raise Failed(
+            f"'{name}' failed (exit status {child.exitstatus}); nothing changed",
+            bytes(captured),
+            child.exitstatus,
+        )
+    return bytes(captured)
 
 
 def _size(fd: int) -> tuple[int, int]:
