@@ -13,6 +13,7 @@ from launcher import credentials
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from launcher.config import Settings
     from launcher.profiles import Profile
 
 # <provider>-oauth-<n>[-<alias>].json, as multi-account folders (routecodex) name their files.
@@ -42,6 +43,16 @@ def discover(
             seen.add(real)
             out.append(Account(profile, path, aliases.get(real) or alias_from_name(path)))
     return out
+
+
+def is_launched(account: Account, launched: Settings | None) -> bool:
+    """Whether ACCOUNT is the one `wrap` itself would gate on: only that one takes the
+    --token-url / WRAP_TOKEN_URL / top-level overrides, which name no profile."""
+    return (
+        launched is not None
+        and account.profile.name == launched.profile.name
+        and os.path.realpath(account.path) == os.path.realpath(launched.credentials)
+    )
 
 
 def _expand(patterns: Iterable[str]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from launcher import __version__, config, exitcodes, gate, report
+from launcher import config, exitcodes, gate, redact, report
 from launcher.errors import UsageError, WrapError
 from launcher.log import Log
 
@@ -141,7 +141,9 @@ def _settings_options(f: Any) -> Any:
     ),
 )
 @_settings_options
-@click.version_option(__version__, "--version", prog_name="wrap")
+@click.version_option(
+    package_name="wrap-launcher", prog_name="wrap", message="%(prog)s %(version)s"
+)
 @click.pass_context
 def wrap(ctx: click.Context, /, **opts: Any) -> None:
     """Gate a CLI on a fresh OAuth token, then exec it.
@@ -228,7 +230,8 @@ def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> Non
     except WrapError as e:
         log.warn(str(e))
         sys.exit(e.exit_code)
-    sys.exit(status.refresh_all(entries, env=env, log=log, echo=click.echo))
+    # Each line may carry a server's error text: redacted like every log line.
+    sys.exit(status.refresh_all(entries, env=env, log=log, echo=_echo_redacted))
 
 
 @wrap.command("login", context_settings=CONTEXT)
@@ -277,6 +280,82 @@ def daemon_cmd(args: tuple[str, ...]) -> None:
         "from cron or a systemd timer"
     )
     sys.exit(exitcodes.USAGE)
+
+
+def _echo_redacted(line: str) -> None:
+    click.echo(redact.text(line))
+
+
+# --- wrap fleet: one account on several machines (launcher/fleet/) -------------------------
+
+
+@wrap.group("fleet", context_settings=CONTEXT)
+def fleet_group() -> None:
+    """One account on several machines: its record in etcd, Redis or OpenBao/Vault.
+
+    Exit codes: 6 the store cannot be reached or refused wrap, or a record is unreadable;
+    7 (push) the record holds another login."""
+
+
+@fleet_group.command("pull", context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.option("--all", "everything", is_flag=True, help="Every account with `fleet` set.")
+@click.pass_obj
+def fleet_pull(opts: dict[str, Any], name: str | None, everything: bool) -> None:
+    """A fresh access token from the fleet record into this machine's file (no refresh token).
+
+    NAME is a profile or a record name; without it, the default profile."""
+    from launcher.fleet import commands
+
+    _fleet_exit(
+        opts,
+        lambda log: commands.pull(
+            _flags(opts), os.environ, name, everything, log=log, echo=click.echo
+        ),
+    )
+
+
+@fleet_group.command("push", context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.option("--force", is_flag=True, help="Replace a record that holds another login.")
+@click.pass_obj
+def fleet_push(opts: dict[str, Any], name: str | None, force: bool) -> None:
+    """Make this machine's login the account's fleet record; the file then keeps no refresh
+    token."""
+    from launcher.fleet import commands
+
+    _fleet_exit(
+        opts,
+        lambda log: commands.push(_flags(opts), os.environ, name, force, log=log, echo=click.echo),
+    )
+
+
+@fleet_group.command("status", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list, one object per record.")
+@click.pass_obj
+def fleet_status(opts: dict[str, Any], as_json: bool) -> None:
+    """Every fleet record: state, expiry, login deadline, last refresh, rejection, lock holder."""
+    from launcher.fleet import commands
+
+    def show(log: Log) -> int:
+        entries = commands.status(os.environ, log=log)
+        if as_json:
+            click.echo(json.dumps(entries, indent=2))
+        else:
+            click.echo(commands.table(entries) if entries else "no fleet records")
+        return exitcodes.FRESH
+
+    _fleet_exit(opts, show)
+
+
+def _fleet_exit(opts: dict[str, Any], run: Any) -> None:
+    log = _log(opts)
+    try:
+        code = run(log)
+    except WrapError as e:
+        log.warn(str(e))
+        code = e.exit_code
+    sys.exit(code)
 
 
 def _log(opts: dict[str, Any]) -> Log:
@@ -345,7 +424,7 @@ def _check(settings: config.Settings, env: Any, *, as_json: bool) -> int:
     else:
         click.echo(report.summary_line(obj, settings.threshold))
         if problem:
-            click.echo(f"wrap: {problem}", err=True)
+            click.echo(f"wrap: {redact.text(problem)}", err=True)
     return report.exit_code(obj, settings.threshold)
 
 

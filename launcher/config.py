@@ -34,6 +34,11 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+# Where a refresh token (and a client secret) is sent: an override meant for the launched
+# profile must never send another account's tokens to its URL.
+ENDPOINT_KEYS = frozenset({"token_url", "client_id"})
+
+
 class Settings:
     """Resolved settings for one run; plain values only."""
 
@@ -41,12 +46,14 @@ class Settings:
         "client_id",
         "config_path",
         "credentials",
+        "fleet",
         "lock_timeout",
         "login_timeout",
         "login_warning",
         "no_browser",
         "profile",
         "refresh_timeout",
+        "refresh_via",
         "setup_token",
         "strict",
         "threshold",
@@ -68,9 +75,11 @@ class Settings:
         login_timeout: float = DEFAULT_LOGIN_TIMEOUT,
         login_warning: float = DEFAULT_LOGIN_WARNING,
         setup_token: str = "file",
+        refresh_via: str = "auto",
         no_browser: bool,
         verbosity: int,
         config_path: str | None,
+        fleet: str | None = None,
     ) -> None:
         self.profile = profile
         self.credentials = credentials
@@ -86,10 +95,16 @@ class Settings:
         # Where a setup command's token goes: "file" (the credentials file) or "env" (kept by
         # wrap and handed to the program as CLAUDE_CODE_OAUTH_TOKEN).
         self.setup_token = setup_token
+        # Who sends the refresh: "direct" (wrap), "cli" (never wrap: the vendor's CLI refreshes,
+        # wrap only runs its refreshing command on request), "auto" (wrap, and the CLI while the
+        # endpoint's firewall refuses wrap).
+        self.refresh_via = refresh_via
         self.no_browser = no_browser
         # -1 quiet, 0 warnings (default), 1 debug
         self.verbosity = verbosity
         self.config_path = config_path
+        # The account's record name in the fleet store ([profiles.NAME] fleet); None: local only.
+        self.fleet = fleet
 
 
 def parse_duration(text: str, source: str) -> float:
@@ -167,6 +182,20 @@ def load_config(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
         raise UsageError(f"config file {path} is not valid TOML: {e}") from e
 
 
+def launched_settings(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    loaded: tuple[str, dict[str, Any]],
+    known: Mapping[str, Profile],
+) -> Settings | None:
+    """What a plain `wrap` would gate on (the launched profile and file); None when unresolvable."""
+    try:
+        return resolve(flags, env, loaded=loaded, known=known)
+    except UsageError:
+        return None
+
+
 def known_profiles(loaded: tuple[str, dict[str, Any]]) -> dict[str, Profile]:
     config_path, table = loaded
     if not table.get("profiles"):
@@ -185,10 +214,13 @@ def resolve(
     known: Mapping[str, Profile] | None = None,
     credentials_path: str | None = None,
     refresh_timeout: float = DEFAULT_REFRESH_TIMEOUT,
+    launched: bool = True,
 ) -> Settings:
     """Merge flags (None = not given), environment and config file into Settings.
 
-    REFRESH_TIMEOUT is the default when no flag, variable or config key sets one."""
+    REFRESH_TIMEOUT is the default when no flag, variable or config key sets one. LAUNCHED is
+    False for the other accounts of `status` and `refresh --all`: the endpoint overrides of the
+    flags, the environment and the config's top level are not theirs (see ENDPOINT_KEYS)."""
     config_path, table = loaded if loaded is not None else load_config(env)
     cfg = _Config(config_path, table)
     if known is None:
@@ -206,6 +238,9 @@ def resolve(
     section = cfg.section(profile.name)
 
     def pick(flag: str, var: str, key: str) -> tuple[Any, str] | None:
+        if key in ENDPOINT_KEYS and not launched:
+            value = section.get(key)
+            return None if value is None else (value, f"{key} in {config_path}")
         if flags.get(flag) is not None:
             return flags[flag], f"--{flag.replace('_', '-')}"
         if env.get(var):
@@ -268,17 +303,34 @@ def resolve(
             "login_warning", "WRAP_LOGIN_WARNING", "login_warning", DEFAULT_LOGIN_WARNING
         ),
         setup_token=_choice(
-            text("setup_token", "WRAP_SETUP_TOKEN", "setup_token", "file"), ("file", "env")
+            text("setup_token", "WRAP_SETUP_TOKEN", "setup_token", "file"),
+            ("file", "env"),
+            "setup_token",
+        ),
+        refresh_via=_choice(
+            text("refresh_via", "WRAP_REFRESH_VIA", "refresh_via", "auto"),
+            ("auto", "direct", "cli"),
+            "refresh_via",
         ),
         no_browser=flag_bool("no_browser", "WRAP_NO_BROWSER", "no_browser"),
         verbosity=verbosity,
         config_path=config_path if table else None,
+        fleet=_fleet_name(section, config_path),
     )
 
 
-def _choice(value: str | None, accepted: tuple[str, ...]) -> str:
+def _fleet_name(section: dict[str, Any], config_path: str) -> str | None:
+    name = section.get("fleet")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"config file {config_path}: fleet must be a record name (a string)")
+    return name
+
+
+def _choice(value: str | None, accepted: tuple[str, ...], key: str) -> str:
     if value not in accepted:
-        raise UsageError(f"invalid setup_token {value!r}: use {' or '.join(accepted)}")
+        raise UsageError(f"invalid {key} {value!r}: use {', '.join(accepted)}")
     return value
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from launcher.errors import CredentialsError
 
@@ -277,8 +278,11 @@ def _wrong_type(path: str, field: str, expected: str, fix: str) -> CredentialsEr
 
 
 def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
-    """Serialize DOC the way ORIGINAL was written: indentation, separators, final newline."""
+    """Serialize DOC the way ORIGINAL was written: indentation, separators, final newline, a
+    byte order mark and CRLF line ends (Windows editors); non-ASCII text stays as it is."""
     text = original.decode("utf-8", errors="replace")
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    text = text.removeprefix(bom)
     indent: str | int | None = None
     for line in text.splitlines()[1:]:
         stripped = line.lstrip(" \t")
@@ -293,10 +297,15 @@ def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
         style = {"separators": (",", ":") if compact else (", ", ": ")}
     else:
         style = {"indent": indent if indent is not None else 2}
-    end = "\n" if text.endswith("\n") or not text else ""
-    try:
-        return (json.dumps(doc, ensure_ascii=False, **style) + end).encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate ("\\ud83d", which Node writes for a cut emoji) has no UTF-8 form:
-        # escaped as JSON allows, it reads back the same.
-        return (json.dumps(doc, ensure_ascii=True, **style) + end).encode("ascii")
+    out = json.dumps(doc, ensure_ascii=False, **style)
+    if text.endswith("\n") or not text:
+        out += "\n"
+    if "\r\n" in text:
+        out = out.replace("\n", "\r\n")  # JSON strings hold no raw newline: only line ends
+    # A lone surrogate ("\\ud83d", which Node writes for a cut emoji) has no UTF-8 form: that
+    # one character is escaped as JSON allows (it reads back the same); the rest stays as is.
+    out = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+    return (bom + out).encode("utf-8")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -42,6 +42,7 @@ _PROFILE_KEYS: dict[str, tuple[str, type | tuple[type, ...], tuple[str, ...] | N
     "client_auth": ("client_auth", str, ("body", "basic")),
     "body": ("body", str, ("json", "form")),
     "extra_body": ("extra_body", dict, None),
+    "headers": ("headers", dict, None),
     "request": ("request", dict, None),
     "response": ("response", dict, None),
     "copy_fields": ("copy_fields", dict, None),
@@ -66,6 +67,7 @@ _PROFILE_KEYS: dict[str, tuple[str, type | tuple[type, ...], tuple[str, ...] | N
 SETTING_KEYS = frozenset(
     {
         "credentials",
+        "fleet",
         "threshold",
         "strict",
         "refresh_timeout",
@@ -74,6 +76,7 @@ SETTING_KEYS = frozenset(
         "login_timeout",
         "login_warning",
         "setup_token",
+        "refresh_via",
     }
 )
 _OTHER_KEYS = frozenset({"base", "alias", "aliases"})

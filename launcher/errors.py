@@ -34,6 +34,9 @@ class RefreshError(WrapError):
     `rejected`: the server refused the refresh token itself (invalid_grant and friends).
     `sent`: the request may have reached the server, so the token may have rotated.
     `status`: the HTTP status of the answer, None when there was none.
+    `firewall`: the answer was not an OAuth one (a CDN or firewall refused the request before
+    the token endpoint saw it), so the token cannot have rotated.
+    `blocked`: nothing was sent, because such refusals put the account in a cooldown.
     """
 
     exit_code = exitcodes.REFRESH_FAILED
@@ -47,9 +50,13 @@ class RefreshError(WrapError):
         sent: bool = True,
         retry_after: float | None = None,
         status: int | None = None,
+        firewall: bool = False,
+        blocked: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.firewall = firewall
+        self.blocked = blocked
         self.retryable = retryable
         self.rejected = rejected
         self.sent = sent

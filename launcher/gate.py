@@ -12,7 +12,7 @@ import time
 
 from launcher import config, credentials, exitcodes, policy, store
 from launcher.errors import CredentialsError, ExecError, UsageError, WrapError
-from launcher.execute import exec_program, find_program
+from launcher.execute import exec_program, find_program, reentered
 from launcher.log import Log
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
@@ -58,9 +58,17 @@ def gate(
     from launcher import state
 
     state_dir = config.state_dir(env)
-    threshold = policy.effective_threshold(settings.threshold, state.load(state_dir, path).lifetime)
+    remembered = state.load(state_dir, path)
+    threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
     current = policy.token_state(creds.expires_at, t, threshold)
     if current == policy.FRESH:
+        return None
+    if settings.refresh_via == "cli":
+        log.debug(f"refresh_via = cli: {program} refreshes its own token")
+        return None
+    if remembered.blocked(t, store.fingerprint(path)):
+        # The endpoint's firewall refused wrap: the CLI refreshes by itself when it must.
+        log.debug(f"the token endpoint refused wrap recently; launching {program} at once")
         return None
     if renew is None:
         # httpx and the rest of the refresh machinery load only when a refresh is due.
@@ -126,12 +134,22 @@ def launch(
     now: Callable[[], float] = time.time,
     skip_self: bool = True,
     not_found_fix: str = "",
+    real_name: str | None = None,
 ) -> int:
-    """Gate, then exec PROGRAM with ARGS untouched; returns only when nothing was launched."""
+    """Gate, then exec PROGRAM with ARGS untouched; returns only when nothing was launched.
+
+    REAL_NAME is the program's own name when PROGRAM is a path that may not say it (the
+    WRAP_CLAUDE_BIN of wrap-claude): claude."""
     interactive = os.isatty(0) and os.isatty(1)
+    name = real_name or os.path.basename(program)
     try:
         # A program that is not there fails at once, before any credentials work.
-        path = find_program(program, env, skip_self=skip_self, fix=not_found_fix)
+        path = find_program(
+            program, env, skip_self=skip_self, fix=not_found_fix, real_name=name, say=log.warn
+        )
+        if reentered(name, env):
+            # What the first pass exec'd led back to wrap: that pass already gated.
+            exec_program(path, name, args, name=name)
         code = gate(
             settings,
             env=env,
@@ -142,9 +160,10 @@ def launch(
         )
         if code is not None:
             return code
-        if settings.setup_token == "env":
+        # The kept setup token is the profile's own program's (claude's), not any program's.
+        if settings.setup_token == "env" and name in settings.profile.programs:
             _hand_over_setup_token(settings, env, now())
-        exec_program(path, program, args)
+        exec_program(path, program, args, name=name)
     except ExecError as e:
         log.warn(str(e))
         return e.exit_code
@@ -164,8 +183,9 @@ def _hand_over_setup_token(settings: Settings, env: Mapping[str, str], t: float)
     import json
 
     try:
-        with open(state.env_token_path(config.state_dir(env), settings.credentials), "rb") as f:
-            saved = json.loads(f.read())
+        saved = json.loads(
+            store.read_private(state.env_token_path(config.state_dir(env), settings.credentials))
+        )
         token, expires_at = saved["token"], saved["expires_at"]
     except (OSError, ValueError, KeyError, TypeError):
         return
@@ -193,6 +213,7 @@ def main_claude(argv: Sequence[str] | None = None) -> int:
         log=log,
         skip_self=not explicit,
         not_found_fix="install Claude Code, or set WRAP_CLAUDE_BIN to the real claude",
+        real_name="claude",
     )
 
 

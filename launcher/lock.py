@@ -10,12 +10,14 @@ import time
 from typing import TYPE_CHECKING
 
 from launcher.errors import WriteError
-from launcher.store import FILE_MODE, ensure_dir
+from launcher.store import FILE_MODE, ensure_dir, ensure_private_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 WAIT_NOTICE_AFTER = 2.0
+# A symlink planted at a lock path is never followed (it could point at any file of the user's).
+_OPEN = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
 
 
 def lock_path(path: str) -> str:
@@ -45,17 +47,18 @@ def locked(
     lpath = lock_path(path)
     try:
         try:
-            fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            fd = os.open(lpath, _OPEN, FILE_MODE)
         except FileNotFoundError:
             # A login that creates the file also creates its directory (0700).
             ensure_dir(os.path.dirname(lpath))
-            fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            fd = os.open(lpath, _OPEN, FILE_MODE)
     except OSError as e:
         if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
-            raise WriteError(f"cannot create the lock file {lpath}: {e.strerror}") from e
+            why = "it is a symlink, which wrap never follows" if e.errno == errno.ELOOP else None
+            raise WriteError(f"cannot create the lock file {lpath}: {why or e.strerror}") from e
         lpath = fallback
-        ensure_dir(os.path.dirname(lpath))
-        fd = os.open(lpath, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        ensure_private_dir(os.path.dirname(lpath))
+        fd = os.open(lpath, _OPEN, FILE_MODE)
     try:
         start = clock()
         noticed = False

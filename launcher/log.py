@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from launcher import redact
+
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
 if TYPE_CHECKING:
     from typing import TextIO
@@ -31,5 +33,6 @@ class Log:
             self._emit(message)
 
     def _emit(self, message: str) -> None:
-        self.stream.write(f"wrap: {message}\n")
+        # Every line: a server's text may quote a token or carry terminal escape sequences.
+        self.stream.write(f"wrap: {redact.text(message)}\n")
         self.stream.flush()

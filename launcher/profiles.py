@@ -39,6 +39,7 @@ class Profile:
         "authorize_params",
         "authorize_url",
         "body",
+        "cli_refresh",
         "client_auth",
         "client_file",
         "client_id",
@@ -51,6 +52,7 @@ class Profile:
         "expiry_interval",
         "expiry_unit",
         "extra_body",
+        "headers",
         "id_token_field",
         "login_args_headless",
         "login_check",
@@ -119,6 +121,8 @@ class Profile:
         scope_field: str | None = None,
         required_scope: str | None = None,
         rewrites_in_place: bool = False,
+        headers: Mapping[str, str] | None = None,
+        cli_refresh: tuple[tuple[str, ...], float] | None = None,
         login_expiry_field: str | None = None,
         login_expiry_unit: str = "ms",
         login_command: tuple[str, ...] | None = None,
@@ -180,6 +184,12 @@ class Profile:
         # The CLI rewrites the file in place (truncate + write, not rename): a read that fails
         # to parse may have caught it halfway, so read again after a pause first (codex).
         self.rewrites_in_place = rewrites_in_place
+        # Headers of the refresh request, as the vendor's CLI sends them ({os}, {os_version},
+        # {arch} and {terminal} are filled in at send time; see launcher/vendors/request.py).
+        self.headers = dict(headers or {})
+        # A command of the vendor's CLI that refreshes the token without a model call, and the
+        # time before expiry from which it does (refresh_via = "cli", and "auto" in a cooldown).
+        self.cli_refresh = cli_refresh
         # Where the file says when the login itself ends (no refresh extends it), and in which
         # unit (ms, s, iso); None: the CLI does not record it.
         self.login_expiry_field = login_expiry_field
@@ -267,7 +277,11 @@ CLAUDE = Profile(
         "client_id": "$client_id",
         "scope": CLAUDE_SCOPES,
     },
+    # Claude Code 2.1.197 and 2.1.330 (axios) as seen through a loopback proxy.
+    headers={"Accept": "application/json, text/plain, */*", "User-Agent": "axios/1.15.2"},
     scope_field="claudeAiOauth.scopes",
+    # 2.1.330 refreshes a token that expires within 5 minutes on `auth status` (2.1.197 does not).
+    cli_refresh=(("claude", "auth", "status", "--json"), 300.0),
     required_scope="user:inference",
     # Claude Code 2.1.330 writes it at login from refresh_token_expires_in (2.1.197 does not).
     login_expiry_field="claudeAiOauth.refreshTokenExpiresAt",
@@ -340,6 +354,17 @@ CODEX = Profile(
     token_url="https://auth.openai.com/oauth/token",
     client_id="app_EMoamEEZ73f0CkXaXp7hrann",
     body="json",
+    # codex 0.169.0 (`codex exec`) as seen through a loopback proxy, fields in its order.
+    request={
+        "client_id": "$client_id",
+        "grant_type": "refresh_token",
+        "refresh_reason": "proactive_expiry",
+        "refresh_token": "$refresh_token",
+    },
+    headers={
+        "originator": "codex_exec",
+        "User-Agent": "codex_exec/0.169.0 ({os} {os_version}; {arch}) {terminal}",
+    },
     authorize_url="https://auth.openai.com/oauth/authorize",
     scopes="openid profile email offline_access",
     # The Codex client only accepts its registered redirect.

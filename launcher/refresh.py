@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from launcher import redact
 from launcher.errors import RefreshError, UsageError
 from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
 
@@ -22,6 +23,7 @@ REJECTED = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 # backend rotated the token, and resending it then would be a replay.
 RETRY_STATUSES = frozenset({408, 429, 503})
 MAX_ATTEMPTS = 4
+FIREWALL_TRIES = 2
 BACKOFF_BASE = 0.5
 PER_ATTEMPT_CAP = 10.0
 
@@ -35,6 +37,7 @@ class Endpoint:
         "client_id",
         "client_secret",
         "extra_body",
+        "headers",
         "request",
         "response",
         "url",
@@ -51,6 +54,7 @@ class Endpoint:
         request: Mapping[str, str] | None = None,
         response: Mapping[str, str] | None = None,
         extra_body: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url
         self.client_id = client_id
@@ -60,6 +64,7 @@ class Endpoint:
         self.request = dict(request or STANDARD_REQUEST)
         self.response = {**STANDARD_RESPONSE, **(response or {})}
         self.extra_body = dict(extra_body or {})
+        self.headers = {"Accept": "application/json", **(headers or {})}
 
     def fields(self, refresh_token: str) -> dict[str, str]:
         """The request body: the profile's template filled in; empty values left out."""
@@ -150,6 +155,7 @@ def refresh(
     check_url(endpoint.url)
     deadline = clock() + budget
     attempt = 0
+    refusals = 0
     while True:
         remaining = deadline - clock()
         if remaining <= 0:
@@ -164,7 +170,10 @@ def refresh(
             )
         except RefreshError as e:
             attempt += 1
-            if not e.retryable or attempt >= MAX_ATTEMPTS:
+            refusals += e.firewall
+            # A firewall that refused once gets one more try, no more: asking again and again
+            # is what gets a client blocked for longer.
+            if not e.retryable or attempt >= MAX_ATTEMPTS or refusals >= FIREWALL_TRIES:
                 raise
             if e.retry_after is not None:
                 delay = e.retry_after
@@ -177,6 +186,8 @@ def refresh(
                     f"{_secs(budget)} s refresh timeout)",
                     retryable=False,
                     sent=e.sent,
+                    status=e.status,
+                    firewall=e.firewall,
                 ) from e
             sleep(delay)
 
@@ -235,7 +246,7 @@ def _once(
     try:
         response = client.post(
             url,
-            headers={"Accept": "application/json"},
+            headers=endpoint.headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
             **kwargs,
@@ -266,12 +277,23 @@ def _interpret(
         body = None
     if not isinstance(body, dict):
         body = {}
+    redact.add(*(body.get(names[k]) for k in ("access_token", "refresh_token", "id_token")))
     new_refresh = body.get(names["refresh_token"])
     if isinstance(new_refresh, str) and new_refresh:
         on_refresh_token(new_refresh)
     else:
         new_refresh = None
 
+    if _refused_by_firewall(status, body, response):
+        # Not the token endpoint's answer: the request never reached it, nothing rotated.
+        raise RefreshError(
+            f"{url} refused the request with HTTP {status} before the token endpoint saw it "
+            "(a firewall or CDN answer, not an OAuth error)",
+            retryable=True,
+            status=status,
+            firewall=True,
+            sent=False,
+        )
     if status in RETRY_STATUSES:
         raise RefreshError(
             f"{url} answered HTTP {status}{_oauth_error(body)}",
@@ -302,6 +324,20 @@ def _interpret(
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         body=body,
     )
+
+
+# Answers that name a challenge or a block by the CDN in front of the endpoint.
+FIREWALL_HEADERS = ("cf-mitigated",)
+
+
+def _refused_by_firewall(status: int, body: dict[str, Any], response: httpx.Response) -> bool:
+    """A refusal that is not an OAuth answer: a challenge header, or a 403/429 (or another
+    4xx, 408 aside) whose body is not an OAuth error object (HTML, empty, anything else)."""
+    if any(h in response.headers for h in FIREWALL_HEADERS):
+        return True
+    if status < 400 or status >= 500 or status == 408:
+        return False
+    return not isinstance(body.get("error"), str)
 
 
 def _oauth_error(body: dict[str, Any]) -> str:

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, lock, policy, state, store, vendors
+from launcher import credentials, lock, policy, redact, state, store, validate, vendors
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
+from launcher.vendors import request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -47,8 +48,19 @@ def renew(
     takes every lock the vendor's CLI honours, and only then reads the file, decides and sends:
     the refresh token sent always comes from a read that no other refresher can race.
     """
+    if settings.fleet:
+        # An account shared by machines refreshes only through its fleet store.
+        from launcher.fleet import account
+
+        return account.pull(settings, state_dir, now=now, log=log, forced=forced, env=env)
     path = settings.credentials
     profile = settings.profile
+    if settings.refresh_via == "cli":
+        from launcher import delegate
+
+        return delegate.refresh_via_cli(
+            settings, env=os.environ if env is None else env, now=now, log=log
+        )
     if "{" not in settings.token_url:
         grant.check_url(settings.token_url)  # a configuration error: before any lock or request
     started = now()
@@ -114,6 +126,7 @@ class _Run:
         path, state_dir, now = self.path, self.state_dir, self.now
         remembered = state.load(state_dir, path)
         original, doc, creds = store.read_parsed(self.settings.profile, path, self.sleep)
+        redact.add(creds.access_token, creds.refresh_token)
         profile = self.settings.profile.for_doc(doc)
         writer = Writer(
             self.settings, profile, state_dir, doc, original, creds.refresh_token, self.locks
@@ -136,6 +149,8 @@ class _Run:
                 f"the file has no refresh token; {profile.login_hint}", rejected=True, sent=False
             )
         sent = creds.refresh_token
+        if not forced and remembered.blocked(now(), store.fingerprint(path)):
+            raise blocked_error(remembered, profile)
         if not forced and remembered.unanswered == state.token_digest(sent):
             raise RefreshError(
                 "an earlier refresh with this refresh token got no answer, and the server may "
@@ -157,7 +172,7 @@ class _Run:
                     sleep=self.sleep,
                 )
             refreshed_at = now()
-            lifetime = _lifetime(response, refreshed_at)
+            lifetime = lifetime_of(response, refreshed_at)
             writer.write(response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime)
         except Adopted as adopted:
             self.log.debug(f"{path} was replaced by another login meanwhile; using that one")
@@ -172,6 +187,14 @@ class _Run:
                 )
             unanswered = _ambiguous(e) and writer.saved_refresh_token is None
             _record_failure(state_dir, path, now(), e, unanswered=sent if unanswered else None)
+            if e.firewall:
+                e = RefreshError(
+                    f"{e}; wrap will not ask it again for {_human(_cooldown(state_dir, path))}: "
+                    f"{profile.programs[0]} refreshes its token itself when it must (or run "
+                    "'wrap --refresh-token' to try now)",
+                    firewall=True,
+                    sent=False,
+                )
             raise e from None
         except WrapError as e:
             _record_failure(state_dir, path, now(), e)
@@ -259,26 +282,9 @@ class Writer:
     def write(
         self, response: grant.TokenResponse, *, refreshed_at: float, expires_at: float
     ) -> None:
-        profile = self.profile
-        extra: dict[str, object] = {}
-        if response.id_token and profile.id_token_field:
-            extra[profile.id_token_field] = response.id_token
-        for answer_field, file_field in profile.copy_fields.items():
-            # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
-            if response.body.get(answer_field) is not None:
-                extra[file_field] = response.body[answer_field]
-        scope = response.body.get("scope")
-        if profile.scope_field and isinstance(scope, str) and scope.strip():
-            granted = scope.split()
-            if profile.required_scope and profile.required_scope not in granted:
-                # The CLI would throw this token away (Claude does): not a refresh at all.
-                raise RefreshError(
-                    f"the server's answer does not grant {profile.required_scope}, so "
-                    f"{profile.programs[0]} would not use it; {profile.login_hint}"
-                )
-            extra[profile.scope_field] = granted
+        extra = answer_fields(self.profile, response)
         # A new login deadline, when the answer gives one (claude's refreshTokenExpiresAt).
-        extra.update(credentials.deadline_changes(profile, response.body, refreshed_at))
+        extra.update(credentials.deadline_changes(self.profile, response.body, refreshed_at))
         self._commit(
             {
                 "access_token": response.access_token,
@@ -374,6 +380,29 @@ class Writer:
         return WriteError(f"{why}; the new token was saved to {kept}: copy it over {path}")
 
 
+def answer_fields(profile: Profile, response: grant.TokenResponse) -> dict[str, object]:
+    """The file fields a refresh answer sets besides the tokens and the expiry (also used by
+    the fleet, which applies them to its record's document)."""
+    extra: dict[str, object] = {}
+    if response.id_token and profile.id_token_field:
+        extra[profile.id_token_field] = response.id_token
+    for answer_field, file_field in profile.copy_fields.items():
+        # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
+        if response.body.get(answer_field) is not None:
+            extra[file_field] = response.body[answer_field]
+    scope = response.body.get("scope")
+    if profile.scope_field and isinstance(scope, str) and scope.strip():
+        granted = scope.split()
+        if profile.required_scope and profile.required_scope not in granted:
+            # The CLI would throw this token away (Claude does): not a refresh at all.
+            raise RefreshError(
+                f"the server's answer does not grant {profile.required_scope}, so "
+                f"{profile.programs[0]} would not use it; {profile.login_hint}"
+            )
+        extra[profile.scope_field] = granted
+    return extra
+
+
 def _read_quietly(path: str) -> bytes | None:
     try:
         return store.read_bytes(path, "")
@@ -424,6 +453,7 @@ def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -
         request=profile.request,
         response=profile.response,
         extra_body=profile.extra_body,
+        headers=request.headers(profile.headers),
     )
 
 
@@ -440,6 +470,7 @@ def _fill(template: str, doc: dict[str, object], path: str, what: str) -> str:
             raise RefreshError(
                 f"the {what} needs '{field}' from {path}, which has none", sent=False
             )
+        validate.template_value(field, value, path, what)
         out.append(value)
     return "".join(out)
 
@@ -467,7 +498,7 @@ def _client_registration(
     return cid, secret
 
 
-def _lifetime(response: grant.TokenResponse, now: float) -> float:
+def lifetime_of(response: grant.TokenResponse, now: float) -> float:
     if response.expires_in:
         return response.expires_in
     claims = credentials.jwt_claims(response.access_token)
@@ -523,12 +554,17 @@ def _record_failure(
 ) -> None:
     remembered = state.load(state_dir, path)
     remembered.consecutive_failures += 1
-    remembered.last_error = str(error)
+    remembered.last_error = redact.text(str(error))
     remembered.last_failed = when
     if unanswered is not None:
         remembered.unanswered = state.token_digest(unanswered)
     if isinstance(error, RefreshError) and error.rejected:
         remembered.suspended_at_version = store.fingerprint(path)
+    if isinstance(error, RefreshError) and error.firewall:
+        step = COOLDOWNS[min(remembered.blocked_count, len(COOLDOWNS) - 1)]
+        remembered.blocked_count += 1
+        remembered.blocked_until = when + step
+        remembered.blocked_version = store.fingerprint(path)
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
 
@@ -545,10 +581,41 @@ def record_success(state_dir: str, path: str, when: float, lifetime: float, log:
     remembered.unanswered = None
     remembered.pending_recovery = None
     remembered.pending_version = None
+    remembered.blocked_until = None
+    remembered.blocked_count = 0
+    remembered.blocked_version = None
     try:
         state.save(state_dir, remembered)
     except OSError as e:
         log.debug(f"could not save refresh state for {path}: {e.strerror}")
+
+
+# How long launches leave the endpoint alone after its firewall refused wrap, growing with
+# each refusal in a row (cleared by a success, or by the file changing).
+COOLDOWNS = (600.0, 3600.0, 21600.0)
+
+
+def _cooldown(state_dir: str, path: str) -> float:
+    remembered = state.load(state_dir, path)
+    if remembered.blocked_until is None or remembered.last_failed is None:
+        return COOLDOWNS[0]
+    return remembered.blocked_until - remembered.last_failed
+
+
+def _human(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} min"
+
+
+def blocked_error(remembered: state.CredState, profile: Profile) -> RefreshError:
+    until = time.strftime("%H:%M", time.localtime(remembered.blocked_until or 0))
+    return RefreshError(
+        f"the token endpoint's firewall refused wrap's last request; wrap leaves it alone until "
+        f"{until} and {profile.programs[0]} refreshes its token itself when it must "
+        "('wrap --refresh-token' tries now)",
+        sent=False,
+        blocked=True,
+    )
 
 
 def _remember_recovery(state_dir: str, path: str, kept: str) -> None:

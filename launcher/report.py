@@ -56,6 +56,11 @@ def describe(
         "login_expires_at": None,
         "login_expires_in_seconds": None,
         "store": "file",
+        "refresh_blocked_until": (
+            iso(remembered.blocked_until)
+            if remembered.blocked(now, store.fingerprint(path))
+            else None
+        ),
     }
     try:
         data = store.read_bytes(path, settings.profile.login_hint)

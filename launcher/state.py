@@ -23,6 +23,9 @@ _FIELDS = (
     "unanswered",
     "pending_recovery",
     "pending_version",
+    "blocked_until",
+    "blocked_count",
+    "blocked_version",
     "login_warned",
 )
 
@@ -48,8 +51,21 @@ class CredState:
         # file, and the file's fingerprint then: until the file changes, its token is the one.
         self.pending_recovery: str | None = None
         self.pending_version: str | None = None
+        # The token endpoint's firewall refused wrap (not an OAuth answer): no launch asks it
+        # again before BLOCKED_UNTIL while the file is the one it refused (BLOCKED_VERSION);
+        # BLOCKED_COUNT refusals in a row make the cooldown grow.
+        self.blocked_until: float | None = None
+        self.blocked_count = 0
+        self.blocked_version: str | None = None
         # When the gate last said that the login ends soon: it says so at most once a day.
         self.login_warned: float | None = None
+
+    def blocked(self, now: float, version: str | None) -> bool:
+        return (
+            self.blocked_until is not None
+            and now < self.blocked_until
+            and self.blocked_version == version
+        )
 
     def to_json(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in _FIELDS}
@@ -81,8 +97,7 @@ def load(state_dir: str, cred_path: str) -> CredState:
     """The remembered state; a fresh one when there is none or it is unreadable (it is a cache)."""
     st = CredState(os.path.realpath(cred_path))
     try:
-        with open(state_path(state_dir, st.path, resolved=True), "rb") as f:
-            raw = json.loads(f.read())
+        raw = json.loads(store.read_private(state_path(state_dir, st.path, resolved=True)))
     except (OSError, ValueError):
         return st
     if not isinstance(raw, dict):
@@ -98,6 +113,9 @@ def load(state_dir: str, cred_path: str) -> CredState:
         ("unanswered", (str,)),
         ("pending_recovery", (str,)),
         ("pending_version", (str,)),
+        ("blocked_until", (int, float)),
+        ("blocked_count", (int,)),
+        ("blocked_version", (str,)),
         ("login_warned", (int, float)),
     ):
         value = raw.get(name)

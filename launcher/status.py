@@ -46,6 +46,7 @@ def collect(
     known = config.known_profiles(loaded)
     aliases = custom.aliases(loaded[1], env)
     state_dir = config.state_dir(env)
+    launched = config.launched_settings(flags, env, loaded=loaded, known=known)
     entries = []
     for account in accounts.discover(known, env, aliases):
         settings = config.resolve(
@@ -55,6 +56,7 @@ def collect(
             known=known,
             credentials_path=account.path,
             refresh_timeout=refresh_timeout,
+            launched=accounts.is_launched(account, launched),
         )
 
         def name(doc: dict[str, Any] | None, account: accounts.Account = account) -> str:

@@ -81,39 +81,104 @@ def fingerprint(path: str) -> str | None:
 
 
 def ensure_dir(path: str) -> None:
-    """Create PATH (and parents) as 0700; leave an existing directory's mode alone."""
-    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+    """Create PATH and its missing parents 0700, whatever the umask (mkdir's mode is masked by
+    it); leave an existing directory's mode alone."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        ensure_dir(parent)
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        if os.path.isdir(path):
+            return  # another process made it meanwhile
+        raise
+    os.chmod(path, DIR_MODE)
 
 
-def atomic_write(path: str, data: bytes, *, backup_dir: str | None = None, keep: int = 5) -> None:
+def ensure_private_dir(path: str) -> None:
+    """ensure_dir, and refuse PATH when it or its parent (wrap's state directory: PATH is one
+    of its folders) belongs to another user: wrap's state is trusted and may hold tokens."""
+    parent = os.path.dirname(path)
+    ensure_dir(parent)
+    _check_owner(parent)  # before anything is made inside it
+    ensure_dir(path)
+    _check_owner(path)
+
+
+def _check_owner(directory: str) -> None:
+    owner = os.stat(directory).st_uid
+    if owner != os.geteuid():
+        raise Refused(
+            errno.EPERM,
+            f"{directory} belongs to another user (uid {owner}); wrap keeps its state only "
+            "in a directory of its own (set XDG_STATE_HOME)",
+        )
+
+
+_said: set[str] = set()
+
+
+class Refused(OSError):
+    """A write wrap will not make (its strerror is the whole one-line reason)."""
+
+
+def atomic_write(
+    path: str,
+    data: bytes,
+    *,
+    backup_dir: str | None = None,
+    keep: int = 5,
+    warn: Callable[[str], None] | None = None,
+) -> None:
     """Replace PATH's content with DATA so that a crash leaves the whole old or the whole new file.
 
     A symlink is written through to its target (the link stays a link); the file keeps its mode
-    (0600 when new). On any failure the original is untouched and WriteError names the path.
+    without group or other bits (0600 when new; WARN says so once when it had them) and its
+    owner and group (root writing a user's file leaves it the user's). A backup that cannot be
+    made is WARNed about and does not stop the write. On any failure the original is untouched
+    and WriteError names the path.
     """
+
+    def say(message: str) -> None:
+        # Once per process: a refresh that rotates the token writes the file twice.
+        if message not in _said:
+            _said.add(message)
+            (warn or _warn)(message)
+
     target = os.path.realpath(path)
     directory = os.path.dirname(target)
     try:
-        mode = os.stat(target).st_mode & 0o7777
-        exists = True
+        st: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
-        mode, exists = FILE_MODE, False
+        st = None
+    mode = FILE_MODE if st is None else st.st_mode & 0o7777
+    if mode & 0o077:
+        say(f"{path} was readable or writable by others (mode {mode & 0o777:03o}); writing it 0600")
+        mode &= ~0o077
     try:
         ensure_dir(directory)
-        if exists and backup_dir is not None:
-            _backup(target, backup_dir, keep)
-        _replace(target, data, mode)
+        if st is not None and backup_dir is not None:
+            try:
+                _backup(target, backup_dir, keep)
+            except OSError as e:
+                say(f"could not back up {path} ({_reason(e)}); writing it anyway")
+        _replace(target, data, mode, owner=None if st is None else (st.st_uid, st.st_gid))
     except OSError as e:
         raise WriteError(f"cannot write {path}: {_reason(e)}; the file was left as it was") from e
+    _prune_temp_files(directory, os.path.basename(target))
 
 
-def _replace(target: str, data: bytes, mode: int) -> None:
+def _replace(target: str, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
     import tempfile
 
     directory = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
+            if owner is not None:
+                _keep_owner(f.fileno(), owner)
             os.fchmod(f.fileno(), mode)
             f.write(data)
             f.flush()
@@ -126,6 +191,50 @@ def _replace(target: str, data: bytes, mode: int) -> None:
             pass
         raise
     _fsync_dir(directory)
+
+
+def _keep_owner(fd: int, owner: tuple[int, int]) -> None:
+    """Give the new file the old one's owner and group before it replaces it; refuse when the
+    owner cannot be kept (the user would be locked out of their own file)."""
+    uid, gid = owner
+    st = os.fstat(fd)
+    if (st.st_uid, st.st_gid) == (uid, gid):
+        return
+    try:
+        os.fchown(fd, uid, gid)
+    except OSError:
+        if st.st_uid != uid:
+            raise Refused(
+                errno.EPERM, f"it belongs to uid {uid}, and a new file could not be given to it"
+            ) from None
+        # Only the group could not be kept: the file is 0600, so the group had nothing anyway.
+
+
+# mkstemp's names beside the target: `.<name>.<random>.tmp`. One this old was left by a
+# process that died mid-write (a write takes milliseconds), and may hold a token.
+STALE_TEMP_AFTER = 3600.0
+
+
+def _prune_temp_files(directory: str, name: str) -> None:
+    import stat
+
+    prefix = f".{name}."
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    me = os.geteuid()
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+            continue
+        full = os.path.join(directory, entry)
+        try:
+            st = os.lstat(full)
+            mine = st.st_uid == me or me == 0
+            if stat.S_ISREG(st.st_mode) and mine and time.time() - st.st_mtime > STALE_TEMP_AFTER:
+                os.unlink(full)
+        except OSError:
+            pass
 
 
 def _fsync_dir(directory: str) -> None:
@@ -143,7 +252,9 @@ def _fsync_dir(directory: str) -> None:
 
 
 def _backup(target: str, backup_dir: str, keep: int) -> None:
-    ensure_dir(backup_dir)
+    # BACKUP_DIR is <state dir>/backups/<file's key>: both levels and the state dir are checked.
+    ensure_private_dir(os.path.dirname(backup_dir))
+    ensure_private_dir(backup_dir)
     with open(target, "rb") as f:
         previous = f.read()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -157,13 +268,41 @@ def _backup(target: str, backup_dir: str, keep: int) -> None:
             pass
 
 
-def write_private(path: str, data: bytes) -> None:
-    """Atomically write a small private file (0600) whose directory is created 0700."""
-    ensure_dir(os.path.dirname(path))
+def write_private(path: str, data: bytes, *, own_dir: bool = True) -> None:
+    """Atomically write a small private file (0600) whose directory is created 0700 and must
+    be this user's (OWN_DIR). The rename replaces a symlink planted at PATH; it never follows it."""
+    if own_dir:
+        ensure_private_dir(os.path.dirname(path))
+    else:
+        ensure_dir(os.path.dirname(path))
     _replace(path, data, FILE_MODE)
 
 
+def read_private(path: str, limit: int = 1 << 20) -> bytes:
+    """A small file of wrap's own: never through a symlink, never a FIFO or device, bounded."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Refused(errno.EINVAL, f"{path} is not a regular file")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read(limit)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _warn(message: str) -> None:
+    from launcher.log import Log
+
+    Log().warn(message)
+
+
 def _reason(e: OSError) -> str:
+    if isinstance(e, Refused):
+        return str(e.strerror)
     if e.errno == errno.ENOSPC:
         return "no space left on the device"
     if e.errno == errno.EROFS:
@@ -182,7 +321,8 @@ def save_recovery(recovery_dir: str, path: str, data: bytes) -> str:
     for directory in candidates:
         target = os.path.join(directory, f"{name}.{stamp}.recovered.json")
         try:
-            write_private(target, data)
+            # Anywhere it can be written: a last resort that must not be refused.
+            write_private(target, data, own_dir=False)
             return target
         except OSError as e:
             last = e

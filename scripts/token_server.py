@@ -21,11 +21,37 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 
-class TokenServer:
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port), served from a daemon thread while
+    inside `with`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def origin(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+class TokenServer(LoopbackServer):
     """Start with `with TokenServer() as server:`; `server.url` is the token endpoint."""
 
     def __init__(self, *, expires_in: int = 28800, rotate: bool = True, jwt: bool = False) -> None:
@@ -37,6 +63,9 @@ class TokenServer:
         self.extra: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
+        # Per request: its headers (lower-case names) and the body's field names in order.
+        self.headers: list[dict[str, str]] = []
+        self.orders: list[list[str]] = []
         self.valid: set[str] = set()
         self.used: set[str] = set()
         # Requests that sent a spent (or unknown) refresh token: each one revoked the family.
@@ -51,37 +80,42 @@ class TokenServer:
         self._counter = itertools.count(1)
         self.issued_access: list[str] = []
         self.issued_refresh: list[str] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        # Every refresh token received, in order, and those refused as spent or unknown: a
+        # token that shows up twice in `received` was replayed.
+        self.received: list[str] = []
+        self.refused: list[str] = []
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/token"
+        return f"{self.origin}/token"
 
     def seed(self, refresh_token: str) -> None:
         with self.lock:
             self.valid.add(refresh_token)
             self.accept_any = False
 
-    def __enter__(self) -> TokenServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
     @property
     def refresh_requests(self) -> int:
         return len(self.requests)
 
+    @property
+    def newest_refresh(self) -> str | None:
+        """The refresh token the server would accept now, if any (None once the family died)."""
+        with self.lock:
+            live = [t for t in self.issued_refresh if t in self.valid]
+            return live[-1] if live else None
+
+    @property
+    def replayed(self) -> list[str]:
+        """Refresh tokens received more than once."""
+        with self.lock:
+            return sorted({t for t in self.received if self.received.count(t) > 1})
+
     def _answer(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
+            self.headers.append(fields.pop("_headers", {}))
+            self.orders.append(fields.pop("_order", []))
             self.requests.append(
                 {k: v for k, v in fields.items() if k not in ("refresh_token", "refreshToken")}
             )
@@ -98,11 +132,35 @@ class TokenServer:
             return 429, {"Retry-After": self.retry_after}, b'{"error":"rate_limited"}'
         if fault == "invalid_grant":
             return 400, {}, b'{"error":"invalid_grant","error_description":"Refresh token revoked"}'
+        # A CDN in front of the endpoint refusing the client: no OAuth answer at all.
+        if fault == "403-html":
+            return 403, {"Content-Type": "text/html"}, b"<html>Access denied</html>"
+        if fault == "429-empty":
+            return 429, {"Content-Type": "text/plain"}, b""
+        if fault == "challenge":
+            headers = {"Content-Type": "text/html", "cf-mitigated": "challenge"}
+            return 403, headers, b"<html>Just a moment...</html>"
         if fault == "not_json":
             return 200, {}, b"<html>oops</html>"
+        if fault.startswith("error:"):  # any OAuth error code, as a 400 (RFC 6749 5.2)
+            return 400, {}, json.dumps({"error": fault.removeprefix("error:")}).encode()
+        if fault.startswith("status:"):  # any status, with a body that says nothing more
+            return int(fault.removeprefix("status:")), {}, b"{}"
         if fault == "hang":
             time.sleep(30)
         gateway = fault in ("502", "504")  # the backend rotates; the gateway loses the answer
+        if fault == "echo_token":
+            # Some servers quote the token they refuse; this one adds a terminal escape too.
+            sent = fields.get("refreshToken") or fields.get("refresh_token")
+            desc = f"refresh token {sent} is not valid\x1b]0;owned\x07\x1b[2J"
+            body = {"error": "invalid_grant", "error_description": desc}
+            return 400, {}, json.dumps(body).encode()
+        if fault == "echo_new":
+            # A new refresh token in an error answer, quoted in its description as well.
+            new = "echoed-new-refresh-token"
+            body = {"error": "temporarily_unavailable", "refresh_token": new}
+            body["error_description"] = f"issued {new}, but try again later"
+            return 400, {}, json.dumps(body).encode()
         # Kiro's endpoints speak camelCase: {refreshToken} (social) or {grantType, ...} (IdC).
         camel = "refreshToken" in fields
         grant = fields.get("grantType", "refresh_token") if camel else fields.get("grant_type")
@@ -110,7 +168,11 @@ class TokenServer:
             return 400, {}, b'{"error":"unsupported_grant_type"}'
         token = fields.get("refreshToken" if camel else "refresh_token")
         with self.lock:
+            if isinstance(token, str):
+                self.received.append(token)
             if not isinstance(token, str) or not (self.accept_any or token in self.valid):
+                if isinstance(token, str):
+                    self.refused.append(token)
                 # A replayed token kills the family, as real providers do.
                 self.reused += 1
                 self.valid.clear()
@@ -170,11 +232,14 @@ class TokenServer:
                 except ValueError:
                     fields = {}
                 fields["_content_type"] = ctype.split(";")[0]
+                fields["_headers"] = {k.lower(): v for k, v in self.headers.items()}
+                fields["_order"] = list(fields)[:-2]
                 if self.headers.get("Authorization"):
                     fields["_authorization"] = "present"
                 status, headers, body = server._answer(fields)
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if "Content-Type" not in headers:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -188,10 +253,13 @@ class TokenServer:
 
 
 def _jwt(claims: dict[str, Any]) -> str:
-    def part(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    """A JWT with three non-empty segments (codex refuses `header.payload.`); never verified."""
 
-    return f"{part({'alg': 'none'})}.{part(claims)}."
+    def part(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header = json.dumps({"alg": "HS256", "typ": "JWT"}).encode()
+    return f"{part(header)}.{part(json.dumps(claims).encode())}.{part(b'not-a-real-signature')}"
 
 
 def main() -> int:

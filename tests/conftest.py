@@ -22,7 +22,20 @@ from token_server import TokenServer  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "credentials"
 DAY = 86400
-BIN = Path(sys.executable).parent
+# The console scripts under test: this venv's (editable) unless scripts/test points them at the
+# wheel it built and installed in a venv of its own, so that what users install is what is tested.
+BIN = Path(os.environ.get("WRAP_TEST_BIN") or Path(sys.executable).parent)
+# What the suite must not inherit from the developer's shell: proxies (in-process httpx clients
+# would send the 127.0.0.1 test traffic there), a real wrap configuration, vendor directories.
+_PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+_FOREIGN_VARS = {
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CODEX_HOME",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "XDG_RUNTIME_DIR",
+}
 
 
 def digest(token: str) -> str:
@@ -142,6 +155,24 @@ class Home:
             timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets a HOME and XDG dirs of its own and none of the shell's proxy, WRAP_* or
+    vendor variables, so a developer behind a proxy or with wrap configured runs the same suite."""
+    for name in list(os.environ):
+        if name.lower() in _PROXY_VARS or name.startswith("WRAP_") or name in _FOREIGN_VARS:
+            monkeypatch.delenv(name)
+    root = tmp_path_factory.mktemp("hermetic-home")
+    monkeypatch.setenv("HOME", str(root))
+    for var, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_DATA_HOME", ".local/share"),
+    ):
+        monkeypatch.setenv(var, str(root / sub))
 
 
 @pytest.fixture

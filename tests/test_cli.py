@@ -27,6 +27,7 @@ KEYS = [
     "login_expires_at",
     "login_expires_in_seconds",
     "store",
+    "refresh_blocked_until",
 ]
 
 

@@ -147,13 +147,27 @@ def test_hot_path_imports_only_the_standard_library(home: Home) -> None:
     assert json.loads(r.stdout.replace("'", '"')) == []
 
 
-def test_gate_output_never_contains_token_values(home: Home, server: TokenServer) -> None:
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("invalid_grant", "invalid_grant"),
+        ("500", "HTTP 500"),
+        ("not_json", "not a JSON object"),
+        ("no_access_token", "without an access token"),
+    ],
+)
+def test_gate_output_never_contains_token_values(
+    home: Home, server: TokenServer, fault: str, said: str
+) -> None:
+    # A file of its own for each fault: after a rejection the file is suspended, and a
+    # suspended file sends nothing that could be echoed.
     home.write_claude(time.time() - 60)
-    for fault in ["invalid_grant", "500", "not_json", "no_access_token"]:
-        server.faults = [fault] * 5
-        r = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=server.url, WRAP_LOG="debug"))
-        for secret in ("old-refresh", "old-access", "test-refresh", "test-access"):
-            assert secret not in r.stderr + r.stdout
+    server.faults = [fault] * 5
+    r = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=server.url, WRAP_LOG="debug"))
+    assert server.refresh_requests == 1  # the server was asked, and answered with the fault
+    assert said in r.stderr
+    for secret in ("old-refresh", "old-access", "test-refresh", "test-access"):
+        assert secret not in r.stderr + r.stdout
 
 
 def test_missing_program_fails_before_any_credentials_work(home: Home, server: TokenServer) -> None:

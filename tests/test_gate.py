@@ -13,6 +13,7 @@ from conftest import Clock, Home
 from token_server import TokenServer
 
 from launcher import config, gate, state
+from launcher.errors import RefreshError
 from launcher.log import Log
 from launcher.renew import renew
 
@@ -120,10 +121,15 @@ def test_strict_with_expired_token_and_failed_refresh_exits_5(
 def test_strict_with_expiring_token_and_failed_refresh_still_launches(
     home: Home, server: TokenServer
 ) -> None:
-    home.write_claude(T0 + HOUR)
+    data = home.write_claude(T0 + HOUR)
     server.faults = ["invalid_grant"]
-    code, _ = _gate(home, server, T0, strict=True)
+    code, err = _gate(home, server, T0, strict=True)
     assert code is None
+    # The refresh was tried and failed; the launch goes on because the token is still valid.
+    assert server.refresh_requests == 1
+    assert "invalid_grant" in err
+    assert "launching claude anyway (its token is still valid for now)" in err
+    assert home.creds.read_bytes() == data
 
 
 def test_new_refresh_token_saved_even_when_response_unusable(
@@ -183,14 +189,17 @@ def test_forced_refresh_bypasses_suspension(home: Home, server: TokenServer) -> 
     server.faults = ["invalid_grant"]
     _gate(home, server, T0)
     settings = _settings(home, server)
+    state_dir = config.state_dir(home.env())
+    # The suspension is in force: an automatic refresh is refused without asking the server.
+    with pytest.raises(RefreshError, match="suspended"):
+        renew(settings, state_dir, now=Clock(T0 + 60), log=Log(stream=io.StringIO()))
+    assert server.refresh_requests == 1
     creds = renew(
-        settings,
-        config.state_dir(home.env()),
-        now=Clock(T0),
-        log=Log(stream=io.StringIO()),
-        forced=True,
+        settings, state_dir, now=Clock(T0 + 60), log=Log(stream=io.StringIO()), forced=True
     )
     assert creds.access_token == "test-access-1"
+    assert server.refresh_requests == 2
+    assert state.load(state_dir, str(home.creds)).suspended_at_version is None
 
 
 def test_state_remembers_without_token_values(home: Home, server: TokenServer) -> None:
@@ -209,9 +218,13 @@ def test_state_remembers_without_token_values(home: Home, server: TokenServer) -
 
 
 def test_keeps_file_mode(home: Home, server: TokenServer) -> None:
-    home.write(json.loads(json.dumps(_doc(T0 + HOUR))), mode=0o640)
+    # Owner read-only is the user's choice and stays (group or other bits do not: test_ownership).
+    home.write(_doc(T0 + HOUR), mode=0o400)
+    inode = home.creds.stat().st_ino
     _gate(home, server, T0)
-    assert home.creds.stat().st_mode & 0o777 == 0o640
+    assert home.read()["claudeAiOauth"]["accessToken"] == "test-access-1"  # it was rewritten
+    assert home.creds.stat().st_ino != inode  # by a replace, not in place
+    assert home.creds.stat().st_mode & 0o777 == 0o400
 
 
 def test_symlink_is_written_through_and_stays_a_link(
@@ -253,6 +266,7 @@ def test_write_back_keeps_indentation(home: Home, server: TokenServer, indent: A
     _gate(home, server, T0)
     new = home.creds.read_text()
     expected_doc = json.loads(new)
+    assert expected_doc["claudeAiOauth"]["accessToken"] == "test-access-1"  # it was rewritten
     if indent is None:
         assert new == json.dumps(expected_doc, separators=(",", ":"))
     else:

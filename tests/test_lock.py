@@ -67,6 +67,15 @@ def test_waiter_is_told_after_two_seconds_and_gives_up_at_bound(tmp_path: Path) 
 def test_lock_of_a_killed_process_is_free_at_once(tmp_path: Path) -> None:
     creds = tmp_path / "c.json"
     holder = _hold(creds)
+    # While the holder lives, the lock is held: a waiter gives up at its bound.
+    ft = FakeTime()
+    with (
+        pytest.raises(LockTimeout),
+        lock.locked(
+            str(creds), timeout=1, fallback=str(tmp_path / "fb"), clock=ft.clock, sleep=ft.sleep
+        ),
+    ):
+        pass
     os.kill(holder.pid, signal.SIGKILL)
     _stop(holder)
     ft = FakeTime()

@@ -4,6 +4,8 @@ that prompts and reads a pasted code, and the real credentials file."""
 from __future__ import annotations
 
 import io
+import re
+import secrets
 import sys
 import time
 
@@ -188,3 +190,54 @@ def test_second_login_waits_for_the_first_and_uses_its_result(home: Home) -> Non
     assert "logged in by another launch meanwhile" in screen2.getvalue()
     assert runs.read_text().count("run") == 1
     assert home.read()["claudeAiOauth"]["accessToken"] == TOKEN
+
+
+CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def _seen(screen: str, token: str) -> list[str]:
+    """Every 6-character piece of the token's secret part on the screen, with escape codes and
+    line breaks taken out (a token cut by them is still read by whoever looks)."""
+    body = token.removeprefix("sk-ant-oat01-")
+    flat = CSI.sub("", screen).replace("\r", "").replace("\n", "")
+    return [body[i : i + 6] for i in range(len(body) - 5) if body[i : i + 6] in flat]
+
+
+@pytest.mark.parametrize("shape", ["plain", "pause-mid", "pause-prefix", "bytes", "wrap", "ansi"])
+def test_the_token_never_reaches_the_screen_and_is_stored_whole(home: Home, shape: str) -> None:
+    _configure(home)
+    token = "sk-ant-oat01-" + secrets.token_urlsafe(72)
+    screen = io.StringIO()
+    child = pexpect.spawn(
+        str(BIN / "wrap"),
+        ["login"],
+        env=home.env(FAKE_SETUP_TOKEN=token, FAKE_SETUP_SHAPE=shape),
+        dimensions=(30, 40),  # the 109-character token takes three lines when wrapped
+        timeout=30,
+        encoding="utf-8",
+    )
+    child.logfile_read = screen
+    child.expect("Paste code here")
+    child.sendline("good-code")
+    assert _finish(child) == 0, screen.getvalue()
+    out = screen.getvalue()
+    assert _seen(out, token) == []
+    assert "sk-ant-oat01-********" in CSI.sub("", out).replace("\r\n", "")
+    assert "Store this token securely" in out
+    assert home.read()["claudeAiOauth"]["accessToken"] == token
+
+
+def test_a_token_wrapped_at_another_width_is_not_stored_in_part(home: Home) -> None:
+    _configure(home)
+    data = home.write_claude(time.time() - 60)
+    token = "sk-ant-oat01-" + secrets.token_urlsafe(72)
+    child, screen = _spawn(
+        home, "login", FAKE_SETUP_TOKEN=token, FAKE_SETUP_SHAPE="wrap", FAKE_SETUP_WRAP_AT="50"
+    )
+    child.expect("Paste code here")
+    child.sendline("good-code")
+    assert _finish(child) == 5
+    out = screen.getvalue()
+    assert _seen(out, token) == []
+    assert "cannot read for sure" in out
+    assert home.creds.read_bytes() == data

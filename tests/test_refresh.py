@@ -73,6 +73,40 @@ def test_form_body_and_basic_auth() -> None:
         refresh.refresh(client, endpoint, "rt", budget=5, on_refresh_token=lambda t: None)
     assert server.requests[0]["_content_type"] == "application/x-www-form-urlencoded"
     assert server.requests[0]["_authorization"] == "present"
+    # Under Basic auth the client is named in the header only (RFC 6749 2.3.1).
+    assert "client_id" not in server.requests[0]
+    assert "client_secret" not in server.requests[0]
+    assert server.requests[0]["grant_type"] == "refresh_token"
+
+
+@pytest.mark.parametrize("error", ["invalid_grant", "invalid_client", "unauthorized_client"])
+def test_a_refused_token_or_client_is_a_rejection(server: TokenServer, error: str) -> None:
+    server.faults = [f"error:{error}", "ok"]
+    with pytest.raises(RefreshError, match=error) as e:
+        _run(server, budget=1000)
+    assert e.value.rejected
+    assert server.refresh_requests == 1
+
+
+@pytest.mark.parametrize("error", ["invalid_request", "invalid_scope", "server_error"])
+def test_other_oauth_errors_are_not_rejections(server: TokenServer, error: str) -> None:
+    server.faults = [f"error:{error}", "ok"]
+    with pytest.raises(RefreshError, match=error) as e:
+        _run(server, budget=1000)
+    assert not e.value.rejected
+    assert server.refresh_requests == 1
+
+
+@pytest.mark.parametrize("status", [408, 429, 503])
+def test_an_answer_that_says_nothing_was_processed_is_retried(
+    server: TokenServer, status: int
+) -> None:
+    server.faults = [f"status:{status}"]
+    sleeps = Sleeps()
+    resp, _ = _run(server, budget=1000, sleeps=sleeps)
+    assert resp.access_token == "test-access-1"
+    assert server.refresh_requests == 2
+    assert sleeps.calls == [0.375]
 
 
 def test_no_refresh_token_in_response_is_none() -> None:
@@ -109,9 +143,12 @@ def test_503_then_success_is_retried_with_backoff(server: TokenServer) -> None:
 
 def test_retries_are_bounded_in_count(server: TokenServer) -> None:
     server.faults = ["503-text"] * 10
+    sleeps = Sleeps()
     with pytest.raises(RefreshError, match="HTTP 503"):
-        _run(server, budget=1000)
+        _run(server, budget=1000, sleeps=sleeps)
+    # Four attempts (a literal, not the constant), three backoffs, well within the budget.
     assert server.refresh_requests == 4
+    assert sleeps.calls == [0.375, 0.75, 1.5]
 
 
 @pytest.mark.parametrize("fault", ["500", "502", "504"])
@@ -188,7 +225,7 @@ def test_connection_refused_is_retried_then_fails() -> None:
             sleep=sleeps.sleep,
         )
     assert not e.value.sent
-    assert len(sleeps.calls) == refresh.MAX_ATTEMPTS - 1
+    assert len(sleeps.calls) == 3  # four attempts: a literal, so a changed bound shows here
 
 
 def test_timeout_after_send_is_not_retried(server: TokenServer) -> None:
@@ -201,7 +238,18 @@ def test_timeout_after_send_is_not_retried(server: TokenServer) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://example.com/token", "ftp://127.0.0.1/x", "http://10.0.0.1/token", "token", ""],
+    [
+        "http://example.com/token",
+        "ftp://127.0.0.1/x",
+        "http://10.0.0.1/token",
+        "token",
+        "",
+        # Names that merely start like a loopback one resolve anywhere.
+        "http://localhost.example.com/token",
+        "http://127.0.0.1.example.com/token",
+        "http://localhostx/token",
+        "https:///token",
+    ],
 )
 def test_cleartext_non_loopback_url_refused_before_sending(url: str) -> None:
     with pytest.raises(UsageError, match="https"):

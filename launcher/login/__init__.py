@@ -13,6 +13,7 @@ import httpx
 from launcher import config, credentials, lock, state, store, vendors
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, LoginError, UsageError
+from launcher.execute import find_program
 from launcher.renew import Writer, key, record_success
 
 if TYPE_CHECKING:
@@ -164,6 +165,9 @@ def _setup(target: _Target, env: Mapping[str, str], stdin_fd: int, stdout_fd: in
     command = settings.profile.setup_command
     if not command:
         raise UsageError(f"profile {settings.profile.name} has no setup_command")
+    # Found the way the program is: with wrap-claude installed as `claude`, the first claude
+    # on PATH is wrap itself, which would wait for this very login's lock.
+    command = (find_program(command[0], env, fix=settings.profile.login_hint), *command[1:])
     token = setup.run(
         command, env=env, timeout=settings.login_timeout, stdin_fd=stdin_fd, stdout_fd=stdout_fd
     )

@@ -2,65 +2,43 @@
 attached: they see its URL and paste the code as usual; we capture the token it prints.
 
 Our own copy loop rather than pexpect's interact(): it needs a deadline, and it masks the token
-on the screen (a kindness: the terminal's scrollback is not a secret store).
+on the screen (a kindness: the terminal's scrollback is not a secret store). The masking and
+the token read are one parse of the output (launcher/login/mask.py).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import select
 import signal
 import time
 from typing import TYPE_CHECKING
 
 from launcher.errors import LoginError
+from launcher.login.mask import MASK, PREFIX, Masker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
-# Claude's long-lived OAuth token; what follows the prefix is URL-safe base64.
-TOKEN = re.compile(rb"sk-ant-oat01-[A-Za-z0-9_\-]+")
-PREFIX = b"sk-ant-oat01-"
-MASK = PREFIX + b"********"
-
-
-class Masker:
-    """Replaces tokens in a byte stream, holding back a tail that may be an unfinished one."""
-
-    def __init__(self) -> None:
-        self.pending = b""
-
-    def feed(self, data: bytes) -> bytes:
-        buf = self.pending + data
-        cut = len(buf)
-        matches = list(TOKEN.finditer(buf))
-        last = matches[-1] if matches else None
-        if last is not None and last.end() == len(buf):
-            cut = last.start()  # the token may go on in the next chunk
-        else:
-            for n in range(min(len(PREFIX), len(buf)), 0, -1):
-                if PREFIX.startswith(buf[-n:]):
-                    cut = len(buf) - n
-                    break
-        self.pending = buf[cut:]
-        return TOKEN.sub(MASK, buf[:cut])
-
-    def flush(self) -> bytes:
-        out, self.pending = TOKEN.sub(MASK, self.pending), b""
-        return out
+__all__ = ["MASK", "PREFIX", "Failed", "Masker", "run", "run_pty"]
 
 
 def run(command: Sequence[str], **kw: Any) -> str:
     """Run COMMAND with the terminal attached; return the token it printed, or LoginError."""
-    captured = run_pty(command, **kw)
-    found = TOKEN.findall(captured)
-    if not found:
+    masker = Masker()
+    run_pty(command, masker=masker, **kw)
+    name = " ".join(command)
+    if masker.unsure:
+        # A line of token characters after the token: a wrap at a width we do not know, or
+        # not; storing a token cut in two would report a login that does not work.
         raise LoginError(
-            f"'{' '.join(command)}' finished without printing a token; nothing changed"
+            f"'{name}' printed the token in a shape wrap cannot read for sure (broken across "
+            "lines); nothing changed: run it yourself and set the token by hand"
         )
-    return str(found[-1].decode("ascii"))
+    if not masker.tokens:
+        raise LoginError(f"'{name}' finished without printing a token; nothing changed")
+    return masker.tokens[-1].decode("ascii")
 
 
 class Failed(LoginError):
@@ -81,9 +59,11 @@ def run_pty(
     stdout_fd: int = 1,
     spawn: Callable[..., Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    masker: Masker | None = None,
 ) -> bytes:
-    """Run COMMAND under a pty with the terminal attached (masked, Ctrl-C and window size
-    passed through, a deadline); return what it printed once it exits 0, else LoginError."""
+    """Run COMMAND under a pty with the terminal attached (masked through MASKER, Ctrl-C and
+    window size passed through, a deadline); return what it printed once it exits 0, else
+    LoginError (Failed, with the output, for a non-zero exit)."""
     import pexpect
 
     name = " ".join(command)
@@ -93,13 +73,16 @@ def run_pty(
         )
     except pexpect.ExceptionPexpect as e:
         raise LoginError(f"cannot run '{name}': {e}") from None
+    # The screen's width tells a token hard-wrapped at it from one that ended at a line break.
+    masker = masker or Masker()
+    masker.width = _size(stdout_fd)[1]
     captured = bytearray()
-    masker = Masker()
     restore = _raw(stdin_fd)
 
     def resize(signum: int, frame: object) -> None:
         rows, cols = _size(stdout_fd)
         child.setwinsize(rows, cols)
+        masker.width = cols
 
     old_winch = signal.signal(signal.SIGWINCH, resize)
     deadline = clock() + timeout
@@ -111,15 +94,12 @@ def run_pty(
                 child.terminate(force=True)
                 raise LoginError(f"'{name}' did not finish within {timeout:.0f} s; nothing changed")
             fds = [child.child_fd] + ([stdin_fd] if reading_stdin else [])
-            # A held-back tail (a possible token's start) is shown once output pauses, so a
-            # prompt ending in "s" is not kept from the user.
-            wait = min(remaining, 0.1 if masker.pending else 0.5)
+            # No pause releases what the masker holds: only a token's body is held, and the
+            # rest of the output (its public prefix included) is shown as it arrives.
             try:
-                ready, _, _ = select.select(fds, [], [], wait)
+                ready, _, _ = select.select(fds, [], [], min(remaining, 0.5))
             except InterruptedError:
                 continue
-            if not ready and masker.pending:
-                os.write(stdout_fd, masker.flush())
             if child.child_fd in ready:
                 try:
                     data = os.read(child.child_fd, 4096)

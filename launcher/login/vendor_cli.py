@@ -16,9 +16,10 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from launcher import credentials, report, state, store
-from launcher.errors import CredentialsError, LoginError, UsageError
+from launcher.errors import CredentialsError, ExecError, LoginError, UsageError
 from launcher.execute import find_program
 from launcher.login import setup
+from launcher.login.mask import Masker
 from launcher.renew import record_success
 
 if TYPE_CHECKING:
@@ -93,7 +94,13 @@ def program_for(name: str, env: Mapping[str, str], fix: str) -> str:
     """Found like the program itself: WRAP_CLAUDE_BIN for claude, else the first NAME on PATH
     that is not wrap (with wrap-claude installed as `claude`, that is wrap itself)."""
     explicit = env.get("WRAP_CLAUDE_BIN") if name == "claude" else None
-    return find_program(explicit or name, env, skip_self=not explicit, fix=fix)
+    if explicit:
+        # Looked up (in its own directory) passing over wrap: a WRAP_CLAUDE_BIN that is wrap
+        # would wait for this very login's lock. Then PATH, as for the program itself.
+        where = {"PATH": os.path.dirname(explicit) or "."} if os.sep in explicit else env
+        with contextlib.suppress(ExecError):
+            return find_program(os.path.basename(explicit), where, skip_self=True)
+    return find_program(name, env, skip_self=True, fix=fix)
 
 
 def _check(
@@ -154,7 +161,7 @@ def _drop_kept_token(state_dir: str, path: str, log: Log) -> None:
 
 def said(output: bytes, lines: int = 3, limit: int = 300) -> str:
     """The last few lines a program printed, without escapes, tokens or control characters."""
-    masker = setup.Masker()
+    masker = Masker()
     text = masker.feed(_ESCAPES.sub(b"", output)) + masker.flush()
     text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     kept = [

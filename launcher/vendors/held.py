@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from launcher import store
 from launcher.lock import LockTimeout
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class Held:
             return
         try:
             identity = _identity(os.stat(self.path, follow_symlinks=False))
-            os.makedirs(os.path.dirname(self.record), mode=0o700, exist_ok=True)
+            store.ensure_private_dir(os.path.dirname(self.record))  # 0700, and wrap's own
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
             fd = os.open(self.record, flags, 0o600)
             with os.fdopen(fd, "w", encoding="ascii") as f:

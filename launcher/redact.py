@@ -1,0 +1,54 @@
+"""Token values this process knows, kept out of every line wrap prints or stores.
+
+A server may quote the refresh token it refuses (some do, in `error_description`), and any text
+from outside may carry terminal escape sequences. `text` is applied to each message before it
+reaches a terminal or the state file: known values become `<redacted>`, control characters go.
+
+Imported on the hot path (by launcher.log): `re` is already loaded there by json.
+"""
+
+from __future__ import annotations
+
+import re
+
+MARK = "<redacted>"
+# Shorter values are not secrets worth the false hits (a word such as "expired" in a message).
+MIN_LENGTH = 8
+
+_known: set[str] = set()
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and any other two-byte ESC sequence;
+# the 8-bit CSI/OSC introducers too.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[@-_]?"
+)
+
+
+def add(*values: object) -> None:
+    """Remember token values (sent, current, received); non-strings and short ones are ignored."""
+    for value in values:
+        if isinstance(value, str) and len(value) >= MIN_LENGTH:
+            _known.add(value)
+
+
+def forget() -> None:
+    """For tests that run several logins in one process."""
+    _known.clear()
+
+
+def text(message: str) -> str:
+    """MESSAGE with every known token value replaced and no control characters or escapes."""
+    if not message.isprintable():
+        message = _printable(message)
+    # Longest first, so that a value containing another is replaced whole.
+    for value in sorted(_known, key=len, reverse=True):
+        if value in message:
+            message = message.replace(value, MARK)
+    return message
+
+
+def _printable(message: str) -> str:
+    message = _ESCAPES.sub("", message)
+    # Newlines, tabs and the like become a space: a message stays one line.
+    return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in message)
