@@ -73,7 +73,7 @@ def login(
     except setup.Failed as e:
         # Its last line: what went wrong (the lines before echo the pasted code).
         raise LoginError(
-            f"'{shown}' failed (exit status {e.status}): {said(e.output, lines=1)}; "
+            f"'{shown}' failed (exit status {e.status}): {said(e.output, lines=1).rstrip('.')}; "
             f"wrap left {path} as it was"
         ) from None
     _check(profile.login_check, env, child_env, shown, path)
