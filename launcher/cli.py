@@ -113,7 +113,8 @@ def _settings_options(f: Any) -> Any:
             "--check-only",
             is_flag=True,
             help="Report freshness and exit (0 fresh, 1 expiring, 3 expired, "
-            "4 missing/invalid); change nothing, launch nothing.",
+            "4 missing/invalid; 1/3 also when the login itself ends within the threshold or "
+            "has ended); change nothing, launch nothing.",
         ),
         click.option(
             "--refresh-token",
