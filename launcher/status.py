@@ -48,7 +48,7 @@ def collect(
     state_dir = config.state_dir(env)
     launched = config.launched_settings(flags, env, loaded=loaded, known=known)
     entries = []
-    for account in accounts.discover(known, env, aliases):
+    for account in accounts.discover(known, env, aliases, _store_choices(loaded[1])):
         settings = config.resolve(
             {**flags, "profile": account.profile.name},
             env,
@@ -62,7 +62,7 @@ def collect(
         def name(doc: dict[str, Any] | None, account: accounts.Account = account) -> str:
             return accounts.display_name(account, doc, env)
 
-        obj, _ = report.describe(settings, state_dir, now, name)
+        obj, _ = report.describe(settings, state_dir, now, name, env)
         entries.append(Entry(account, settings, obj))
     return entries
 
@@ -73,6 +73,18 @@ def expiring(entry: Entry) -> bool:
         exitcodes.EXPIRING,
         exitcodes.EXPIRED,
     )
+
+
+def _store_choices(table: Mapping[str, Any]) -> dict[str, str]:
+    """Each profile's `store` from the config, for finding accounts whose file may be gone."""
+    sections = table.get("profiles")
+    if not isinstance(sections, dict):
+        return {}
+    return {
+        name: section["store"]
+        for name, section in sections.items()
+        if isinstance(section, dict) and isinstance(section.get("store"), str)
+    }
 
 
 def expiring_exit_code(entries: list[Entry]) -> int:
@@ -95,6 +107,7 @@ def table(entries: list[Entry], *, color: bool) -> str:
         "LOGIN ENDS",
         "LAST REFRESH",
         "FAILURES",
+        "WHERE",
     ]
     rows = []
     for e in entries:
@@ -110,6 +123,8 @@ def table(entries: list[Entry], *, color: bool) -> str:
                 _login_ends(r),
                 _local(r["last_refreshed"]),
                 str(r["consecutive_failures"]),
+                # A path, or keychain:<service>, keyring:<service>/<account>.
+                r["where"],
             ]
         )
     widths = [
@@ -177,7 +192,7 @@ def refresh_all(
     state_dir = config.state_dir(env)
     codes = set()
     for e in entries:
-        label = f"{e.report['account']} ({e.report['profile']}, {e.account.path})"
+        label = f"{e.report['account']} ({e.report['profile']}, {e.report['where']})"
         try:
             creds = renew(e.settings, state_dir, now=now, log=log, forced=True)
         except WrapError as err:

@@ -15,7 +15,7 @@ import re
 import subprocess
 from typing import TYPE_CHECKING
 
-from launcher import credentials, report, state, store
+from launcher import credentials, report, state
 from launcher.errors import CredentialsError, ExecError, LoginError, UsageError
 from launcher.execute import find_program
 from launcher.login import setup
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from launcher.config import Settings
     from launcher.log import Log
+    from launcher.stores import Store
 
 # Claude reads its token from this variable instead of the file whenever it is set, so neither
 # the login nor its check may see it: `auth status` would say "logged in" whatever the file.
@@ -44,6 +45,7 @@ def login(
     log: Log,
     now: float,
     state_dir: str,
+    source: Store,
     args: Sequence[str] = (),
     headless: bool = False,
     stdin_fd: int = 0,
@@ -61,7 +63,8 @@ def login(
     argv = [program, *command[1:], *extra, *args]
     shown = " ".join([command[0], *argv[1:]])
     child_env = {k: v for k, v in env.items() if k != TOKEN_ENV}
-    before = store.fingerprint(path)
+    # The CLI writes where it keeps the account (its file, or the Keychain or keyring).
+    before = source.fingerprint()
     try:
         setup.run_pty(
             argv,
@@ -77,7 +80,7 @@ def login(
             f"wrap left {path} as it was"
         ) from None
     _check(profile.login_check, env, child_env, shown, path)
-    creds = _reread(settings, before, shown)
+    creds = _reread(settings, source, before, shown)
     if creds.expires_at is not None and creds.expires_at > now:
         record_success(state_dir, path, now, creds.expires_at - now, log)
     _drop_kept_token(state_dir, path, log)
@@ -135,17 +138,18 @@ def _check(
         raise LoginError(f"'{shown}' finished, but '{check}' says it is not logged in: {what}")
 
 
-def _reread(settings: Settings, before: str | None, shown: str) -> credentials.Credentials:
-    path = settings.credentials
+def _reread(
+    settings: Settings, source: Store, before: str | None, shown: str
+) -> credentials.Credentials:
     try:
-        data = store.read_bytes(path, settings.profile.login_hint)
-        _, creds = credentials.parse(settings.profile, data, path)
+        data = source.read()
+        _, creds = credentials.parse(settings.profile, data, source.where)
     except CredentialsError as e:
         raise LoginError(f"'{shown}' finished, but {e}") from None
-    if store.fingerprint(path) == before:
+    if source.fingerprint() == before:
         raise LoginError(
-            f"'{shown}' finished, but {path} did not change: the login went elsewhere "
-            "(another config directory, or the system keychain)"
+            f"'{shown}' finished, but {source.where} did not change: the login went "
+            "elsewhere (another config directory or store)"
         )
     return creds
 
