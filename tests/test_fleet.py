@@ -356,6 +356,36 @@ def test_refresh_and_refresh_token_go_through_the_store(fleet: Fleet) -> None:
     assert not desk.has_refresh_token()
 
 
+def test_pull_all_sends_another_account_to_its_own_url_not_the_override(fleet: Fleet) -> None:
+    # WRAP_TOKEN_URL is the launched profile's (claude): Gemini's record, refreshed under its
+    # lease by `fleet pull --all`, goes to Gemini's own endpoint only.
+    laptop = fleet.logged_in()
+    gemini = laptop.root / ".gemini" / "oauth_creds.json"
+    gemini.parent.mkdir()
+    gemini.write_text(
+        json.dumps(
+            {
+                "access_token": "gemini-access",
+                "refresh_token": "gemini-refresh-token",
+                "expiry_date": int((time.time() + 60) * 1000),
+            }
+        )
+    )
+    gemini.chmod(0o600)
+    with TokenServer() as google, TokenServer() as override:
+        config = laptop.root / "config" / "wrap" / "config.toml"
+        config.write_text(
+            config.read_text() + f'[profiles.gemini]\nfleet = "gem"\ntoken_url = "{google.url}"\n'
+        )
+        for name in ("claude", "gemini"):
+            r = laptop.wrap("fleet", "push", name)
+            assert r.returncode == 0, r.stderr
+        r = laptop.wrap("fleet", "pull", "--all", env=laptop.env(WRAP_TOKEN_URL=override.url))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert google.used == {"gemini-refresh-token"}
+        assert override.used == {"old-refresh"}
+
+
 # The policies the README recommends, checked on a real OpenBao.
 FLEET_POLICY = """
 path "secret/data/{prefix}/*"     {{ capabilities = ["create", "read", "update"] }}

@@ -366,8 +366,17 @@ def resolve_accounts(
     if name is None and not everything:
         chosen = [config.resolve(flags, env, loaded=loaded, known=known)]
     else:
+        # The endpoint overrides (--token-url, WRAP_TOKEN_URL, ...) are the launched profile's.
+        launched = config.launched_settings(flags, env, loaded=loaded, known=known)
         every = [
-            config.resolve({**flags, "profile": p}, env, loaded=loaded, known=known) for p in known
+            config.resolve(
+                {**flags, "profile": p},
+                env,
+                loaded=loaded,
+                known=known,
+                launched=launched is not None and launched.profile.name == p,
+            )
+            for p in known
         ]
         chosen = [s for s in every if s.fleet and (everything or name in (s.profile.name, s.fleet))]
         if not chosen and name is None:
