@@ -33,9 +33,11 @@ _DURATION_FORMS = "use seconds or a number with d, h, m or s (7d, 36h, 90m, 45s)
 # Longer than any token lives or anyone waits; past it, sums with `now` stop being dates.
 MAX_DURATION = 36500 * 86400
 # Top-level keys besides the settings a profile section may also carry (custom.SETTING_KEYS);
-# notify_webhook is read by launcher/keepalive/notify.py. A new top-level key (a [table] of its
-# own too) goes here, or it is refused as a misspelling.
-_TOP_LEVEL_KEYS = frozenset({"profile", "profiles", "token_url", "client_id", "notify_webhook"})
+# notify_webhook is read by launcher/keepalive/notify.py, [fleet] by launcher/fleet/settings.py.
+# A new top-level key (a [table] of its own too) goes here, or it is refused as a misspelling.
+_TOP_LEVEL_KEYS = frozenset(
+    {"profile", "profiles", "token_url", "client_id", "fleet", "notify_webhook"}
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

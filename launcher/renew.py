@@ -67,7 +67,9 @@ def renew(
         # An account shared by machines refreshes only through its fleet store.
         from launcher.fleet import account
 
-        return account.pull(settings, state_dir, now=now, log=log, forced=forced, env=env)
+        return account.pull(
+            settings, state_dir, now=now, log=log, forced=forced, ahead=ahead, env=env
+        )
     path = settings.credentials
     profile = settings.profile
     if settings.refresh_via == "cli":
