@@ -91,6 +91,37 @@ def test_ten_launches_over_an_eight_hour_token_make_one_refresh(
     assert server.refresh_requests == 2  # one refresh, at half-life, for the ten launches
 
 
+def test_a_token_fresh_by_the_lifetime_rule_takes_no_lock_and_loads_no_refresh(
+    home: Home, server: TokenServer
+) -> None:
+    # Within the raw 7-day threshold, but fresh under the learnt 8-hour lifetime: the gate
+    # decides alone, without the slow path (the lock, httpx) that would decide the same.
+    home.write_claude(T0 + HOUR)
+    settings = _settings(home, server)
+    renew(settings, config.state_dir(home.env()), now=Clock(T0), log=Log(stream=io.StringIO()))
+    calls: list[float] = []
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        calls.append(kw["now"]())
+        return renew(*args, **kw)
+
+    err = io.StringIO()
+    code = gate.gate(
+        settings, env=home.env(), now=Clock(T0 + HOUR), log=Log(stream=err), program="c", renew=spy
+    )
+    assert (code, err.getvalue(), calls) == (None, "", [])
+    code = gate.gate(
+        settings,
+        env=home.env(),
+        now=Clock(T0 + 5 * HOUR),
+        log=Log(stream=err),
+        program="c",
+        renew=spy,
+    )
+    assert (code, calls) == (None, [T0 + 5 * HOUR])  # past half-life: the slow path, once
+    assert server.refresh_requests == 2
+
+
 def test_without_known_lifetime_the_threshold_applies(home: Home, server: TokenServer) -> None:
     home.write_claude(T0 + 6 * DAY)
     _gate(home, server, T0)
