@@ -8,7 +8,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from launcher import credentials
+from launcher import credentials, stores
+from launcher.errors import WrapError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -30,19 +31,35 @@ class Account:
 
 
 def discover(
-    known: Mapping[str, Profile], env: Mapping[str, str], aliases: Mapping[str, str]
+    known: Mapping[str, Profile],
+    env: Mapping[str, str],
+    aliases: Mapping[str, str],
+    choices: Mapping[str, str] | None = None,
 ) -> list[Account]:
-    """Existing files of every profile (globs expanded), each once, in profile order."""
+    """Existing files of every profile (globs expanded), each once, in profile order; and the
+    account its CLI keeps in the Keychain or the keyring here, whose file may be gone."""
     seen: set[str] = set()
     out: list[Account] = []
     for profile in known.values():
-        for path in _expand(profile.path_candidates(env)):
+        paths = _expand(profile.path_candidates(env))
+        default = profile.default_path(env)
+        choice = (choices or {}).get(profile.name, "auto")
+        if default and default not in paths and _elsewhere(profile, default, env, choice):
+            paths.append(default)
+        for path in paths:
             real = os.path.realpath(path)
             if real in seen:
                 continue
             seen.add(real)
             out.append(Account(profile, path, aliases.get(real) or alias_from_name(path)))
     return out
+
+
+def _elsewhere(profile: Profile, path: str, env: Mapping[str, str], choice: str) -> bool:
+    try:
+        return stores.for_account(profile, path, env, choice=choice).kind != "file"
+    except WrapError:
+        return False
 
 
 def is_launched(account: Account, launched: Settings | None) -> bool:

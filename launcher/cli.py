@@ -149,6 +149,7 @@ def wrap(ctx: click.Context, /, **opts: Any) -> None:
       wrap status [--json] [--expiring]       every account on this machine
       wrap refresh [NAME | --all]             refresh accounts now
       wrap login [NAME]                       log in again (setup command or browser)
+      wrap keepalive [install|remove|status]  refresh every account ahead of expiry
 
     The profile (claude, gemini, qwen, codex, kiro, iflow, or one from config.toml) is
     --profile, else the one whose program is PROGRAM (`wrap gemini` uses gemini), else claude.
@@ -256,6 +257,72 @@ def login_cmd(opts: dict[str, Any], name: str | None) -> None:
     sys.exit(exitcodes.REFRESHED)
 
 
+@wrap.group("keepalive", invoke_without_command=True, context_settings=CONTEXT)
+@click.option(
+    "--every",
+    metavar="DURATION",
+    help="Run passes in the foreground every DURATION (15m, 1h) until SIGTERM.",
+)
+@click.pass_context
+def keepalive_cmd(ctx: click.Context, every: str | None) -> None:
+    """One pass: refresh every account that is due before the next pass, and tell the user
+    what needs them (desktop, notify_webhook, stderr). Never logs in. Exit 5 if a refresh
+    failed, 2 for a configuration error.
+
+    \b
+      wrap keepalive install [--every 15m]   schedule passes (systemd timer, LaunchAgent)
+      wrap keepalive remove                  undo install
+      wrap keepalive status [--json]         scheduler, last and next pass, accounts
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from launcher.keepalive import commands
+
+    opts = ctx.obj
+    code = commands.keepalive(
+        _flags(opts), os.environ, every=every, log=_log(opts), echo=click.echo
+    )
+    sys.exit(code)
+
+
+@keepalive_cmd.command("install", context_settings=CONTEXT)
+@click.option("--every", metavar="DURATION", help="How often passes run [default: 15m].")
+@click.pass_obj
+def keepalive_install_cmd(opts: dict[str, Any], every: str | None) -> None:
+    """Schedule passes: a systemd user timer, a LaunchAgent on macOS, else a crontab line."""
+    from launcher.keepalive import commands
+
+    log = _log(opts)
+    code = commands.install(os.environ, every=every, argv0=sys.argv[0], log=log, echo=click.echo)
+    sys.exit(code)
+
+
+@keepalive_cmd.command("remove", context_settings=CONTEXT)
+@click.pass_obj
+def keepalive_remove_cmd(opts: dict[str, Any]) -> None:
+    """Undo `wrap keepalive install`."""
+    from launcher.keepalive import commands
+
+    sys.exit(commands.remove(os.environ, log=_log(opts), echo=click.echo))
+
+
+@keepalive_cmd.command("status", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def keepalive_status_cmd(opts: dict[str, Any], as_json: bool) -> None:
+    """Installed and enabled, the last pass (time, result), the next one, and per account what
+    the last pass did."""
+    from launcher.keepalive import commands
+
+    try:
+        obj = commands.describe(_flags(opts), os.environ, now=time.time())
+    except WrapError as e:
+        _log(opts).warn(str(e))
+        sys.exit(e.exit_code)
+    click.echo(json.dumps(obj, indent=2) if as_json else "\n".join(commands.status_lines(obj)))
+    sys.exit(exitcodes.FRESH)
+
+
 @wrap.command(
     "daemon",
     context_settings={**CONTEXT, "ignore_unknown_options": True},
@@ -265,14 +332,86 @@ def login_cmd(opts: dict[str, Any], name: str | None) -> None:
 def daemon_cmd(args: tuple[str, ...]) -> None:
     """Background refresh ahead of expiry (not built yet)."""
     Log().warn(
-        "the background refresher is not built yet; meanwhile run 'wrap refresh --all' "
-        "from cron or a systemd timer"
+        "there is no daemon: 'wrap keepalive install' schedules passes with the system's "
+        "scheduler, and 'wrap keepalive --every 15m' runs them in the foreground"
     )
     sys.exit(exitcodes.USAGE)
 
 
 def _echo_redacted(line: str) -> None:
     click.echo(redact.text(line))
+
+
+# --- wrap fleet: one account on several machines (launcher/fleet/) -------------------------
+
+
+@wrap.group("fleet", context_settings=CONTEXT)
+def fleet_group() -> None:
+    """One account on several machines: its record in etcd, Redis or OpenBao/Vault.
+
+    Exit codes: 6 the store cannot be reached or refused wrap, or a record is unreadable;
+    7 (push) the record holds another login."""
+
+
+@fleet_group.command("pull", context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.option("--all", "everything", is_flag=True, help="Every account with `fleet` set.")
+@click.pass_obj
+def fleet_pull(opts: dict[str, Any], name: str | None, everything: bool) -> None:
+    """A fresh access token from the fleet record into this machine's file (no refresh token).
+
+    NAME is a profile or a record name; without it, the default profile."""
+    from launcher.fleet import commands
+
+    _fleet_exit(
+        opts,
+        lambda log: commands.pull(
+            _flags(opts), os.environ, name, everything, log=log, echo=click.echo
+        ),
+    )
+
+
+@fleet_group.command("push", context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.option("--force", is_flag=True, help="Replace a record that holds another login.")
+@click.pass_obj
+def fleet_push(opts: dict[str, Any], name: str | None, force: bool) -> None:
+    """Make this machine's login the account's fleet record; the file then keeps no refresh
+    token."""
+    from launcher.fleet import commands
+
+    _fleet_exit(
+        opts,
+        lambda log: commands.push(_flags(opts), os.environ, name, force, log=log, echo=click.echo),
+    )
+
+
+@fleet_group.command("status", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list, one object per record.")
+@click.pass_obj
+def fleet_status(opts: dict[str, Any], as_json: bool) -> None:
+    """Every fleet record: state, expiry, login deadline, last refresh, rejection, lock holder."""
+    from launcher.fleet import commands
+
+    def show(log: Log) -> int:
+        entries = commands.status(os.environ, log=log)
+        if as_json:
+            click.echo(json.dumps(entries, indent=2))
+        else:
+            click.echo(commands.table(entries) if entries else "no fleet records")
+        return exitcodes.FRESH
+
+    _fleet_exit(opts, show)
+
+
+def _fleet_exit(opts: dict[str, Any], run: Any) -> None:
+    log = _log(opts)
+    try:
+        code = run(log)
+    except WrapError as e:
+        log.warn(str(e))
+        code = e.exit_code
+    sys.exit(code)
 
 
 def _log(opts: dict[str, Any]) -> Log:
@@ -285,6 +424,34 @@ def _log(opts: dict[str, Any]) -> Log:
 def _act(opts: dict[str, Any], program: str | None, args: list[str]) -> int:
     env = os.environ
     log = _log(opts)
+    try:
+        return _gate_or_check(opts, program, args, env, log)
+    except (Exception, KeyboardInterrupt) as e:
+        # The gate path fails open: PROGRAM still runs, ungated. Reports say "invalid".
+        if program is not None and not opts["check_only"] and not opts["force_refresh"]:
+            return gate.ungated(program, args, env=env, log=log, error=e)
+        return _internal_error(e, env, log, _failure_code(opts))
+
+
+def _failure_code(opts: dict[str, Any]) -> int:
+    # Never 1 (CI reads it as "expiring") nor 0: --check-only cannot tell, a refresh did not happen.
+    return exitcodes.NO_CREDENTIALS if opts["check_only"] else exitcodes.REFRESH_FAILED
+
+
+def _internal_error(error: BaseException, env: Any, log: Log, code: int) -> int:
+    """One line and CODE for a failure nobody foresaw; the traceback goes to a crash report."""
+    if isinstance(error, KeyboardInterrupt):
+        log.warn("interrupted")
+        return 128 + 2  # the shell's code for SIGINT
+    from launcher import crash
+
+    log.warn(crash.describe(error, crash.report(config.state_dir(env), error)))
+    return code
+
+
+def _gate_or_check(
+    opts: dict[str, Any], program: str | None, args: list[str], env: Any, log: Log
+) -> int:
     try:
         settings = config.resolve(_flags(opts), env, program=program)
         if opts["check_only"]:
@@ -368,4 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         wrap.main(args=argv, prog_name="wrap", standalone_mode=True)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except Exception as e:
+        # status, refresh, login: a bug there is one line and exit 5, never a traceback.
+        return _internal_error(e, os.environ, Log(), exitcodes.REFRESH_FAILED)
     return 0

@@ -68,6 +68,7 @@ class Profile:
         "rewrites_in_place",
         "scope_field",
         "scopes",
+        "secure_store",
         "setup_command",
         "token_url",
         "variant_field",
@@ -118,6 +119,7 @@ class Profile:
         rewrites_in_place: bool = False,
         headers: Mapping[str, str] | None = None,
         cli_refresh: tuple[tuple[str, ...], float] | None = None,
+        secure_store: str | None = None,
     ) -> None:
         self.name = name
         self.programs = programs or (name,)
@@ -180,6 +182,9 @@ class Profile:
         # A command of the vendor's CLI that refreshes the token without a model call, and the
         # time before expiry from which it does (refresh_via = "cli", and "auto" in a cooldown).
         self.cli_refresh = cli_refresh
+        # Whose convention for a store other than the file applies (launcher/stores/: "claude"
+        # for the macOS Keychain, "codex" and "gemini" for the OS keyring), if any.
+        self.secure_store = secure_store
 
     def replace(self, **changes: Any) -> Profile:
         values = {name: getattr(self, name) for name in self.__slots__}
@@ -267,6 +272,7 @@ CLAUDE = Profile(
     login_method="setup",
     login_hint="log in again: run 'claude' and type /login, or 'claude setup-token'",
     vendor_lock="claude",
+    secure_store="claude",
     account_file=(
         ("${CLAUDE_CONFIG_DIR}/.claude.json", "~/.claude.json"),
         "oauthAccount.emailAddress",
@@ -294,6 +300,18 @@ GEMINI = Profile(
     "https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
     redirect_path="/oauth2callback",
     login_hint="log in again: run 'gemini' and choose Login with Google",
+    secure_store="gemini",
+    # What gemini-cli 0.61.0 keeps in the OS keyring (launcher/stores/keyring.py) instead of
+    # oauth_creds.json: the same token in another shape, without the id token.
+    variant_field="serverName",
+    variants={
+        "main-account": {
+            "access_field": "token.accessToken",
+            "refresh_field": "token.refreshToken",
+            "expiry_field": "token.expiresAt",
+            "id_token_field": None,
+        }
+    },
 )
 
 # Qwen OAuth's free tier ended on 2026-04-15 and qwen-code 0.15+ no longer reads this file:
@@ -325,6 +343,7 @@ CODEX = Profile(
     account_fields=("alias", "email", "name", "tokens.account_id"),
     # codex 0.169.0 truncates and rewrites auth.json in place.
     rewrites_in_place=True,
+    secure_store="codex",
     token_url="https://auth.openai.com/oauth/token",
     client_id="app_EMoamEEZ73f0CkXaXp7hrann",
     body="json",
@@ -336,6 +355,7 @@ CODEX = Profile(
         "refresh_token": "$refresh_token",
     },
     headers={
+        "Accept": "*/*",
         "originator": "codex_exec",
         "User-Agent": "codex_exec/0.169.0 ({os} {os_version}; {arch}) {terminal}",
     },

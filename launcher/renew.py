@@ -13,18 +13,30 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, lock, policy, redact, state, store, validate, vendors
+from launcher import (
+    credentials,
+    http,
+    lock,
+    policy,
+    redact,
+    state,
+    store,
+    stores,
+    validate,
+    vendors,
+)
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
 from launcher.vendors import request
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from launcher.config import Settings
     from launcher.credentials import Credentials
     from launcher.log import Log
     from launcher.profiles import Profile
+    from launcher.stores import Store
 
 # RFC 6749 leaves expires_in optional; without it, assume an hour rather than "never expires".
 DEFAULT_EXPIRES_IN = 3600.0
@@ -37,8 +49,9 @@ def renew(
     now: Callable[[], float],
     log: Log,
     forced: bool = False,
+    ahead: float = 0.0,
     env: Mapping[str, str] | None = None,
-    client_factory: Callable[[], httpx.Client] = httpx.Client,
+    client_factory: Callable[[str], httpx.Client] = http.client_for,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Credentials:
@@ -47,7 +60,14 @@ def renew(
     Single flight: every wrap process for the same file serializes on the lock beside it, then
     takes every lock the vendor's CLI honours, and only then reads the file, decides and sends:
     the refresh token sent always comes from a read that no other refresher can race.
+    AHEAD: refresh a token that enters its threshold within that many seconds (keepalive looks
+    one pass ahead), still deciding from the read under the locks.
     """
+    if settings.fleet:
+        # An account shared by machines refreshes only through its fleet store.
+        from launcher.fleet import account
+
+        return account.pull(settings, state_dir, now=now, log=log, forced=forced, env=env)
     path = settings.credentials
     profile = settings.profile
     if settings.refresh_via == "cli":
@@ -59,34 +79,65 @@ def renew(
     if "{" not in settings.token_url:
         grant.check_url(settings.token_url)  # a configuration error: before any lock or request
     started = now()
+    # Where the document lives (a file, the Keychain, the keyring); locks and state stay keyed
+    # by the account's file path whatever the store.
+    source = stores.for_settings(settings, os.environ if env is None else env)
     if not forced:
-        _check_suspended(state.load(state_dir, path), path, profile.login_hint)
+        _check_suspended(state.load(state_dir, path), source, profile.login_hint)
 
     def waiting() -> None:
         log.info(f"waiting for another process to finish refreshing {path}")
 
+    with refresh_locks(
+        settings,
+        state_dir,
+        os.environ if env is None else env,
+        on_wait=waiting,
+        clock=clock,
+        sleep=sleep,
+    ) as locks:
+        run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
+        return run.under_locks(
+            forced=forced,
+            started=started,
+            client_factory=client_factory,
+            clock=clock,
+            ahead=ahead,
+        )
+
+
+@contextlib.contextmanager
+def refresh_locks(
+    settings: Settings,
+    state_dir: str,
+    env: Mapping[str, str],
+    *,
+    on_wait: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[vendors.Locks]:
+    """wrap's lock on the file, then the refresh lock of the vendor's CLI (its write lock is
+    the caller's to take around each write). Also what the fleet holds while it pulls."""
+    path = settings.credentials
     with lock.locked(
         path,
         timeout=settings.lock_timeout,
         fallback=os.path.join(state_dir, "locks", key(state_dir, path) + ".lock"),
-        on_wait=waiting,
+        on_wait=on_wait,
         clock=clock,
         sleep=sleep,
     ):
         locks = vendors.locks_for(
-            profile.vendor_lock,
+            settings.profile.vendor_lock,
             path,
-            os.environ if env is None else env,
+            env,
             timeout=settings.lock_timeout,
             record_dir=os.path.join(state_dir, "locks"),
             clock=clock,
             sleep=sleep,
         )
         with locks.refresh():
-            run = _Run(settings, state_dir, locks, now=now, log=log, sleep=sleep)
-            return run.under_locks(
-                forced=forced, started=started, client_factory=client_factory, clock=clock
-            )
+            yield locks
 
 
 class _Run:
@@ -97,6 +148,7 @@ class _Run:
         settings: Settings,
         state_dir: str,
         locks: vendors.Locks,
+        source: Store,
         *,
         now: Callable[[], float],
         log: Log,
@@ -105,6 +157,7 @@ class _Run:
         self.settings = settings
         self.state_dir = state_dir
         self.locks = locks
+        self.source = source
         self.now = now
         self.log = log
         self.sleep = sleep
@@ -115,26 +168,35 @@ class _Run:
         *,
         forced: bool,
         started: float,
-        client_factory: Callable[[], httpx.Client],
+        client_factory: Callable[[str], httpx.Client],
         clock: Callable[[], float],
+        ahead: float = 0.0,
     ) -> Credentials:
         path, state_dir, now = self.path, self.state_dir, self.now
         remembered = state.load(state_dir, path)
-        original, doc, creds = store.read_parsed(self.settings.profile, path, self.sleep)
+        source = self.source
+        original, doc, creds = store.read_parsed(self.settings.profile, path, self.sleep, source)
         redact.add(creds.access_token, creds.refresh_token)
         profile = self.settings.profile.for_doc(doc)
         writer = Writer(
-            self.settings, profile, state_dir, doc, original, creds.refresh_token, self.locks
+            self.settings,
+            profile,
+            state_dir,
+            doc,
+            original,
+            creds.refresh_token,
+            self.locks,
+            source=source,
         )
         recovered = self._recovered(remembered, writer)
         if recovered is not None:
             doc, creds = recovered
         if not forced:
             threshold = policy.effective_threshold(self.settings.threshold, remembered.lifetime)
-            if policy.token_state(creds.expires_at, now(), threshold) == policy.FRESH:
+            if policy.token_state(creds.expires_at, now() + ahead, threshold) == policy.FRESH:
                 self.log.debug(f"{path} was refreshed by another process meanwhile")
                 return creds
-            _check_suspended(remembered, path, profile.login_hint)
+            _check_suspended(remembered, source, profile.login_hint)
             if remembered.last_failed is not None and remembered.last_failed > started:
                 raise RefreshError(
                     f"another launch just tried and failed: {remembered.last_error}", sent=False
@@ -144,7 +206,7 @@ class _Run:
                 f"the file has no refresh token; {profile.login_hint}", rejected=True, sent=False
             )
         sent = creds.refresh_token
-        if not forced and remembered.blocked(now(), store.fingerprint(path)):
+        if not forced and remembered.blocked(now(), source.fingerprint()):
             raise blocked_error(remembered, profile)
         if not forced and remembered.unanswered == state.token_digest(sent):
             raise RefreshError(
@@ -156,7 +218,7 @@ class _Run:
         writer.sent = sent
         try:
             endpoint = endpoint_for(self.settings, profile, doc)
-            with client_factory() as client:
+            with client_factory(endpoint.url) as client:
                 response = grant.refresh(
                     client,
                     endpoint,
@@ -167,7 +229,7 @@ class _Run:
                     sleep=self.sleep,
                 )
             refreshed_at = now()
-            lifetime = _lifetime(response, refreshed_at)
+            lifetime = lifetime_of(response, refreshed_at)
             writer.write(response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime)
         except Adopted as adopted:
             self.log.debug(f"{path} was replaced by another login meanwhile; using that one")
@@ -181,7 +243,7 @@ class _Run:
                     f"the refresh token was rejected ({e}); {profile.login_hint}", rejected=True
                 )
             unanswered = _ambiguous(e) and writer.saved_refresh_token is None
-            _record_failure(state_dir, path, now(), e, unanswered=sent if unanswered else None)
+            _record_failure(state_dir, source, now(), e, unanswered=sent if unanswered else None)
             if e.firewall:
                 e = RefreshError(
                     f"{e}; wrap will not ask it again for {_human(_cooldown(state_dir, path))}: "
@@ -192,7 +254,7 @@ class _Run:
                 )
             raise e from None
         except WrapError as e:
-            _record_failure(state_dir, path, now(), e)
+            _record_failure(state_dir, source, now(), e)
             raise
         # Still under the lock: the next process in line must see the lifetime with the token.
         record_success(state_dir, path, refreshed_at, lifetime, self.log)
@@ -205,7 +267,7 @@ class _Run:
         """A refreshed document that only reached the recovery file, while the file itself is
         unchanged since: its refresh token is the live one, the file's may be spent."""
         kept = remembered.pending_recovery
-        if kept is None or remembered.pending_version != store.fingerprint(self.path):
+        if kept is None or remembered.pending_version != self.source.fingerprint():
             return None
         try:
             data = store.read_bytes(kept, "")
@@ -217,7 +279,7 @@ class _Run:
         except WrapError as e:
             self.log.warn(
                 f"the refreshed credentials are still only in {kept} ({e}): copy it over "
-                f"{self.path}"
+                f"{self.source.where}"
             )
         else:
             _clear_recovery(self.state_dir, self.path)
@@ -251,8 +313,11 @@ class Writer:
         locks: vendors.Locks,
         *,
         adopt: bool = True,
+        source: Store | None = None,
     ) -> None:
         self.settings = settings
+        # Where the document is read back from and written to (launcher/stores/).
+        self.source = source or stores.for_settings(settings, os.environ)
         self.profile = profile
         self.state_dir = state_dir
         self.doc = doc
@@ -277,24 +342,7 @@ class Writer:
     def write(
         self, response: grant.TokenResponse, *, refreshed_at: float, expires_at: float
     ) -> None:
-        profile = self.profile
-        extra: dict[str, object] = {}
-        if response.id_token and profile.id_token_field:
-            extra[profile.id_token_field] = response.id_token
-        for answer_field, file_field in profile.copy_fields.items():
-            # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
-            if response.body.get(answer_field) is not None:
-                extra[file_field] = response.body[answer_field]
-        scope = response.body.get("scope")
-        if profile.scope_field and isinstance(scope, str) and scope.strip():
-            granted = scope.split()
-            if profile.required_scope and profile.required_scope not in granted:
-                # The CLI would throw this token away (Claude does): not a refresh at all.
-                raise RefreshError(
-                    f"the server's answer does not grant {profile.required_scope}, so "
-                    f"{profile.programs[0]} would not use it; {profile.login_hint}"
-                )
-            extra[profile.scope_field] = granted
+        extra = answer_fields(self.profile, response)
         self._commit(
             {
                 "access_token": response.access_token,
@@ -312,18 +360,18 @@ class Writer:
 
     def commit_recovered(self, doc: dict[str, object]) -> None:
         """Put a recovered document back into the file (it replaces what the file holds)."""
-        self._write(doc, self.original)
+        with self.locks.write():
+            self._write(doc, self.original)
         self.doc = doc
 
     def _commit(self, changes: dict[str, object]) -> None:
         for name, value in changes.items():
             if value is not None:
                 self.changes[name] = value
-        path = self.settings.credentials
         new = self._apply(self.doc)
         try:
             with self.locks.write():
-                current = _read_quietly(path)
+                current = _read_quietly(self.source)
                 like = self.original
                 if current is not None and current != self.original:
                     base = self._newer(current)
@@ -350,9 +398,8 @@ class Writer:
 
     def _newer(self, current: bytes) -> dict[str, object]:
         """The document another program wrote since our read: merge into it, or adopt it."""
-        path = self.settings.credentials
         try:
-            doc, creds = credentials.parse(self.settings.profile, current, path)
+            doc, creds = credentials.parse(self.settings.profile, current, self.source.where)
         except CredentialsError:
             # Not a document we can merge into (a half-done rewrite, a blanked file): our
             # changes go onto the document we read, which still holds every field we knew.
@@ -369,7 +416,7 @@ class Writer:
         except (UnicodeError, ValueError) as e:
             raise self._recover(doc, type(e).__name__) from e
         try:
-            store.atomic_write(path, data, backup_dir=_backup_dir(self.state_dir, path))
+            self.source.write(data, backup_dir=_backup_dir(self.state_dir, path))
         except WriteError as e:
             raise self._recover(doc, str(e), data) from e
         self.original = data
@@ -386,13 +433,37 @@ class Writer:
             return WriteError(
                 f"{why}, and the new token could not be saved elsewhere either ({e2.strerror})"
             )
-        _remember_recovery(self.state_dir, path, kept)
-        return WriteError(f"{why}; the new token was saved to {kept}: copy it over {path}")
+        _remember_recovery(self.state_dir, self.source, kept)
+        where = self.source.where
+        return WriteError(f"{why}; the new token was saved to {kept}: copy it over {where}")
 
 
-def _read_quietly(path: str) -> bytes | None:
+def answer_fields(profile: Profile, response: grant.TokenResponse) -> dict[str, object]:
+    """The file fields a refresh answer sets besides the tokens and the expiry (also used by
+    the fleet, which applies them to its record's document)."""
+    extra: dict[str, object] = {}
+    if response.id_token and profile.id_token_field:
+        extra[profile.id_token_field] = response.id_token
+    for answer_field, file_field in profile.copy_fields.items():
+        # Only what the answer carries: an omitted value keeps the file's (Qwen's resource_url).
+        if response.body.get(answer_field) is not None:
+            extra[file_field] = response.body[answer_field]
+    scope = response.body.get("scope")
+    if profile.scope_field and isinstance(scope, str) and scope.strip():
+        granted = scope.split()
+        if profile.required_scope and profile.required_scope not in granted:
+            # The CLI would throw this token away (Claude does): not a refresh at all.
+            raise RefreshError(
+                f"the server's answer does not grant {profile.required_scope}, so "
+                f"{profile.programs[0]} would not use it; {profile.login_hint}"
+            )
+        extra[profile.scope_field] = granted
+    return extra
+
+
+def _read_quietly(source: Store) -> bytes | None:
     try:
-        return store.read_bytes(path, "")
+        return source.read()
     except WrapError:
         return None
 
@@ -485,7 +556,7 @@ def _client_registration(
     return cid, secret
 
 
-def _lifetime(response: grant.TokenResponse, now: float) -> float:
+def lifetime_of(response: grant.TokenResponse, now: float) -> float:
     if response.expires_in:
         return response.expires_in
     claims = credentials.jwt_claims(response.access_token)
@@ -503,10 +574,10 @@ def _backup_dir(state_dir: str, path: str) -> str:
     return os.path.join(state_dir, "backups", key(state_dir, path))
 
 
-def _check_suspended(remembered: state.CredState, path: str, hint: str) -> None:
+def _check_suspended(remembered: state.CredState, source: Store, hint: str) -> None:
     if remembered.suspended_at_version is None:
         return
-    if remembered.suspended_at_version != store.fingerprint(path):
+    if remembered.suspended_at_version != source.fingerprint():
         return  # the file changed since (someone logged in): try again
     raise RefreshError(
         "automatic refresh is suspended: the server rejected this refresh token before; "
@@ -527,8 +598,8 @@ def _changed_elsewhere(
     if not error.sent:
         return None
     try:
-        data = store.read_bytes(settings.credentials, writer.profile.login_hint)
-        _, creds = credentials.parse(settings.profile, data, settings.credentials)
+        data = writer.source.read()
+        _, creds = credentials.parse(settings.profile, data, writer.source.where)
     except WrapError:
         return None
     if creds.refresh_token in (writer.sent, writer.saved_refresh_token):
@@ -537,21 +608,21 @@ def _changed_elsewhere(
 
 
 def _record_failure(
-    state_dir: str, path: str, when: float, error: WrapError, *, unanswered: str | None = None
+    state_dir: str, source: Store, when: float, error: WrapError, *, unanswered: str | None = None
 ) -> None:
-    remembered = state.load(state_dir, path)
+    remembered = state.load(state_dir, source.path)
     remembered.consecutive_failures += 1
     remembered.last_error = redact.text(str(error))
     remembered.last_failed = when
     if unanswered is not None:
         remembered.unanswered = state.token_digest(unanswered)
     if isinstance(error, RefreshError) and error.rejected:
-        remembered.suspended_at_version = store.fingerprint(path)
+        remembered.suspended_at_version = source.fingerprint()
     if isinstance(error, RefreshError) and error.firewall:
         step = COOLDOWNS[min(remembered.blocked_count, len(COOLDOWNS) - 1)]
         remembered.blocked_count += 1
         remembered.blocked_until = when + step
-        remembered.blocked_version = store.fingerprint(path)
+        remembered.blocked_version = source.fingerprint()
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
 
@@ -605,10 +676,10 @@ def blocked_error(remembered: state.CredState, profile: Profile) -> RefreshError
     )
 
 
-def _remember_recovery(state_dir: str, path: str, kept: str) -> None:
-    remembered = state.load(state_dir, path)
+def _remember_recovery(state_dir: str, source: Store, kept: str) -> None:
+    remembered = state.load(state_dir, source.path)
     remembered.pending_recovery = kept
-    remembered.pending_version = store.fingerprint(path)
+    remembered.pending_version = source.fingerprint()
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import credentials, exitcodes, policy, state, store
+from launcher import credentials, exitcodes, policy, state, stores
 from launcher.errors import CredentialsError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from launcher.config import Settings
 
@@ -33,11 +34,13 @@ def describe(
     state_dir: str,
     now: float,
     name: Callable[[dict[str, Any] | None], str | None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """(the JSON object, the problem line for missing/invalid or None).
 
     NAME, given the parsed document (None when unusable), names the account."""
     path = settings.credentials
+    source = stores.for_settings(settings, os.environ if env is None else env)
     remembered = state.load(state_dir, path)
     threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
     out: dict[str, Any] = {
@@ -52,19 +55,22 @@ def describe(
         "last_refreshed": iso(remembered.last_refreshed),
         "refresh_count": remembered.refresh_count,
         "consecutive_failures": remembered.consecutive_failures,
+        # Where the account lives: "file", "keychain" or "keyring", and the path or item (set
+        # again after the read: a Keychain account may be in its file fallback).
+        "store": source.kind,
+        "where": source.where,
         "refresh_blocked_until": (
-            iso(remembered.blocked_until)
-            if remembered.blocked(now, store.fingerprint(path))
-            else None
+            iso(remembered.blocked_until) if remembered.blocked(now, source.fingerprint()) else None
         ),
     }
     try:
-        data = store.read_bytes(path, settings.profile.login_hint)
-        doc, creds = credentials.parse(settings.profile, data, path)
+        data = source.read()
+        doc, creds = credentials.parse(settings.profile, data, source.where)
     except CredentialsError as e:
         out["state"] = e.state
         out["account"] = name(None) if name else None
         return out, str(e)
+    out["store"], out["where"] = source.kind, source.where
     out["account"] = name(doc) if name else None
     out["state"] = policy.token_state(creds.expires_at, now, threshold)
     out["has_refresh_token"] = bool(creds.refresh_token)

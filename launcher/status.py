@@ -48,7 +48,7 @@ def collect(
     state_dir = config.state_dir(env)
     launched = config.launched_settings(flags, env, loaded=loaded, known=known)
     entries = []
-    for account in accounts.discover(known, env, aliases):
+    for account in accounts.discover(known, env, aliases, _store_choices(loaded[1])):
         settings = config.resolve(
             {**flags, "profile": account.profile.name},
             env,
@@ -62,9 +62,21 @@ def collect(
         def name(doc: dict[str, Any] | None, account: accounts.Account = account) -> str:
             return accounts.display_name(account, doc, env)
 
-        obj, _ = report.describe(settings, state_dir, now, name)
+        obj, _ = report.describe(settings, state_dir, now, name, env)
         entries.append(Entry(account, settings, obj))
     return entries
+
+
+def _store_choices(table: Mapping[str, Any]) -> dict[str, str]:
+    """Each profile's `store` from the config, for finding accounts whose file may be gone."""
+    sections = table.get("profiles")
+    if not isinstance(sections, dict):
+        return {}
+    return {
+        name: section["store"]
+        for name, section in sections.items()
+        if isinstance(section, dict) and isinstance(section.get("store"), str)
+    }
 
 
 def expiring_exit_code(entries: list[Entry]) -> int:
@@ -78,7 +90,7 @@ def expiring_exit_code(entries: list[Entry]) -> int:
 
 def table(entries: list[Entry], *, color: bool) -> str:
     """An aligned table for people: expiry in local time, time left in words."""
-    header = ["ACCOUNT", "PROFILE", "STATE", "EXPIRES", "LEFT", "LAST REFRESH", "FAILURES"]
+    header = ["ACCOUNT", "PROFILE", "STATE", "EXPIRES", "LEFT", "LAST REFRESH", "FAILURES", "WHERE"]
     rows = []
     for e in entries:
         r = e.report
@@ -92,6 +104,8 @@ def table(entries: list[Entry], *, color: bool) -> str:
                 "-" if left is None else (report.human_duration(left) if left > 0 else "expired"),
                 _local(r["last_refreshed"]),
                 str(r["consecutive_failures"]),
+                # A path, or keychain:<service>, keyring:<service>/<account>.
+                r["where"],
             ]
         )
     widths = [
@@ -152,7 +166,7 @@ def refresh_all(
     state_dir = config.state_dir(env)
     codes = set()
     for e in entries:
-        label = f"{e.report['account']} ({e.report['profile']}, {e.account.path})"
+        label = f"{e.report['account']} ({e.report['profile']}, {e.report['where']})"
         try:
             creds = renew(e.settings, state_dir, now=now, log=log, forced=True)
         except WrapError as err:

@@ -95,6 +95,7 @@ def test_status_table_is_aligned_and_plain_without_a_terminal(home: Home, router
         "LAST",
         "REFRESH",
         "FAILURES",
+        "WHERE",
     ]
     assert "\x1b[" not in r.stdout
     column = lines[0].index("STATE")

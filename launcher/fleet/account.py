@@ -1,0 +1,398 @@
+"""This machine's side of the fleet: its credentials file (an access-only copy), its locks, the
+rotated token it keeps when the store would not take one, and the OAuth grant it sends as the
+holder. What renew.py calls for an account with `fleet` set, and what `wrap fleet` runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+from launcher import config, credentials, policy, state, store, vendors
+from launcher.errors import CredentialsError, UsageError, WrapError
+from launcher.fleet import FleetError, protocol
+from launcher.fleet import settings as fleet_settings
+from launcher.fleet.records import Record, access_only, copy_onto, fingerprint, set_login_deadline
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from launcher.config import Settings
+    from launcher.credentials import Credentials
+    from launcher.fleet import Backend
+    from launcher.fleet.settings import FleetSettings
+    from launcher.log import Log
+    from launcher.profiles import Profile
+
+# One request to the store waits at most this long (the deadline bounds the whole pull).
+REQUEST_TIMEOUT = 5.0
+
+
+def fleet_settings_for(env: Mapping[str, str]) -> FleetSettings:
+    path, table = config.load_config(env)
+    return fleet_settings.parse(table, env, path)
+
+
+def open_store(fs: FleetSettings, *, timeout: float = REQUEST_TIMEOUT) -> Backend:
+    if fs.backend == "etcd":
+        from launcher.fleet.etcd import EtcdBackend
+
+        return EtcdBackend(fs, timeout=timeout)
+    if fs.backend == "redis":
+        from launcher.fleet.redis import RedisBackend
+
+        return RedisBackend(fs, timeout=timeout)
+    from launcher.fleet.openbao import OpenBaoBackend
+
+    return OpenBaoBackend(fs, timeout=timeout)
+
+
+def checkpoint_from(env: Mapping[str, str]) -> Callable[[str], None]:
+    """WRAP_FLEET_STOP_AT=POINT makes this process stop itself (SIGSTOP) at that point of the
+    protocol: how the tests pause or kill a holder exactly before or after it sends."""
+    wanted = env.get("WRAP_FLEET_STOP_AT", "")
+
+    def checkpoint(point: str) -> None:
+        if point == wanted:
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+    return checkpoint
+
+
+def context(
+    fs: FleetSettings,
+    backend: Backend,
+    state_dir: str,
+    *,
+    log: Log,
+    now: Callable[[], float],
+    env: Mapping[str, str],
+) -> protocol.Context:
+    def keep_pending(name: str, token: str, parent: str) -> str:
+        return save_pending(state_dir, name, token, parent, now())
+
+    return protocol.Context(
+        backend,
+        machine=fs.machine,
+        now=now,
+        clock=time.monotonic,
+        sleep=time.sleep,
+        log=log,
+        keep_pending=keep_pending,
+        checkpoint=checkpoint_from(env),
+    )
+
+
+def pull(
+    settings: Settings,
+    state_dir: str,
+    *,
+    now: Callable[[], float],
+    log: Log,
+    forced: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Credentials:
+    """A fresh access token from the fleet record into this machine's file, without a refresh
+    token; the store's holder refreshes when due. A fresh local token means no network."""
+    env = os.environ if env is None else env
+    name = fleet_settings.check_name(settings.fleet or "", "fleet in the config")
+    deadline = time.monotonic() + settings.refresh_timeout
+    fs = fleet_settings_for(env)  # a configuration error shows even when nothing is due
+    with local_locks(settings, state_dir, env) as locks:
+        local = _read_local(settings)
+        remembered = state.load(state_dir, settings.credentials)
+        if local is not None and not forced:
+            threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
+            if policy.token_state(local[2].expires_at, now(), threshold) == policy.FRESH:
+                return local[2]  # another wrap on this machine pulled meanwhile
+        backend = open_store(fs)
+        try:
+            ctx = context(fs, backend, state_dir, log=log, now=now, env=env)
+            rec = protocol.pull(
+                ctx,
+                name,
+                _OAuth(settings),
+                threshold=settings.threshold,
+                forced=forced,
+                deadline=deadline,
+                ttl=protocol.lock_ttl(settings.refresh_timeout),
+            )
+        finally:
+            backend.close()
+        with locks.write():
+            return write_copy(settings, state_dir, rec, _read_local(settings), log)
+
+
+def write_copy(
+    settings: Settings,
+    state_dir: str,
+    rec: Record,
+    local: tuple[bytes, dict[str, Any], Credentials] | None,
+    log: Log,
+) -> Credentials:
+    """The record's access token into this machine's file, every other local field kept."""
+    profile = settings.profile
+    path = settings.credentials
+    theirs = local[2].refresh_token if local is not None else None
+    if theirs and theirs != rec.refresh_token and fingerprint(theirs) not in rec.chain:
+        log.warn(
+            f"{path} held another login than the fleet record {settings.fleet}; it now holds the "
+            "record's (the old file is in wrap's backups): 'wrap fleet push --force' instead "
+            "makes this machine's login the record"
+        )
+    doc = copy_onto(profile, local[1] if local is not None else None, rec)
+    like = local[0] if local is not None else b""
+    store.atomic_write(
+        path,
+        credentials.dumps_like(doc, like),
+        backup_dir=os.path.join(state_dir, "backups", state.key(path)),
+    )
+    remembered = state.load(state_dir, path)
+    # The lifetime rule needs the token's lifetime here too, or an 8-hour token would look
+    # due on every launch and every launch would ask the store.
+    remembered.lifetime = rec.lifetime
+    remembered.last_refreshed = _num((rec.data.get("last_refresh") or {}).get("at"))
+    with contextlib.suppress(OSError):
+        state.save(state_dir, remembered)
+    _, creds = credentials.parse(profile, json.dumps(doc).encode(), path)
+    return creds
+
+
+def push(
+    settings: Settings,
+    state_dir: str,
+    *,
+    force: bool,
+    now: Callable[[], float],
+    log: Log,
+    env: Mapping[str, str],
+    timeout: float,
+) -> str:
+    """Make this machine's login the record, then strip its refresh token from the file.
+    A rotated token this machine kept (the store was away) goes back first."""
+    name = fleet_settings.check_name(settings.fleet or "", "fleet in the config")
+    profile = settings.profile
+    fs = fleet_settings_for(env)
+    deadline = time.monotonic() + timeout
+    with local_locks(settings, state_dir, env) as locks:
+        local = _read_local(settings)
+        pending = load_pending(state_dir, name)
+        backend = open_store(fs)
+        try:
+            ctx = context(fs, backend, state_dir, log=log, now=now, env=env)
+            if pending is not None:
+                token, parent = pending["refresh_token"], pending.get("parent")
+                doc = local[1] if local is not None else _record_doc(ctx, name)
+            elif local is not None and local[2].refresh_token:
+                token, parent, doc = local[2].refresh_token, None, local[1]
+            else:
+                raise CredentialsError(
+                    f"{settings.credentials} holds no refresh token to push: log in on this "
+                    f"machine first ({profile.login_hint})",
+                    credentials.MISSING,
+                )
+            remembered = state.load(state_dir, settings.credentials)
+            rec = Record.new(
+                profile.for_doc(doc),
+                doc,
+                token,
+                lifetime=remembered.lifetime,
+                machine=fs.machine,
+                at=now(),
+            )
+            outcome = protocol.push(
+                ctx,
+                name,
+                rec,
+                force=force,
+                deadline=deadline,
+                ttl=protocol.lock_ttl(timeout),
+                parent=parent if isinstance(parent, str) else None,
+            )
+        finally:
+            backend.close()
+        local = _read_local(settings)
+        if local is not None:
+            stripped = access_only(profile, local[1])
+            if stripped != local[1] and local[2].refresh_token in (token, None):
+                with locks.write():
+                    store.atomic_write(
+                        settings.credentials,
+                        credentials.dumps_like(stripped, local[0]),
+                        backup_dir=os.path.join(
+                            state_dir, "backups", state.key(settings.credentials)
+                        ),
+                    )
+        if pending is not None:
+            clear_pending(state_dir, name)
+    return outcome
+
+
+def _record_doc(ctx: protocol.Context, name: str) -> dict[str, Any]:
+    _, rec = protocol.read(ctx, name)
+    if rec is None:
+        raise FleetError(f"the fleet store has no record {name} to put the kept token into")
+    return rec.doc
+
+
+def status(env: Mapping[str, str], *, now: Callable[[], float], log: Log) -> list[dict[str, Any]]:
+    fs = fleet_settings_for(env)
+    threshold = config.resolve({}, env).threshold
+    backend = open_store(fs)
+    try:
+        ctx = context(fs, backend, config.state_dir(env), log=log, now=now, env=env)
+        return protocol.describe(ctx, threshold=threshold)
+    finally:
+        backend.close()
+
+
+def local_locks(
+    settings: Settings, state_dir: str, env: Mapping[str, str]
+) -> contextlib.AbstractContextManager[vendors.Locks]:
+    """wrap's lock on the file and every lock the vendor's CLI honours, as renew takes them:
+    one wrap on this machine talks to the store, the others then find the file fresh."""
+    from launcher.renew import refresh_locks
+
+    return refresh_locks(settings, state_dir, env)
+
+
+def _read_local(settings: Settings) -> tuple[bytes, dict[str, Any], Credentials] | None:
+    """The file, or None when there is none (a CI runner); a file that cannot be parsed is
+    never written over."""
+    try:
+        return store.read_parsed(settings.profile, settings.credentials, time.sleep)
+    except CredentialsError as e:
+        if e.state == credentials.MISSING and not os.path.exists(settings.credentials):
+            return None
+        if e.state == credentials.MISSING:
+            # A file without an access token (a blanked login): the record's copy replaces it.
+            return None
+        raise
+
+
+class _OAuth:
+    """The refresh grant as the profile's CLI sends it, from the record's document."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _profile(self, record: Record) -> Profile:
+        return self.settings.profile.for_doc(record.doc)
+
+    def send(
+        self, record: Record, token: str, on_refresh_token: Callable[[str], None], budget: float
+    ) -> Any:
+        import httpx
+
+        from launcher import refresh as grant
+        from launcher.renew import endpoint_for
+
+        endpoint = endpoint_for(self.settings, self._profile(record), record.doc)
+        with httpx.Client() as client:
+            return grant.refresh(
+                client, endpoint, token, budget=budget, on_refresh_token=on_refresh_token
+            )
+
+    def apply(self, record: Record, answer: Any, at: float) -> float:
+        from launcher import renew
+
+        profile = self._profile(record)
+        lifetime = renew.lifetime_of(answer, at)
+        doc = credentials.updated(
+            profile,
+            record.doc,
+            access_token=answer.access_token,
+            expires_at=at + lifetime,
+            refreshed_at=at,
+            extra=renew.answer_fields(profile, answer),
+        )
+        login_in = answer.body.get("refresh_token_expires_in")
+        if isinstance(login_in, int | float) and not isinstance(login_in, bool) and login_in > 0:
+            set_login_deadline(profile, doc, at + login_in)
+        record.set_doc(profile, doc)
+        return lifetime
+
+
+# --- a rotated token the store would not take, kept here (0600) until `wrap fleet push` ---
+
+
+def _pending_path(state_dir: str, name: str) -> str:
+    return os.path.join(state_dir, "fleet", f"{name}.pending.json")
+
+
+def save_pending(state_dir: str, name: str, token: str, parent: str, at: float) -> str:
+    path = _pending_path(state_dir, name)
+    data = json.dumps({"refresh_token": token, "parent": parent, "at": at}).encode()
+    try:
+        store.write_private(path, data)
+    except OSError as e:
+        raise WrapError(f"cannot keep the rotated refresh token in {path}: {e.strerror}") from e
+    return path
+
+
+def load_pending(state_dir: str, name: str) -> dict[str, Any] | None:
+    try:
+        with open(_pending_path(state_dir, name), "rb") as f:
+            data = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and isinstance(data.get("refresh_token"), str):
+        return data
+    return None
+
+
+def clear_pending(state_dir: str, name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(_pending_path(state_dir, name))
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def resolve_accounts(
+    flags: Mapping[str, Any], env: Mapping[str, str], name: str | None, everything: bool
+) -> list[Settings]:
+    """NAME: a profile or a fleet record name; none: the default profile; --all: every
+    profile with `fleet` set."""
+    if name is not None and everything:
+        raise UsageError("give NAME or --all, not both")
+    loaded = config.load_config(env)
+    known = config.known_profiles(loaded)
+    if name is None and not everything:
+        chosen = [config.resolve(flags, env, loaded=loaded, known=known)]
+    else:
+        # The endpoint overrides (--token-url, WRAP_TOKEN_URL, ...) are the launched profile's.
+        launched = config.launched_settings(flags, env, loaded=loaded, known=known)
+        every = [
+            config.resolve(
+                {**flags, "profile": p},
+                env,
+                loaded=loaded,
+                known=known,
+                launched=launched is not None and launched.profile.name == p,
+            )
+            for p in known
+        ]
+        chosen = [s for s in every if s.fleet and (everything or name in (s.profile.name, s.fleet))]
+        if not chosen and name is None:
+            raise UsageError(
+                f'no account has `fleet` set: add fleet = "NAME" to a [profiles.NAME] table '
+                f"in {loaded[0]}"
+            )
+        if not chosen and name is not None:
+            raise UsageError(
+                f'no account named {name!r} has `fleet` set: add fleet = "{name}" to its '
+                f"[profiles.NAME] table in {loaded[0]}"
+            )
+    for s in chosen:
+        if not s.fleet:
+            raise UsageError(
+                f'the {s.profile.name} account has no `fleet` record: set fleet = "NAME" in '
+                f"[profiles.{s.profile.name}] of {loaded[0]}"
+            )
+    return chosen
