@@ -102,7 +102,7 @@ def summary_line(obj: dict[str, Any]) -> str:
     """One human line for a report object."""
     head = f"{obj['profile']}: {obj['state']}"
     if obj["state"] in (credentials.MISSING, credentials.INVALID):
-        return f"{head}: {obj['path']}"
+        return f"{head}: {obj['where']}"
     left = obj["expires_in_seconds"]
     if left is None:
         when = "no expiry recorded"
@@ -111,4 +111,4 @@ def summary_line(obj: dict[str, Any]) -> str:
     else:
         when = f"expired {obj['expires_at']} ({human_duration(left)} ago)"
     threshold = human_duration(obj["threshold_seconds"]) if obj["threshold_seconds"] else "0"
-    return f"{head}: {obj['path']} {when}; refresh threshold {threshold}"
+    return f"{head}: {obj['where']} {when}; refresh threshold {threshold}"
