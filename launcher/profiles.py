@@ -117,9 +117,9 @@ class Profile:
         scope_field: str | None = None,
         required_scope: str | None = None,
         rewrites_in_place: bool = False,
-        secure_store: str | None = None,
         headers: Mapping[str, str] | None = None,
         cli_refresh: tuple[tuple[str, ...], float] | None = None,
+        secure_store: str | None = None,
     ) -> None:
         self.name = name
         self.programs = programs or (name,)
@@ -176,15 +176,15 @@ class Profile:
         # The CLI rewrites the file in place (truncate + write, not rename): a read that fails
         # to parse may have caught it halfway, so read again after a pause first (codex).
         self.rewrites_in_place = rewrites_in_place
-        # Whose convention for a store other than the file applies (launcher/stores/: "claude"
-        # for the macOS Keychain, "codex" and "gemini" for the OS keyring), if any.
-        self.secure_store = secure_store
         # Headers of the refresh request, as the vendor's CLI sends them ({os}, {os_version},
         # {arch} and {terminal} are filled in at send time; see launcher/vendors/request.py).
         self.headers = dict(headers or {})
         # A command of the vendor's CLI that refreshes the token without a model call, and the
         # time before expiry from which it does (refresh_via = "cli", and "auto" in a cooldown).
         self.cli_refresh = cli_refresh
+        # Whose convention for a store other than the file applies (launcher/stores/: "claude"
+        # for the macOS Keychain, "codex" and "gemini" for the OS keyring), if any.
+        self.secure_store = secure_store
 
     def replace(self, **changes: Any) -> Profile:
         values = {name: getattr(self, name) for name in self.__slots__}
@@ -355,6 +355,7 @@ CODEX = Profile(
         "refresh_token": "$refresh_token",
     },
     headers={
+        "Accept": "*/*",
         "originator": "codex_exec",
         "User-Agent": "codex_exec/0.169.0 ({os} {os_version}; {arch}) {terminal}",
     },

@@ -67,7 +67,6 @@ def describe(
         data = source.read()
         doc, creds = credentials.parse(settings.profile, data, source.where)
     except CredentialsError as e:
-        out["store"], out["where"] = source.kind, source.where
         out["state"] = e.state
         out["account"] = name(None) if name else None
         return out, str(e)

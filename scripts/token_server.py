@@ -151,7 +151,7 @@ class TokenServer(LoopbackServer):
         gateway = fault in ("502", "504")  # the backend rotates; the gateway loses the answer
         if fault == "echo_token":
             # Some servers quote the token they refuse; this one adds a terminal escape too.
-            sent = fields.get("refreshToken") or fields.get("refresh_token")
+            sent = fields.get("refreshToken") or fields.get("refresh_token") or fields.get("code")
             desc = f"refresh token {sent} is not valid\x1b]0;owned\x07\x1b[2J"
             body = {"error": "invalid_grant", "error_description": desc}
             return 400, {}, json.dumps(body).encode()

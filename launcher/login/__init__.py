@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import config, credentials, lock, state, store, stores, vendors
+from launcher import config, credentials, lock, redact, state, store, stores, vendors
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, LoginError, UsageError
 from launcher.execute import find_program
@@ -152,6 +152,7 @@ def _setup(target: _Target, env: Mapping[str, str], stdin_fd: int, stdout_fd: in
     token = setup.run(
         command, env=env, timeout=settings.login_timeout, stdin_fd=stdin_fd, stdout_fd=stdout_fd
     )
+    redact.add(token)
     if settings.setup_token == "env":
         expires_at = target.now() + SETUP_TOKEN_LIFETIME
         save_env_token(target.state_dir, settings.credentials, token, expires_at)
@@ -195,6 +196,7 @@ def _browser(
         say=target.log.warn,
         read_line=read_line or _read_line,
     )
+    redact.add(code, verifier)
     with client_factory() as client:
         response = grant.exchange_code(
             client,

@@ -1,0 +1,34 @@
+"""How wrap's refresh request may differ from the vendor CLI's own, and why.
+
+tests/test_conformance.py compares the two as recorded by a TLS-intercepting proxy, header by
+header and field by field; a difference not listed here fails it. Versions checked: Claude Code
+2.1.197 and 2.1.330, codex 0.169.0.
+"""
+
+from __future__ import annotations
+
+# The values of the tokens themselves differ by nature.
+TOKEN_FIELDS = frozenset({"refresh_token", "refreshToken"})
+# Headers whose values depend on the body or the connection, not on who sends it.
+ANY_VALUE = frozenset({"content-length", "host"})
+
+_HTTPX = {
+    # httpx asks for gzip and deflate, axios also for compress and br; the answer is small JSON
+    # and the endpoint answers either.
+    "accept-encoding",
+    # axios sends "close" or "keep-alive" depending on its agent; a one-request client is free
+    # to keep or close the connection.
+    "connection",
+}
+
+ALLOWED_DIFFERENCES: dict[str, frozenset[str]] = {
+    "claude 2.1.197": frozenset(
+        {
+            *_HTTPX,
+            # wrap sends the newest checked version's list, which adds user:plugins.
+            "body.scope",
+        }
+    ),
+    "claude 2.1.330": frozenset(_HTTPX),
+    "codex 0.169.0": frozenset(_HTTPX),
+}

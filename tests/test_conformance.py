@@ -1,0 +1,118 @@
+"""wrap's refresh request against the real CLIs' own, header by header and field by field.
+
+The pinned real claude (both checked versions) and codex refresh through the TLS-intercepting
+proxy, then wrap refreshes the same kind of file through the same proxy (its real token URL,
+HTTPS_PROXY and the throw-away CA). Any difference that launcher/vendors/wire.py does not list,
+with its reason, fails: pinning a newer CLI then shows what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import Home
+from test_real_clis import (
+    BIN,
+    CLAUDE_VERSIONS,
+    CODEX_VERSION,
+    Stack,
+    _stack,
+    claude_binary,
+    codex_binary,
+    ok,
+)
+from test_real_clis import pytestmark as real_cli_marks
+
+from launcher.vendors import wire
+
+pytestmark = real_cli_marks
+
+
+@pytest.fixture
+def stack(home: Home) -> Iterator[Stack]:
+    yield from _stack(home, jwt=False)
+
+
+@pytest.fixture
+def codex_stack(home: Home) -> Iterator[Stack]:
+    yield from _stack(home, jwt=True)
+
+
+def _through_proxy(s: Stack, **extra: str) -> dict[str, str]:
+    env = s.env(**extra)
+    env.pop("WRAP_TOKEN_URL")  # the vendor's own URL, reached through the proxy
+    env["NO_PROXY"] = env["no_proxy"] = ""
+    env["WRAP_THRESHOLD"] = "1d"
+    return env
+
+
+def _compare(theirs: Any, ours: Any, profile: str) -> list[str]:
+    """Differences between two recorded requests that the vendor module does not explain."""
+    problems = []
+    if (theirs.method, theirs.host, theirs.route) != (ours.method, ours.host, ours.route):
+        problems.append(f"target: {theirs.method} {theirs.host}{theirs.route} vs ours")
+    allowed = wire.ALLOWED_DIFFERENCES[profile]
+    names = {k.lower() for k, _ in theirs.headers} | {k.lower() for k, _ in ours.headers}
+    for name in sorted(names):
+        if name in allowed or name in wire.ANY_VALUE:
+            continue
+        a, b = theirs.header(name), ours.header(name)
+        if a != b:
+            problems.append(f"header {name}: {a!r} (CLI) vs {b!r} (wrap)")
+    a_fields, b_fields = theirs.fields or {}, ours.fields or {}
+    if list(a_fields) != list(b_fields):
+        problems.append(f"body fields: {list(a_fields)} (CLI) vs {list(b_fields)} (wrap)")
+    for field in a_fields:
+        if field in wire.TOKEN_FIELDS or f"body.{field}" in allowed:
+            continue
+        if a_fields.get(field) != b_fields.get(field):
+            problems.append(f"body {field}: {a_fields[field]!r} vs {b_fields.get(field)!r}")
+    return problems
+
+
+@pytest.mark.parametrize("version", CLAUDE_VERSIONS)
+def test_wraps_claude_request_is_claude_codes(stack: Stack, version: str) -> None:
+    stack.write_claude(60)
+    ok(stack.claude(version, "-p", "hi"))
+    [theirs] = stack.proxy.token_requests()
+    stack.age_claude(3600)
+    r = ok(stack.start([str(BIN / "wrap"), "--refresh-token"], _through_proxy(stack)))
+    assert len(stack.proxy.token_requests()) == 2, r.stderr
+    ours = stack.proxy.token_requests()[1]
+    problems = _compare(theirs, ours, f"claude {version}")
+    assert problems == [], "\n".join(problems)
+    stack.assert_claude_holds_newest(version)
+
+
+def test_wraps_codex_request_is_codex_execs(codex_stack: Stack) -> None:
+    s = codex_stack
+    s.write_codex(-60)
+    ok(s.codex("exec", "--skip-git-repo-check", "hi"))
+    [theirs] = s.proxy.token_requests()
+    s.age_codex(600)
+    env = _through_proxy(s, TERM=theirs.header("user-agent").rsplit(" ", 1)[-1])
+    link = s.home.bin / "codex"
+    if not link.exists():
+        link.symlink_to(codex_binary())
+    r = ok(s.start([str(BIN / "wrap"), "--profile", "codex", "--refresh-token"], env))
+    assert len(s.proxy.token_requests()) == 2, r.stderr
+    ours = s.proxy.token_requests()[1]
+    problems = _compare(theirs, ours, f"codex {CODEX_VERSION}")
+    assert problems == [], "\n".join(problems)
+    s.assert_codex_holds_newest()
+
+
+def test_refresh_via_cli_lets_claude_2_1_330_refresh(stack: Stack) -> None:
+    version = "2.1.330"
+    stack.write_claude(120)  # inside claude's own 5-minute window
+    env = stack.env(version, WRAP_REFRESH_VIA="cli")
+    link = stack.home.bin / "claude"
+    link.unlink()
+    link.symlink_to(claude_binary(version))
+    r = ok(stack.start([str(BIN / "wrap"), "refresh", "claude"], env))
+    assert len(stack.proxy.token_requests()) == 1, r.stderr  # claude's own request
+    status = ok(stack.start([str(BIN / "wrap"), "status", "--json"], env))
+    assert '"state": "fresh"' in status.stdout or '"state":"fresh"' in status.stdout
+    stack.assert_claude_holds_newest(version)
