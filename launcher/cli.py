@@ -149,6 +149,7 @@ def wrap(ctx: click.Context, /, **opts: Any) -> None:
       wrap status [--json] [--expiring]       every account on this machine
       wrap refresh [NAME | --all]             refresh accounts now
       wrap login [NAME]                       log in again (setup command or browser)
+      wrap keepalive [install|remove|status]  refresh every account ahead of expiry
 
     The profile (claude, gemini, qwen, codex, kiro, iflow, or one from config.toml) is
     --profile, else the one whose program is PROGRAM (`wrap gemini` uses gemini), else claude.
@@ -256,6 +257,72 @@ def login_cmd(opts: dict[str, Any], name: str | None) -> None:
     sys.exit(exitcodes.REFRESHED)
 
 
+@wrap.group("keepalive", invoke_without_command=True, context_settings=CONTEXT)
+@click.option(
+    "--every",
+    metavar="DURATION",
+    help="Run passes in the foreground every DURATION (15m, 1h) until SIGTERM.",
+)
+@click.pass_context
+def keepalive_cmd(ctx: click.Context, every: str | None) -> None:
+    """One pass: refresh every account that is due before the next pass, and tell the user
+    what needs them (desktop, notify_webhook, stderr). Never logs in. Exit 5 if a refresh
+    failed, 2 for a configuration error.
+
+    \b
+      wrap keepalive install [--every 15m]   schedule passes (systemd timer, LaunchAgent)
+      wrap keepalive remove                  undo install
+      wrap keepalive status [--json]         scheduler, last and next pass, accounts
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from launcher.keepalive import commands
+
+    opts = ctx.obj
+    code = commands.keepalive(
+        _flags(opts), os.environ, every=every, log=_log(opts), echo=click.echo
+    )
+    sys.exit(code)
+
+
+@keepalive_cmd.command("install", context_settings=CONTEXT)
+@click.option("--every", metavar="DURATION", help="How often passes run [default: 15m].")
+@click.pass_obj
+def keepalive_install_cmd(opts: dict[str, Any], every: str | None) -> None:
+    """Schedule passes: a systemd user timer, a LaunchAgent on macOS, else a crontab line."""
+    from launcher.keepalive import commands
+
+    log = _log(opts)
+    code = commands.install(os.environ, every=every, argv0=sys.argv[0], log=log, echo=click.echo)
+    sys.exit(code)
+
+
+@keepalive_cmd.command("remove", context_settings=CONTEXT)
+@click.pass_obj
+def keepalive_remove_cmd(opts: dict[str, Any]) -> None:
+    """Undo `wrap keepalive install`."""
+    from launcher.keepalive import commands
+
+    sys.exit(commands.remove(os.environ, log=_log(opts), echo=click.echo))
+
+
+@keepalive_cmd.command("status", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def keepalive_status_cmd(opts: dict[str, Any], as_json: bool) -> None:
+    """Installed and enabled, the last pass (time, result), the next one, and per account what
+    the last pass did."""
+    from launcher.keepalive import commands
+
+    try:
+        obj = commands.describe(_flags(opts), os.environ, now=time.time())
+    except WrapError as e:
+        _log(opts).warn(str(e))
+        sys.exit(e.exit_code)
+    click.echo(json.dumps(obj, indent=2) if as_json else "\n".join(commands.status_lines(obj)))
+    sys.exit(exitcodes.FRESH)
+
+
 @wrap.command(
     "daemon",
     context_settings={**CONTEXT, "ignore_unknown_options": True},
@@ -265,8 +332,8 @@ def login_cmd(opts: dict[str, Any], name: str | None) -> None:
 def daemon_cmd(args: tuple[str, ...]) -> None:
     """Background refresh ahead of expiry (not built yet)."""
     Log().warn(
-        "the background refresher is not built yet; meanwhile run 'wrap refresh --all' "
-        "from cron or a systemd timer"
+        "there is no daemon: 'wrap keepalive install' schedules passes with the system's "
+        "scheduler, and 'wrap keepalive --every 15m' runs them in the foreground"
     )
     sys.exit(exitcodes.USAGE)
 

@@ -49,6 +49,7 @@ def renew(
     now: Callable[[], float],
     log: Log,
     forced: bool = False,
+    ahead: float = 0.0,
     env: Mapping[str, str] | None = None,
     client_factory: Callable[[str], httpx.Client] = http.client_for,
     clock: Callable[[], float] = time.monotonic,
@@ -59,6 +60,8 @@ def renew(
     Single flight: every wrap process for the same file serializes on the lock beside it, then
     takes every lock the vendor's CLI honours, and only then reads the file, decides and sends:
     the refresh token sent always comes from a read that no other refresher can race.
+    AHEAD: refresh a token that enters its threshold within that many seconds (keepalive looks
+    one pass ahead), still deciding from the read under the locks.
     """
     if settings.fleet:
         # An account shared by machines refreshes only through its fleet store.
@@ -95,7 +98,11 @@ def renew(
     ) as locks:
         run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
         return run.under_locks(
-            forced=forced, started=started, client_factory=client_factory, clock=clock
+            forced=forced,
+            started=started,
+            client_factory=client_factory,
+            clock=clock,
+            ahead=ahead,
         )
 
 
@@ -163,6 +170,7 @@ class _Run:
         started: float,
         client_factory: Callable[[str], httpx.Client],
         clock: Callable[[], float],
+        ahead: float = 0.0,
     ) -> Credentials:
         path, state_dir, now = self.path, self.state_dir, self.now
         remembered = state.load(state_dir, path)
@@ -185,7 +193,7 @@ class _Run:
             doc, creds = recovered
         if not forced:
             threshold = policy.effective_threshold(self.settings.threshold, remembered.lifetime)
-            if policy.token_state(creds.expires_at, now(), threshold) == policy.FRESH:
+            if policy.token_state(creds.expires_at, now() + ahead, threshold) == policy.FRESH:
                 self.log.debug(f"{path} was refreshed by another process meanwhile")
                 return creds
             _check_suspended(remembered, source, profile.login_hint)

@@ -174,4 +174,4 @@ def test_refresh_command_with_cleartext_url_is_usage_error(home: Home) -> None:
 def test_daemon_is_not_mistaken_for_a_program() -> None:
     r = CliRunner().invoke(wrap, ["daemon", "start"])
     assert r.exit_code == 2
-    assert "not built yet" in r.output
+    assert "wrap keepalive install" in r.output

@@ -69,7 +69,13 @@ def released_on_signals() -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         raise Terminated(signum)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    # A process with its own handler keeps it: keepalive's lets the request in flight finish
+    # and write back, which an exception raised in the middle of it could not.
+    previous = {
+        s: signal.signal(s, stop)
+        for s in (signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is signal.SIG_DFL
+    }
     try:
         yield
     finally:
