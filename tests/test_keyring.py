@@ -209,18 +209,23 @@ def test_codex_item_refreshed_and_updated_in_place(home: Home, bus: str) -> None
         assert obj["where"] == f"keyring:Codex Auth/{attrs['username']}"
 
 
-def test_codex_auto_falls_back_to_auth_json(home: Home, bus: str) -> None:
+@pytest.mark.parametrize("keyring_works", [True, False])
+def test_codex_auto_falls_back_to_auth_json(home: Home, bus: str, keyring_works: bool) -> None:
+    """codex's "auto" reads auth.json when the keyring has no entry, and also when the keyring
+    fails (storage.rs AutoAuthStorage): so does wrap, and writes back there."""
     codex_home = _codex_home(home, "auto")
     auth = codex_home / "auth.json"
     auth.write_text(json.dumps(_codex_doc(time.time() + 60), indent=2))
     auth.chmod(0o600)
     _program(home, "codex")
+    address = bus if keyring_works else f"unix:path={home.root}/no-bus"
     with TokenServer(jwt=True) as server:
         env = home.env(
-            CODEX_HOME=str(codex_home), WRAP_TOKEN_URL=server.url, DBUS_SESSION_BUS_ADDRESS=bus
+            CODEX_HOME=str(codex_home), WRAP_TOKEN_URL=server.url, DBUS_SESSION_BUS_ADDRESS=address
         )
         r = home.wrap("codex", env=env)
         assert r.returncode == 0, r.stderr
+        assert r.stderr == ""
         assert server.refresh_requests == 1
     assert json.loads(auth.read_text())["tokens"]["refresh_token"] == server.issued_refresh[-1]
     assert _items(_codex_attrs(codex_home)) == []  # written back where it was read
@@ -336,24 +341,3 @@ def test_status_lists_a_keyring_account_whose_file_is_gone(home: Home, bus: str)
     r = home.wrap("status", "--json", env=env)
     [obj] = [o for o in json.loads(r.stdout) if o["profile"] == "codex"]
     assert (obj["store"], obj["state"]) == ("keyring", "missing")
-
-
-def test_codex_auto_uses_auth_json_when_the_keyring_fails(home: Home) -> None:
-    """codex's "auto" falls back to auth.json when the keyring fails, not only when it has no
-    entry (storage.rs AutoAuthStorage): so does wrap, and writes back there."""
-    codex_home = _codex_home(home, "auto")
-    auth = codex_home / "auth.json"
-    auth.write_text(json.dumps(_codex_doc(time.time() + 60), indent=2))
-    auth.chmod(0o600)
-    _program(home, "codex")
-    with TokenServer(jwt=True) as server:
-        env = home.env(
-            CODEX_HOME=str(codex_home),
-            WRAP_TOKEN_URL=server.url,
-            DBUS_SESSION_BUS_ADDRESS=f"unix:path={home.root}/no-bus",
-        )
-        r = home.wrap("codex", env=env)
-        assert r.returncode == 0, r.stderr
-        assert r.stderr == ""
-        assert server.refresh_requests == 1
-    assert json.loads(auth.read_text())["tokens"]["refresh_token"] == server.issued_refresh[-1]
