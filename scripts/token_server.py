@@ -194,6 +194,8 @@ class TokenServer(LoopbackServer):
                 del body["expires_in"]
                 body["id_token"] = _jwt({"email": "rotated@example.com"})
             body.update(self.extra)
+            if fault == "no_expires_in":  # RFC 6749 makes it optional
+                del body["expires_in"]
             if fault != "no_access_token":
                 body["access_token"] = access
             if self.rotate:
