@@ -121,7 +121,7 @@ def summary_line(obj: dict[str, Any], threshold: int | None = None) -> str:
     if obj["state"] not in (credentials.MISSING, credentials.INVALID) and login != policy.FRESH:
         head += ", login ended" if login == policy.EXPIRED else ", login ending"
     if obj["state"] in (credentials.MISSING, credentials.INVALID):
-        return f"{head}: {obj['path']}"
+        return f"{head}: {obj['where']}"
     left = obj["expires_in_seconds"]
     if left is None:
         when = "no expiry recorded"
@@ -130,7 +130,7 @@ def summary_line(obj: dict[str, Any], threshold: int | None = None) -> str:
     else:
         when = f"expired {obj['expires_at']} ({human_duration(left)} ago)"
     shown = human_duration(obj["threshold_seconds"]) if obj["threshold_seconds"] else "0"
-    return f"{head}: {obj['path']} {when}; refresh threshold {shown}{_login_words(obj, login)}"
+    return f"{head}: {obj['where']} {when}; refresh threshold {shown}{_login_words(obj, login)}"
 
 
 def _login_words(obj: dict[str, Any], login: str) -> str:
