@@ -425,6 +425,34 @@ def _act(opts: dict[str, Any], program: str | None, args: list[str]) -> int:
     env = os.environ
     log = _log(opts)
     try:
+        return _gate_or_check(opts, program, args, env, log)
+    except (Exception, KeyboardInterrupt) as e:
+        # The gate path fails open: PROGRAM still runs, ungated. Reports say "invalid".
+        if program is not None and not opts["check_only"] and not opts["force_refresh"]:
+            return gate.ungated(program, args, env=env, log=log, error=e)
+        return _internal_error(e, env, log, _failure_code(opts))
+
+
+def _failure_code(opts: dict[str, Any]) -> int:
+    # Never 1 (CI reads it as "expiring") nor 0: --check-only cannot tell, a refresh did not happen.
+    return exitcodes.NO_CREDENTIALS if opts["check_only"] else exitcodes.REFRESH_FAILED
+
+
+def _internal_error(error: BaseException, env: Any, log: Log, code: int) -> int:
+    """One line and CODE for a failure nobody foresaw; the traceback goes to a crash report."""
+    if isinstance(error, KeyboardInterrupt):
+        log.warn("interrupted")
+        return 128 + 2  # the shell's code for SIGINT
+    from launcher import crash
+
+    log.warn(crash.describe(error, crash.report(config.state_dir(env), error)))
+    return code
+
+
+def _gate_or_check(
+    opts: dict[str, Any], program: str | None, args: list[str], env: Any, log: Log
+) -> int:
+    try:
         settings = config.resolve(_flags(opts), env, program=program)
         if opts["check_only"]:
             return _check(settings, env, as_json=opts["as_json"])
@@ -507,4 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         wrap.main(args=argv, prog_name="wrap", standalone_mode=True)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except Exception as e:
+        # status, refresh, login: a bug there is one line and exit 5, never a traceback.
+        return _internal_error(e, os.environ, Log(), exitcodes.REFRESH_FAILED)
     return 0

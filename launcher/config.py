@@ -28,6 +28,10 @@ DEFAULT_LOGIN_TIMEOUT = 180.0
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_FORMS = "use seconds or a number with d, h, m or s (7d, 36h, 90m, 45s)"
+# Longer than any token lives or anyone waits; past it, sums with `now` stop being dates.
+MAX_DURATION = 36500 * 86400
+# Top-level keys besides the settings a profile section may also carry (custom.SETTING_KEYS).
+_TOP_LEVEL_KEYS = frozenset({"profile", "profiles", "token_url", "client_id"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -116,7 +120,13 @@ def parse_duration(text: str, source: str) -> float:
         value = -1.0
     if not number or value < 0 or value != value or value == float("inf"):
         raise UsageError(f"invalid duration {text!r} ({source}): {_DURATION_FORMS}")
-    return value * _UNITS[unit]
+    seconds = value * _UNITS[unit]
+    if seconds > MAX_DURATION:
+        raise UsageError(
+            f"invalid duration {text!r} ({source}): longer than {MAX_DURATION // 86400}d; "
+            f"{_DURATION_FORMS}"
+        )
+    return seconds
 
 
 def parse_bool(text: str, source: str) -> bool:
@@ -176,9 +186,24 @@ def load_config(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     import tomllib
 
     try:
-        return path, tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        table = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise UsageError(f"config file {path} is not valid TOML: {e}") from e
+    _check_keys(path, table)
+    return path, table
+
+
+def _check_keys(path: str, table: Mapping[str, Any]) -> None:
+    """A misspelt top-level key would otherwise be ignored without a word."""
+    from launcher.custom import SETTING_KEYS
+
+    accepted = _TOP_LEVEL_KEYS | SETTING_KEYS
+    for key in table:
+        if key not in accepted:
+            raise UsageError(
+                f"config file {path}: unknown key {key!r}; accepted at the top level: "
+                f"{', '.join(sorted(accepted))}"
+            )
 
 
 def launched_settings(

@@ -51,7 +51,7 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
     fix = profile.login_hint
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nested past the parser's depth
         what = "is empty" if not data.strip() else "is not valid JSON"
         raise CredentialsError(
             f"{path} {what}; it was left as it is: repair it or {fix}", INVALID
@@ -266,8 +266,5 @@ def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
         out = out.replace("\n", "\r\n")  # JSON strings hold no raw newline: only line ends
     # A lone surrogate ("\\ud83d", which Node writes for a cut emoji) has no UTF-8 form: that
     # one character is escaped as JSON allows (it reads back the same); the rest stays as is.
-    out = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+    out = re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", out)
     return (bom + out).encode("utf-8")
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -123,6 +123,8 @@ def _changes(section: Mapping[str, Any], where: str) -> dict[str, Any]:
             item = int if key == "redirect_ports" else str
             if not all(isinstance(v, item) and not isinstance(v, bool) for v in value):
                 raise UsageError(f"{where}: {key} must be a list of {item.__name__}s")
+            if item is int and not all(1 <= v <= 65535 for v in value):
+                raise UsageError(f"{where}: {key} must be TCP ports, 1 to 65535")
             value = tuple(value)
         if isinstance(value, dict) and not all(isinstance(v, str) for v in value.values()):
             raise UsageError(f"{where}: every value in {key} must be a string")

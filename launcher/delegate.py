@@ -12,7 +12,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from launcher import store
+from launcher import store, stores
 from launcher.errors import ExecError, RefreshError
 from launcher.execute import find_program
 
@@ -34,7 +34,9 @@ def refresh_via_cli(
 ) -> Credentials:
     profile = settings.profile
     path = settings.credentials
-    _, _, before = store.read_parsed(profile, path, time.sleep)
+    # The CLI writes wherever it keeps the login (launcher/stores/): read it back from there.
+    source = stores.for_settings(settings, env)
+    _, _, before = store.read_parsed(profile, path, time.sleep, source)
     if profile.cli_refresh is None:
         raise RefreshError(
             f'refresh_via = "cli", but wrap knows no command of {profile.programs[0]} that '
@@ -63,7 +65,7 @@ def refresh_via_cli(
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise RefreshError(f"'{' '.join(command)}' did not finish: {e}", sent=False) from e
-    _, _, after = store.read_parsed(profile, path, time.sleep)
+    _, _, after = store.read_parsed(profile, path, time.sleep, source)
     if after.expires_at != before.expires_at or after.access_token != before.access_token:
         log.debug(f"'{' '.join(command)}' refreshed {path}")
         return after

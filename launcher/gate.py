@@ -2,6 +2,10 @@
 
 Standard library only: with a fresh token this runs on every launch of the aliased CLI. The
 refresh machinery (httpx and friends) is imported only when a refresh is due.
+
+It fails open: whatever goes wrong that was not foreseen (a bug, Ctrl-C during a refresh or a
+lock wait) is one line on stderr and a launch (under --strict, the contract's exit code); the
+traceback goes to a crash report in the state directory, never to the terminal.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from launcher.config import Settings
+    from launcher.stores import Store
 
 
 def gate(
@@ -41,7 +46,10 @@ def gate(
         # The file unless the account lives in the Keychain or the keyring (launcher/stores/).
         source = stores.for_settings(settings, env)
         _, _, creds = store.read_parsed(profile, path, time.sleep, source)
-    except CredentialsError as e:
+    except Exception as e:
+        if not isinstance(e, CredentialsError):
+            # A bug in reading, not a bad file: as if it were unreadable, after a crash report.
+            e = CredentialsError(f"cannot read {path}: {_unexpected(env, e)}", credentials.INVALID)
         if settings.strict:
             log.warn(f"{e} (--strict: not launching {program})")
             return exitcodes.NO_CREDENTIALS
@@ -49,10 +57,38 @@ def gate(
         return None
     t = now()
     # Past the raw threshold the lifetime rule can only lower it: no state read on the hot path.
-    if policy.token_state(creds.expires_at, t, settings.threshold) == policy.FRESH:
+    current = policy.token_state(creds.expires_at, t, settings.threshold)
+    if current == policy.FRESH:
         return None
+    try:
+        return _due(settings, env, now, log, program, renew, interactive, creds, t, source)
+    except (Exception, KeyboardInterrupt) as e:
+        why = "interrupted" if isinstance(e, KeyboardInterrupt) else _unexpected(env, e)
+        return _failed(settings, log, WrapError(why), current, program, source.where)
+
+
+def _unexpected(env: Mapping[str, str], error: BaseException) -> str:
+    from launcher import crash
+
+    return crash.describe(error, crash.report(config.state_dir(env), error))
+
+
+def _due(
+    settings: Settings,
+    env: Mapping[str, str],
+    now: Callable[[], float],
+    log: Log,
+    program: str,
+    renew: Callable[..., credentials.Credentials] | None,
+    interactive: bool,
+    creds: credentials.Credentials,
+    t: float,
+    source: Store,
+) -> int | None:
+    """The token is not fresh by the raw threshold: the lifetime rule, then refresh or login."""
     from launcher import state
 
+    path = settings.credentials
     state_dir = config.state_dir(env)
     remembered = state.load(state_dir, path)
     threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
@@ -76,7 +112,7 @@ def gate(
     except WrapError as e:
         if getattr(e, "rejected", False) and _login(settings, env, log, interactive, str(e)):
             return None
-        return _failed(settings, log, e, current, program)
+        return _failed(settings, log, e, current, program, source.where)
     log.debug(f"refreshed the token in {source.where}")
     return None
 
@@ -100,9 +136,8 @@ def _login(
 
 
 def _failed(
-    settings: Settings, log: Log, error: WrapError, current: str, program: str
+    settings: Settings, log: Log, error: WrapError, current: str, program: str, path: str
 ) -> int | None:
-    path = settings.credentials
     # A rejected token's message already says how to log in again; a usage error how to fix it.
     retry = (
         ""
@@ -136,34 +171,47 @@ def launch(
 
     REAL_NAME is the program's own name when PROGRAM is a path that may not say it (the
     WRAP_CLAUDE_BIN of wrap-claude): claude."""
-    interactive = os.isatty(0) and os.isatty(1)
     name = real_name or os.path.basename(program)
     try:
         # A program that is not there fails at once, before any credentials work.
         path = find_program(
             program, env, skip_self=skip_self, fix=not_found_fix, real_name=name, say=log.warn
         )
-        if reentered(name, env):
-            # What the first pass exec'd led back to wrap: that pass already gated.
-            exec_program(path, name, args, name=name)
+    except ExecError as e:
+        log.warn(str(e))
+        return e.exit_code
+    if reentered(name, env):
+        # What the first pass exec'd led back to wrap: that pass already gated.
+        return run(path, name, args, log, name=name)
+    try:
         code = gate(
             settings,
             env=env,
             now=now,
             log=log,
             program=os.path.basename(program),
-            interactive=interactive,
+            interactive=os.isatty(0) and os.isatty(1),
         )
         if code is not None:
             return code
         # The kept setup token is the profile's own program's (claude's), not any program's.
         if settings.setup_token == "env" and name in settings.profile.programs:
             _hand_over_setup_token(settings, env, now())
+    except (Exception, KeyboardInterrupt) as e:
+        # gate() handles its own failures; this is the last line of defence around it.
+        why = "interrupted" if isinstance(e, KeyboardInterrupt) else _unexpected(env, e)
+        if settings.strict:
+            log.warn(f"{why} (--strict: not launching {name})")
+            return exitcodes.REFRESH_FAILED
+        log.warn(f"{why}; launching {name} anyway")
+    return run(path, program, args, log, name=name)
+
+
+def run(path: str, program: str, args: Sequence[str], log: Log, *, name: str) -> int:
+    """Exec PATH as PROGRAM with ARGS; returns (126/127) only when that failed."""
+    try:
         exec_program(path, program, args, name=name)
     except ExecError as e:
-        log.warn(str(e))
-        return e.exit_code
-    except WrapError as e:
         log.warn(str(e))
         return e.exit_code
     return exitcodes.CANNOT_EXECUTE  # pragma: no cover - exec does not return
@@ -194,23 +242,53 @@ def main_claude(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     env = os.environ
     log = Log()
+    explicit = env.get("WRAP_CLAUDE_BIN")
+    program = explicit or "claude"
+    fix = "install Claude Code, or set WRAP_CLAUDE_BIN to the real claude"
     try:
         settings = config.resolve({"profile": "claude"}, env)
     except UsageError as e:
         log.warn(str(e))
         return exitcodes.USAGE
+    except (Exception, KeyboardInterrupt) as e:
+        return ungated(
+            program, args, env=env, log=log, error=e, skip_self=not explicit, fix=fix,
+            real_name="claude",
+        )  # fmt: skip
     log.verbosity = settings.verbosity
-    explicit = env.get("WRAP_CLAUDE_BIN")
     return launch(
         settings,
-        explicit or "claude",
+        program,
         args,
         env=env,
         log=log,
         skip_self=not explicit,
-        not_found_fix="install Claude Code, or set WRAP_CLAUDE_BIN to the real claude",
+        not_found_fix=fix,
         real_name="claude",
     )
+
+
+def ungated(
+    program: str,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log: Log,
+    error: BaseException,
+    skip_self: bool = True,
+    fix: str = "",
+    real_name: str | None = None,
+) -> int:
+    """Settings could not even be read, for a reason nobody foresaw: say so, launch anyway."""
+    why = "interrupted" if isinstance(error, KeyboardInterrupt) else _unexpected(env, error)
+    name = real_name or os.path.basename(program)
+    log.warn(f"{why} while reading wrap's settings; launching {name} without checking its token")
+    try:
+        path = find_program(program, env, skip_self=skip_self, fix=fix, real_name=name)
+    except ExecError as e:
+        log.warn(str(e))
+        return e.exit_code
+    return run(path, program, args, log, name=name)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,8 +57,14 @@ def locked(
             why = "it is a symlink, which wrap never follows" if e.errno == errno.ELOOP else None
             raise WriteError(f"cannot create the lock file {lpath}: {why or e.strerror}") from e
         lpath = fallback
-        ensure_private_dir(os.path.dirname(lpath))
-        fd = os.open(lpath, _OPEN, FILE_MODE)
+        try:
+            ensure_private_dir(os.path.dirname(lpath))
+            fd = os.open(lpath, _OPEN, FILE_MODE)
+        except OSError as e2:
+            why = e2.strerror or type(e2).__name__
+            raise WriteError(
+                f"cannot create the lock file beside {path} ({e.strerror}) nor {lpath} ({why})"
+            ) from e2
     try:
         start = clock()
         noticed = False

@@ -17,8 +17,8 @@ MIN_LENGTH = 8
 
 _known: set[str] = set()
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), and any other two-byte ESC sequence;
-# the 8-bit CSI/OSC introducers too.
-_ESCAPES = re.compile(
+# the 8-bit CSI/OSC introducers too. Compiled on first use (re keeps it): most lines need none.
+_ESCAPES = (
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
     r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
     r"|\x1b[@-_]?"
@@ -49,6 +49,6 @@ def text(message: str) -> str:
 
 
 def _printable(message: str) -> str:
-    message = _ESCAPES.sub("", message)
+    message = re.sub(_ESCAPES, "", message)
     # Newlines, tabs and the like become a space: a message stays one line.
     return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in message)

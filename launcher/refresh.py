@@ -1,16 +1,21 @@
-"""The OAuth refresh_token grant over httpx: one request, error classification, bounded retries."""
+"""The OAuth refresh_token grant over httpx: one request, error classification, bounded retries.
+
+Whatever a server answers (deep JSON, Infinity, objects where strings belong, terminal escapes)
+ends in a TokenResponse or a RefreshError with one clean line, never another exception.
+"""
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import random
+import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from launcher import redact
+from launcher import http, redact
 from launcher.errors import RefreshError, UsageError
 from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
 
@@ -22,6 +27,11 @@ REJECTED = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
 # Only answers that say the request was not processed: a 500, 502 or 504 may come after the
 # backend rotated the token, and resending it then would be a replay.
 RETRY_STATUSES = frozenset({408, 429, 503})
+# The longest lifetime believed: beyond it, now + expires_in would pass year 9999, the latest
+# expiry wrap reads back from a file (credentials._LATEST_EXPIRY).
+MAX_EXPIRES_IN = 100 * 365 * 86400.0
+# Server text quoted in a message: at most this many characters.
+MAX_QUOTED = 200
 MAX_ATTEMPTS = 4
 FIREWALL_TRIES = 2
 BACKOFF_BASE = 0.5
@@ -114,26 +124,25 @@ class TokenResponse:
 
 
 def check_url(url: str) -> None:
-    """Refuse a token URL that would send a refresh token in the clear (loopback excepted)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    """Refuse a token URL that would send a refresh token in the clear (loopback excepted),
+    or that is not a URL at all."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a port out of range
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as e:
+        raise UsageError(
+            f"invalid token URL {clean(url)!r}: {e}; check --token-url / WRAP_TOKEN_URL"
+        ) from None
     if parts.scheme == "https" and host:
         return
-    if parts.scheme == "http" and _is_loopback(host):
+    if parts.scheme == "http" and http.is_loopback(host):
         return
     raise UsageError(
         f"refusing token URL {url!r}: it must be https:// (http:// only for a loopback host); "
         "check --token-url / WRAP_TOKEN_URL"
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def refresh(
@@ -166,7 +175,12 @@ def refresh(
             )
         try:
             return _once(
-                client, endpoint, refresh_token, min(remaining, PER_ATTEMPT_CAP), on_refresh_token
+                client,
+                endpoint,
+                refresh_token,
+                clock() + min(remaining, PER_ATTEMPT_CAP),
+                clock,
+                on_refresh_token,
             )
         except RefreshError as e:
             attempt += 1
@@ -218,23 +232,26 @@ def exchange_code(
         if endpoint.client_secret:
             fields["client_secret"] = endpoint.client_secret
     try:
-        response = client.post(
+        answer = http.post(
+            client,
             endpoint.url,
+            deadline=time.monotonic() + timeout,
+            clock=time.monotonic,
             data=fields,
             headers={"Accept": "application/json"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+            auth=auth,
         )
-    except httpx.HTTPError as e:
+    except (httpx.HTTPError, http.Failure) as e:
         raise RefreshError(f"code exchange at {endpoint.url} failed: {_describe(e)}") from e
-    return _interpret(response, endpoint.url, endpoint.response, lambda token: None)
+    return _interpret(answer, endpoint.url, endpoint.response, lambda token: None)
 
 
 def _once(
     client: httpx.Client,
     endpoint: Endpoint,
     refresh_token: str,
-    timeout: float,
+    deadline: float,
+    clock: Callable[[], float],
     on_refresh_token: Callable[[str], None],
 ) -> TokenResponse:
     fields = endpoint.fields(refresh_token)
@@ -244,39 +261,38 @@ def _once(
     kwargs: dict[str, Any] = {"json": fields} if endpoint.body == "json" else {"data": fields}
     url = endpoint.url
     try:
-        response = client.post(
+        answer = http.post(
+            client,
             url,
+            deadline=deadline,
+            clock=clock,
             headers=endpoint.headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+            auth=auth,
             **kwargs,
         )
+    except http.Failure as e:
+        raise RefreshError(str(e), retryable=False, sent=e.sent) from e
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
         raise RefreshError(
             f"cannot connect to {url}: {_describe(e)}", retryable=True, sent=False
         ) from e
     except httpx.TimeoutException as e:
         raise RefreshError(
-            f"{url} did not answer within {_secs(timeout)} s after the request was sent", sent=True
+            f"{url} did not answer in time after the request was sent", sent=True
         ) from e
     except httpx.HTTPError as e:
         raise RefreshError(f"request to {url} failed: {_describe(e)}", sent=True) from e
-    return _interpret(response, url, endpoint.response, on_refresh_token)
+    return _interpret(answer, url, endpoint.response, on_refresh_token)
 
 
 def _interpret(
-    response: httpx.Response,
+    answer: http.Answer,
     url: str,
     names: Mapping[str, str],
     on_refresh_token: Callable[[str], None],
 ) -> TokenResponse:
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {}
+    status = answer.status
+    body = _json_object(answer.body)
     redact.add(*(body.get(names[k]) for k in ("access_token", "refresh_token", "id_token")))
     new_refresh = body.get(names["refresh_token"])
     if isinstance(new_refresh, str) and new_refresh:
@@ -284,7 +300,7 @@ def _interpret(
     else:
         new_refresh = None
 
-    if _refused_by_firewall(status, body, response):
+    if _refused_by_firewall(status, body, answer.headers):
         # Not the token endpoint's answer: the request never reached it, nothing rotated.
         raise RefreshError(
             f"{url} refused the request with HTTP {status} before the token endpoint saw it "
@@ -298,16 +314,17 @@ def _interpret(
         raise RefreshError(
             f"{url} answered HTTP {status}{_oauth_error(body)}",
             retryable=True,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
+            retry_after=_retry_after(answer.headers.get("Retry-After")),
             status=status,
         )
     error = body.get("error")
-    if status >= 400 or error:
-        rejected = error in REJECTED
+    if status >= 400 or error is not None:
         raise RefreshError(
-            f"{url} answered HTTP {status}{_oauth_error(body)}", rejected=rejected, status=status
+            f"{url} answered HTTP {status}{_oauth_error(body)}",
+            rejected=isinstance(error, str) and error in REJECTED,
+            status=status,
         )
-    if not response.content or not body:
+    if not answer.body or not body:
         raise RefreshError(
             f"{url} answered HTTP {status} with a body that is not a JSON object", status=status
         )
@@ -326,14 +343,23 @@ def _interpret(
     )
 
 
+def _json_object(data: bytes) -> dict[str, Any]:
+    """DATA as a JSON object, or {} (not JSON, not an object, or nested past the parser)."""
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 # Answers that name a challenge or a block by the CDN in front of the endpoint.
 FIREWALL_HEADERS = ("cf-mitigated",)
 
 
-def _refused_by_firewall(status: int, body: dict[str, Any], response: httpx.Response) -> bool:
+def _refused_by_firewall(status: int, body: dict[str, Any], headers: httpx.Headers) -> bool:
     """A refusal that is not an OAuth answer: a challenge header, or a 403/429 (or another
     4xx, 408 aside) whose body is not an OAuth error object (HTML, empty, anything else)."""
-    if any(h in response.headers for h in FIREWALL_HEADERS):
+    if any(h in headers for h in FIREWALL_HEADERS):
         return True
     if status < 400 or status >= 500 or status == 408:
         return False
@@ -342,33 +368,66 @@ def _refused_by_firewall(status: int, body: dict[str, Any], response: httpx.Resp
 
 def _oauth_error(body: dict[str, Any]) -> str:
     error = body.get("error")
-    if not isinstance(error, str):
+    if isinstance(error, dict):
+        # Some gateways nest it: {"error": {"code": ..., "message": ...}}.
+        error = error.get("code") or error.get("type") or error.get("message")
+    if not isinstance(error, str) or not clean(error):
         return ""
     desc = body.get("error_description")
-    return f" ({error}: {desc})" if isinstance(desc, str) and desc else f" ({error})"
+    if isinstance(desc, str) and clean(desc):
+        return f" ({clean(error)}: {clean(desc)})"
+    return f" ({clean(error)})"
+
+
+# CSI and OSC sequences first (their parameters are printable), then any other control or
+# format character (C0, DEL, C1, bidi overrides, zero-width characters, line separators).
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROLS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+)
+
+
+def clean(text: str, limit: int = MAX_QUOTED) -> str:
+    """Server text made safe to print: no terminal escapes or control characters, one line,
+    at most LIMIT characters."""
+    text = _CONTROLS.sub(" ", _ESCAPES.sub("", text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _seconds(value: object) -> float | None:
+    """expires_in as seconds: a positive finite number (or numeric string), at most
+    MAX_EXPIRES_IN; None when absent or unusable."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value) if value > 0 else None
-    if isinstance(value, str):
+    number: float
+    if isinstance(value, int):
+        number = MAX_EXPIRES_IN if value > MAX_EXPIRES_IN else float(value)
+    elif isinstance(value, float):
+        number = value
+    elif isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
             return None
-        return number if number > 0 else None
-    return None
+    else:
+        return None
+    if number != number or number <= 0:  # NaN, zero, negative
+        return None
+    return min(number, MAX_EXPIRES_IN)
 
 
 def _retry_after(header: str | None) -> float | None:
     if not header:
         return None
     try:
-        return max(0.0, float(header))
+        seconds = float(header)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None
     from email.utils import parsedate_to_datetime
 
     try:
@@ -379,7 +438,7 @@ def _retry_after(header: str | None) -> float | None:
 
 
 def _describe(e: Exception) -> str:
-    text = str(e)
+    text = clean(str(e))
     return text if text else type(e).__name__
 
 

@@ -13,13 +13,24 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import credentials, lock, policy, redact, state, store, stores, validate, vendors
+from launcher import (
+    credentials,
+    http,
+    lock,
+    policy,
+    redact,
+    state,
+    store,
+    stores,
+    validate,
+    vendors,
+)
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
 from launcher.vendors import request
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from launcher.config import Settings
     from launcher.credentials import Credentials
@@ -40,7 +51,7 @@ def renew(
     forced: bool = False,
     ahead: float = 0.0,
     env: Mapping[str, str] | None = None,
-    client_factory: Callable[[], httpx.Client] = httpx.Client,
+    client_factory: Callable[[str], httpx.Client] = http.client_for,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Credentials:
@@ -77,32 +88,56 @@ def renew(
     def waiting() -> None:
         log.info(f"waiting for another process to finish refreshing {path}")
 
+    with refresh_locks(
+        settings,
+        state_dir,
+        os.environ if env is None else env,
+        on_wait=waiting,
+        clock=clock,
+        sleep=sleep,
+    ) as locks:
+        run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
+        return run.under_locks(
+            forced=forced,
+            started=started,
+            client_factory=client_factory,
+            clock=clock,
+            ahead=ahead,
+        )
+
+
+@contextlib.contextmanager
+def refresh_locks(
+    settings: Settings,
+    state_dir: str,
+    env: Mapping[str, str],
+    *,
+    on_wait: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[vendors.Locks]:
+    """wrap's lock on the file, then the refresh lock of the vendor's CLI (its write lock is
+    the caller's to take around each write). Also what the fleet holds while it pulls."""
+    path = settings.credentials
     with lock.locked(
         path,
         timeout=settings.lock_timeout,
         fallback=os.path.join(state_dir, "locks", key(state_dir, path) + ".lock"),
-        on_wait=waiting,
+        on_wait=on_wait,
         clock=clock,
         sleep=sleep,
     ):
         locks = vendors.locks_for(
-            profile.vendor_lock,
+            settings.profile.vendor_lock,
             path,
-            os.environ if env is None else env,
+            env,
             timeout=settings.lock_timeout,
             record_dir=os.path.join(state_dir, "locks"),
             clock=clock,
             sleep=sleep,
         )
         with locks.refresh():
-            run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
-            return run.under_locks(
-                forced=forced,
-                started=started,
-                client_factory=client_factory,
-                clock=clock,
-                ahead=ahead,
-            )
+            yield locks
 
 
 class _Run:
@@ -133,7 +168,7 @@ class _Run:
         *,
         forced: bool,
         started: float,
-        client_factory: Callable[[], httpx.Client],
+        client_factory: Callable[[str], httpx.Client],
         clock: Callable[[], float],
         ahead: float = 0.0,
     ) -> Credentials:
@@ -183,7 +218,7 @@ class _Run:
         writer.sent = sent
         try:
             endpoint = endpoint_for(self.settings, profile, doc)
-            with client_factory() as client:
+            with client_factory(endpoint.url) as client:
                 response = grant.refresh(
                     client,
                     endpoint,

@@ -55,7 +55,8 @@ def describe(
         "last_refreshed": iso(remembered.last_refreshed),
         "refresh_count": remembered.refresh_count,
         "consecutive_failures": remembered.consecutive_failures,
-        # Where the account lives: "file", "keychain" or "keyring", and the path or item.
+        # Where the account lives: "file", "keychain" or "keyring", and the path or item (set
+        # again after the read: a Keychain account may be in its file fallback).
         "store": source.kind,
         "where": source.where,
         "refresh_blocked_until": (
@@ -69,6 +70,7 @@ def describe(
         out["state"] = e.state
         out["account"] = name(None) if name else None
         return out, str(e)
+    out["store"], out["where"] = source.kind, source.where
     out["account"] = name(doc) if name else None
     out["state"] = policy.token_state(creds.expires_at, now, threshold)
     out["has_refresh_token"] = bool(creds.refresh_token)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 
 from launcher.credentials import INVALID, MISSING
@@ -23,19 +24,23 @@ if TYPE_CHECKING:
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+# Credentials files are a few KiB; anything past this is not one (and must not fill memory).
+MAX_READ = 1 << 20
 
 
 def read_bytes(path: str, fix: str) -> bytes:
-    """The file's bytes, or CredentialsError with the path and what to do."""
+    """The file's bytes, or CredentialsError with the path and what to do.
+
+    Only a regular file of at most MAX_READ bytes is read: a FIFO would block forever, a device
+    (a link to /dev/zero) or a huge file would eat all memory, and no credentials file is either.
+    """
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        # Refused before it is opened: opening some devices (a tty, a tape) already does things.
+        _refuse_unless_regular(os.stat(path).st_mode, path, fix)
+        # Non-blocking, so that even a FIFO swapped in since returns at once, for fstat to refuse.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise CredentialsError(f"no credentials file at {path}: {fix}", MISSING) from None
-    except IsADirectoryError:
-        raise CredentialsError(
-            f"{path} is a directory, not a credentials file: move it away, then {fix}", INVALID
-        ) from None
     except PermissionError:
         raise CredentialsError(
             f"cannot read {path}: permission denied; make it yours and readable (chmod 600 {path})",
@@ -43,6 +48,47 @@ def read_bytes(path: str, fix: str) -> bytes:
         ) from None
     except OSError as e:
         raise CredentialsError(f"cannot read {path}: {e.strerror}", INVALID) from e
+    try:
+        _refuse_unless_regular(os.fstat(fd).st_mode, path, fix)
+        chunks = []
+        size = 0
+        # Read to the cap, not to fstat's size: the file may grow while it is read.
+        while size <= MAX_READ:
+            chunk = os.read(fd, MAX_READ + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_READ:
+            raise CredentialsError(
+                f"{path} is larger than {MAX_READ >> 20} MiB, too large for a credentials "
+                f"file: move it away, then {fix}",
+                INVALID,
+            )
+        return b"".join(chunks)
+    except OSError as e:
+        raise CredentialsError(f"cannot read {path}: {e.strerror}", INVALID) from e
+    finally:
+        os.close(fd)
+
+
+def _refuse_unless_regular(mode: int, path: str, fix: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise CredentialsError(
+            f"{path} is {_kind(mode)}, not a credentials file: move it away, then {fix}", INVALID
+        )
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 # codex rewrites its file in place (truncate, then write): a read that caught it halfway is

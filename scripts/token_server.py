@@ -151,7 +151,7 @@ class TokenServer(LoopbackServer):
         gateway = fault in ("502", "504")  # the backend rotates; the gateway loses the answer
         if fault == "echo_token":
             # Some servers quote the token they refuse; this one adds a terminal escape too.
-            sent = fields.get("refreshToken") or fields.get("refresh_token")
+            sent = fields.get("refreshToken") or fields.get("refresh_token") or fields.get("code")
             desc = f"refresh token {sent} is not valid\x1b]0;owned\x07\x1b[2J"
             body = {"error": "invalid_grant", "error_description": desc}
             return 400, {}, json.dumps(body).encode()
@@ -194,6 +194,8 @@ class TokenServer(LoopbackServer):
                 del body["expires_in"]
                 body["id_token"] = _jwt({"email": "rotated@example.com"})
             body.update(self.extra)
+            if fault == "no_expires_in":  # RFC 6749 makes it optional
+                del body["expires_in"]
             if fault != "no_access_token":
                 body["access_token"] = access
             if self.rotate:

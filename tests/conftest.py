@@ -42,6 +42,14 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
+def one_line(text: str) -> str:
+    """TEXT (what wrap said on stderr) as its single line; no traceback."""
+    assert "Traceback" not in text
+    lines = text.splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
 def claude_doc(
     expires_at: float | None,
     *,

@@ -354,3 +354,160 @@ def test_refresh_and_refresh_token_go_through_the_store(fleet: Fleet) -> None:
     assert fleet.tokens.reused == 0
     assert desk.access() == "test-access-2"
     assert not desk.has_refresh_token()
+
+
+def test_pull_all_sends_another_account_to_its_own_url_not_the_override(fleet: Fleet) -> None:
+    # WRAP_TOKEN_URL is the launched profile's (claude): Gemini's record, refreshed under its
+    # lease by `fleet pull --all`, goes to Gemini's own endpoint only.
+    laptop = fleet.logged_in()
+    gemini = laptop.root / ".gemini" / "oauth_creds.json"
+    gemini.parent.mkdir()
+    gemini.write_text(
+        json.dumps(
+            {
+                "access_token": "gemini-access",
+                "refresh_token": "gemini-refresh-token",
+                "expiry_date": int((time.time() + 60) * 1000),
+            }
+        )
+    )
+    gemini.chmod(0o600)
+    with TokenServer() as google, TokenServer() as override:
+        config = laptop.root / "config" / "wrap" / "config.toml"
+        config.write_text(
+            config.read_text() + f'[profiles.gemini]\nfleet = "gem"\ntoken_url = "{google.url}"\n'
+        )
+        for name in ("claude", "gemini"):
+            r = laptop.wrap("fleet", "push", name)
+            assert r.returncode == 0, r.stderr
+        r = laptop.wrap("fleet", "pull", "--all", env=laptop.env(WRAP_TOKEN_URL=override.url))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert google.used == {"gemini-refresh-token"}
+        assert override.used == {"old-refresh"}
+
+
+# The policies the README recommends, checked on a real OpenBao.
+FLEET_POLICY = """
+path "secret/data/{prefix}/*"     {{ capabilities = ["create", "read", "update"] }}
+path "secret/metadata/{prefix}/*" {{ capabilities = ["list"] }}
+"""
+CI_POLICY = """
+path "secret/data/{prefix}/work"        {{ capabilities = ["read", "update"] }}
+path "secret/data/{prefix}/.locks/work" {{ capabilities = ["create", "read", "update"] }}
+"""
+
+
+def _token_with(store: StoreServer, name: str, policy: str) -> str:
+    import httpx
+
+    base = f"http://127.0.0.1:{store.port}/v1"
+    root = {"X-Vault-Token": store.env["WRAP_FLEET_TOKEN"]}
+    r = httpx.put(f"{base}/sys/policies/acl/{name}", json={"policy": policy}, headers=root)
+    assert r.status_code in (200, 204), r.text
+    r = httpx.post(f"{base}/auth/token/create", json={"policies": [name]}, headers=root)
+    return str(r.json()["auth"]["client_token"])
+
+
+@pytest.mark.parametrize("store", ["openbao"], indirect=True)
+def test_the_recommended_openbao_policies_are_enough(fleet: Fleet) -> None:
+    machine_token = _token_with(
+        fleet.store, f"wrap-{fleet.prefix}", FLEET_POLICY.format(prefix=fleet.prefix)
+    )
+    ci_token = _token_with(fleet.store, f"ci-{fleet.prefix}", CI_POLICY.format(prefix=fleet.prefix))
+    laptop = fleet.logged_in()
+    assert (
+        laptop.wrap("fleet", "push", env=laptop.env(WRAP_FLEET_TOKEN=machine_token)).returncode == 0
+    )
+    r = laptop.wrap("fleet", "status", env=laptop.env(WRAP_FLEET_TOKEN=machine_token))
+    assert r.returncode == 0, r.stderr
+    ci = fleet.machine("ci", copy=False)
+    r = ci.wrap("fleet", "pull", env=ci.env(WRAP_FLEET_TOKEN=ci_token))
+    assert r.returncode == 0, r.stderr
+    assert ci.access() == "test-access-1"
+    # The CI token reaches that one record only: anything else is refused, exit 6.
+    r = ci.wrap("fleet", "status", env=ci.env(WRAP_FLEET_TOKEN=ci_token))
+    assert r.returncode == 6
+    assert "refused wrap" in r.stderr
+    assert ci_token not in r.stderr
+
+
+def _push_and_pull(fleet: Fleet, creds: dict[str, str]) -> Machine:
+    """Push from one machine, launch on another, look at the status: all with CREDS only."""
+    laptop = fleet.logged_in()
+    r = laptop.wrap("fleet", "push", env=laptop.env(**creds))
+    assert r.returncode == 0, r.stderr
+    desk = fleet.machine("desk")
+    r = desk.wrap_claude("-p", "hi", env=desk.env(**creds))
+    assert r.stderr == ""
+    assert desk.access() == "test-access-1"
+    assert desk.wrap("fleet", "status", env=desk.env(**creds)).returncode == 0
+    return desk
+
+
+def _etcd(port: int, path: str, body: dict[str, Any], token: str | None = None) -> None:
+    import httpx
+
+    headers = {"Authorization": token} if token else {}
+    r = httpx.post(f"http://127.0.0.1:{port}{path}", json=body, headers=headers)
+    assert r.status_code == 200, (path, r.text)
+
+
+def test_etcd_with_the_readmes_user_and_role(tmp_path: Path, server: TokenServer) -> None:
+    """The README's etcd recipe, through the JSON API: a role on the prefix, auth enabled."""
+    import base64
+
+    store = StoreServer("etcd", tmp_path / "etcd-auth")
+    try:
+        b64 = lambda s: base64.b64encode(s.encode()).decode()  # noqa: E731
+        fleet = Fleet(store, server, tmp_path)
+        port = store.port
+        for path, body in [
+            ("/v3/auth/user/add", {"name": "root", "password": "rootpw"}),
+            ("/v3/auth/role/add", {"name": "root"}),
+            ("/v3/auth/user/grant", {"user": "root", "role": "root"}),
+            ("/v3/auth/role/add", {"name": "wrap"}),
+            (
+                "/v3/auth/role/grant",
+                {
+                    "name": "wrap",
+                    "perm": {
+                        "permType": "READWRITE",
+                        "key": b64(f"{fleet.prefix}/"),
+                        "range_end": b64(f"{fleet.prefix}0"),
+                    },
+                },
+            ),
+            ("/v3/auth/user/add", {"name": "wrap", "password": "wrap-pw"}),
+            ("/v3/auth/user/grant", {"user": "wrap", "role": "wrap"}),
+            ("/v3/auth/enable", {}),
+        ]:
+            _etcd(port, path, body)
+        desk = _push_and_pull(fleet, {"WRAP_FLEET_USER": "wrap", "WRAP_FLEET_PASSWORD": "wrap-pw"})
+        wrong = desk.wrap("fleet", "status", env=desk.env(WRAP_FLEET_PASSWORD="nope"))
+        assert wrong.returncode == 6
+        assert "refused" in wrong.stderr
+        assert "nope" not in wrong.stderr
+        assert server.reused == 0
+    finally:
+        store.stop()
+
+
+@pytest.mark.parametrize("store", ["redis"], indirect=True)
+def test_redis_with_the_readmes_acl_user(fleet: Fleet) -> None:
+    import socket
+
+    user = f"wrap-{fleet.prefix}"
+    command = [
+        "ACL", "SETUSER", user, "on", ">acl-pw", f"~{fleet.prefix}/*",
+        "+get", "+set", "+del", "+pexpire", "+scan", "+eval", "+evalsha", "+script",
+    ]  # fmt: skip
+    wire = f"*{len(command)}\r\n" + "".join(f"${len(c)}\r\n{c}\r\n" for c in command)
+    with socket.create_connection(("127.0.0.1", fleet.store.port)) as s:
+        s.sendall(wire.encode())
+        assert s.recv(64).startswith(b"+OK")
+    creds = {"WRAP_FLEET_USER": user, "WRAP_FLEET_PASSWORD": "acl-pw"}
+    desk = _push_and_pull(fleet, creds)
+    # A fresh copy needs no store; a forced refresh does, and the wrong password is refused.
+    wrong = desk.wrap("refresh", env=desk.env(**{**creds, "WRAP_FLEET_PASSWORD": "nope"}))
+    assert wrong.returncode == 6
+    assert "refused" in wrong.stderr

@@ -120,11 +120,15 @@ def test_login_then_refresh_then_reuse_is_rejected(home: Home, issuer: str) -> N
 
 
 def test_wrong_state_is_refused_and_nothing_written(home: Home, issuer: str) -> None:
+    # Refused and ignored: the login goes on waiting for its own answer (none comes here).
     creds = _configure(home, issuer)
     log = home.root / "browser.log"
-    code, screen = _login(home, FAKE_BROWSER_MODE="wrong-state", FAKE_BROWSER_LOG=str(log))
+    code, screen = _login(
+        home, FAKE_BROWSER_MODE="wrong-state", FAKE_BROWSER_LOG=str(log), WRAP_LOGIN_TIMEOUT="3s"
+    )
     assert code == 5
-    assert "state does not match" in screen
+    assert "state does not match this login" in screen
+    assert "no answer from the browser within 3 s" in screen
     assert log.read_text() == "400 Login failed\n"
     assert not creds.exists()
 

@@ -145,3 +145,13 @@ def test_a_token_inside_an_escape_string_is_masked_too() -> None:
     shown = _shown(m, [link])
     assert _leaks(shown) == []
     assert m.tokens == [TOKEN]
+
+
+def test_a_prefix_hard_wrapped_at_the_width_still_starts_a_token() -> None:
+    line = b"token:" + b" " * 9 + TOKEN  # the prefix's first five bytes end the first line
+    text = line[:20] + b"\r\n" + line[20:] + b"\r\n\r\nok\r\n"
+    m = Masker(width=20)
+    shown = _shown(m, [text])
+    assert _leaks(shown) == []
+    assert m.tokens == [TOKEN]
+    assert shown == line[:20] + b"\r\n" + b"t-oat01-********\r\n\r\nok\r\n"

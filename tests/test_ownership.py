@@ -10,7 +10,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from conftest import Home
 from token_server import TokenServer
 
 from launcher import state, store
-from launcher.errors import WriteError
+from launcher.lock import locked
 
 NOBODY = 65534
 needs_root = pytest.mark.skipif(
@@ -60,6 +60,51 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(d)
 
 
+def _as_nobody(action: Callable[[], str]) -> str:
+    """ACTION's outcome, run in a child process as the user nobody."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        os.close(read)
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            outcome = action()
+        except BaseException as e:
+            outcome = f"{type(e).__name__}: {e}"
+        os.write(write, outcome.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        outcome = f.read().decode()
+    os.waitpid(pid, 0)
+    return outcome
+
+
+@needs_root
+def test_no_lock_beside_the_file_and_a_state_dir_of_another_user_is_one_error(
+    shared_dir: Path,
+) -> None:
+    creds_dir = shared_dir / "claude"
+    creds_dir.mkdir(mode=0o755)  # root's: nobody cannot make the lock beside the file
+    state_dir = shared_dir / "state"
+    state_dir.mkdir()
+    state_dir.chmod(0o777)  # anyone may write in it, but it is root's, not nobody's
+
+    def lock() -> str:
+        with locked(
+            str(creds_dir / ".credentials.json"),
+            timeout=1,
+            fallback=str(state_dir / "locks" / "x.lock"),
+        ):
+            return "locked"
+
+    outcome = _as_nobody(lock)
+    assert outcome.startswith("WriteError: cannot create the lock file beside")
+    assert f"{state_dir} belongs to another user (uid 0)" in outcome
+    assert list(state_dir.iterdir()) == []
+
+
 @needs_root
 def test_a_user_who_cannot_give_the_file_back_does_not_replace_it(shared_dir: Path) -> None:
     # Root's file in a directory anyone may write: nobody could replace it, but it would then
@@ -67,25 +112,13 @@ def test_a_user_who_cannot_give_the_file_back_does_not_replace_it(shared_dir: Pa
     target = shared_dir / "creds.json"
     target.write_bytes(b'{"old": true}\n')
     target.chmod(0o666)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        os.close(read)
-        outcome = b"wrote"
-        try:
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            store.atomic_write(str(target), b'{"new": true}\n', warn=lambda _: None)
-        except WriteError as e:
-            outcome = str(e).encode()
-        except BaseException as e:
-            outcome = repr(e).encode()
-        os.write(write, outcome)
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read, "rb") as f:
-        outcome = f.read().decode()
-    os.waitpid(pid, 0)
+
+    def write() -> str:
+        store.atomic_write(str(target), b'{"new": true}\n', warn=lambda _: None)
+        return "wrote"
+
+    outcome = _as_nobody(write)
+    assert outcome.startswith("WriteError: cannot write")
     assert "belongs to uid 0" in outcome
     assert "the file was left as it was" in outcome
     assert target.read_bytes() == b'{"old": true}\n'
@@ -219,3 +252,31 @@ def test_a_symlink_at_the_state_record_path_is_not_followed(
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert not record.is_symlink()  # replaced by wrap's own record, not written through
     assert json.loads(record.read_text())["refresh_count"] == 1
+
+
+def test_a_symlink_at_a_vendor_lock_record_is_not_followed(home: Home, server: TokenServer) -> None:
+    # Claude's own lock is held (a live CLI): wrap compares it with its record of a lock it
+    # made. A record planted as a link to a FIFO must not hang that look; the wait ends.
+    from launcher.vendors import claude
+
+    data = home.write_claude(time.time() + 3600)
+    env = home.env(WRAP_TOKEN_URL=server.url, WRAP_LOCK_TIMEOUT="1s")
+    locks = claude.ClaudeLocks(
+        str(home.creds),
+        env,
+        timeout=1,
+        record_dir=str(_state(home) / "locks"),
+        clock=time.monotonic,
+        sleep=time.sleep,
+    )
+    record = Path(locks.primary.record or "")
+    record.parent.mkdir(parents=True)
+    fifo = home.root / "fifo"
+    os.mkfifo(fifo)
+    record.symlink_to(fifo)
+    Path(locks.primary.path).mkdir()
+    r = home.wrap("refresh", env=env)
+    assert r.returncode == 5
+    assert "held by another refresh" in r.stdout + r.stderr
+    assert home.creds.read_bytes() == data
+    assert server.refresh_requests == 0

@@ -7,7 +7,10 @@ logged in, the file holding the server's newest refresh token, and no refresh to
 twice: a replay would make a real server revoke the whole family.
 
 Overlaps are made by holding a request at the token server (an event the test releases) while
-the other program starts; the test releases it once that program is seen waiting.
+the other program starts; the test releases it once that program is seen waiting (wrap: in a
+sleep or lock syscall; codex: its answer written under flock), or, for Claude, which shows no
+sign of waiting for its lock, after two seconds: a late Claude makes that case weaker, never
+wrong.
 """
 
 from __future__ import annotations
@@ -233,15 +236,21 @@ class Stack:
         """Refresh requests that came through the proxy (the CLIs'); wrap's go direct."""
         return len(self.proxy.token_requests())
 
-    def assert_claude_holds_newest(self, version: str) -> None:
+    def assert_claude_holds_newest(self, version: str, *, ask: bool = True) -> None:
+        """ASK: and `claude auth status` says it is logged in."""
         self.assert_no_replay()
         assert self.claude_refresh_token() == self.server.newest_refresh
+        if not ask:
+            return
         r = finish(self.claude(version, "auth", "status", "--json"))
         assert json.loads(r.stdout)["loggedIn"] is True, r.stdout + r.stderr
 
-    def assert_codex_holds_newest(self) -> None:
+    def assert_codex_holds_newest(self, *, ask: bool = True) -> None:
+        """ASK: and `codex login status` says it is logged in."""
         self.assert_no_replay()
         assert self.codex_refresh_token() == self.server.newest_refresh
+        if not ask:
+            return
         r = finish(self.codex("login", "status"))
         assert r.returncode == 0, r.stdout + r.stderr
         assert "Logged in using ChatGPT" in r.stdout + r.stderr
@@ -519,7 +528,7 @@ def test_wrap_and_both_claudes_take_turns(stack: Stack) -> None:
         assert stack.server.received[-1] == before, f"turn {n} ({who} {version})"
         assert len(stack.server.received) == n
         assert stack.sent_by_clis() == [t[0] for t in turns[:n]].count("claude")
-        stack.assert_claude_holds_newest(version)
+        stack.assert_claude_holds_newest(version, ask=n == len(turns))
         stack.age_claude()
 
 
@@ -540,7 +549,7 @@ def test_wrap_and_codex_take_turns(codex_stack: Stack) -> None:
         assert s.server.received[-1] == before, f"turn {n} ({who})"
         assert len(s.server.received) == n
         assert s.sent_by_clis() == turns[:n].count("codex")
-        s.assert_codex_holds_newest()
+        s.assert_codex_holds_newest(ask=n == len(turns))
         s.age_codex()
 
 
@@ -609,6 +618,13 @@ def _holder(stack: Stack, which: str) -> subprocess.Popen[str]:
     return stack.start(argv, stack.home.env(), stdin=subprocess.PIPE)
 
 
+def _busy(stack: Stack, which: str) -> bool:
+    """Whether the Node holder finds the lock(s) taken by someone else."""
+    r = finish(_holder(stack, which))
+    assert r.returncode in (0, 3), r.stdout + r.stderr
+    return r.returncode == 3 and "busy" in json.loads(r.stdout)
+
+
 def _refresh_as_claude(stack: Stack) -> None:
     """What claude does under its lock: send the file's refresh token, write the answer back."""
     import httpx
@@ -652,15 +668,42 @@ def test_claude_lock_held_in_node_excludes_wrap(stack: Stack, which: str) -> Non
     stack.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
 
 
+def test_claude_write_lock_held_in_node_delays_wraps_write(stack: Stack) -> None:
+    """Claude takes <dir>/.storage-write.lock for every write of the file: wrap, once it has
+    its answer, waits for it before replacing the file."""
+    stack.write_claude(60)
+    holder = _holder(stack, "write")
+    assert "locked" in next(lines_of(holder))
+    wrap = stack.wrap_claude(CLAUDE_VERSIONS[0], "auth", "status", "--json")
+    wait_for(lambda: len(stack.server.received) == 1 or wrap.poll() is not None, "wrap's refresh")
+    wait_until_waiting(wrap, stack.server, sent_before=1)
+    assert wrap.poll() is None
+    assert stack.claude_refresh_token() == "old-refresh"  # not written under claude's lock
+    assert holder.stdin is not None
+    holder.stdin.write("release\n")
+    holder.stdin.flush()
+    assert finish(holder).returncode == 0
+    assert json.loads(ok(wrap).stdout)["loggedIn"] is True
+    stack.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
+
+
 @pytest.mark.parametrize("which", ["refresh", "legacy"])
 def test_wrap_refreshing_excludes_a_node_lock_holder(stack: Stack, which: str) -> None:
     stack.write_claude(60)
     hold = stack.server.on_request = Hold()
     wrap = stack.wrap_claude(CLAUDE_VERSIONS[0], "auth", "status", "--json")
     assert hold.arrived.wait(30), finish(wrap)
-    busy = finish(_holder(stack, which))
-    assert busy.returncode == 3, busy.stdout + busy.stderr
-    assert "busy" in json.loads(busy.stdout)
+    lock = (
+        stack.home.claude_dir / ".oauth_refresh.lock"
+        if which == "refresh"
+        else Path(os.path.realpath(stack.home.claude_dir) + ".lock")
+    )
+    born = lock.stat().st_mtime_ns
+    assert _busy(stack, which)
+    # A live holder touches its lock (Claude takes one untouched for 10 s as stale): once wrap
+    # has touched it, it is still wrap's.
+    wait_for(lambda: lock.stat().st_mtime_ns != born, f"wrap to touch {lock.name}")
+    assert _busy(stack, which)
     hold.release()
     assert json.loads(ok(wrap).stdout)["loggedIn"] is True
     assert stack.server.received == ["old-refresh"]

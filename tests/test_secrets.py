@@ -3,12 +3,15 @@ neither do the terminal escape sequences a server's text may carry."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import time
 from pathlib import Path
 
+import pexpect
 import pytest
-from conftest import Home
+from conftest import BIN, Home
 from token_server import TokenServer
 
 from launcher import redact
@@ -98,3 +101,44 @@ def test_redact_text(message: str, expected: str) -> None:
         assert redact.text(message) == expected
     finally:
         redact.forget()
+
+
+def test_an_authorization_code_quoted_by_the_server_is_redacted(home: Home) -> None:
+    # A browser login whose code exchange fails with a description that quotes the code.
+    code = "authorization-code-0123456789"
+    browser = home.bin / "redirecting-browser"
+    browser.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, urllib.parse, urllib.request\n"
+        "q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(sys.argv[1]).query))\n"
+        f"back = q['redirect_uri'] + '?' + urllib.parse.urlencode({{'code': {code!r}, "
+        "'state': q['state']})\n"
+        "urllib.request.urlopen(back).read()\n"
+    )
+    browser.chmod(0o755)
+    with TokenServer() as server:
+        server.faults = ["echo_token"]
+        cfg = home.root / "config" / "wrap"
+        cfg.mkdir(parents=True)
+        (cfg / "config.toml").write_text(
+            "[profiles.web]\n"
+            'paths = ["~/.web/creds.json"]\n'
+            'access_token = "access_token"\nexpiry = "expiry_date"\nexpiry_unit = "ms"\n'
+            f'token_url = "{server.url}"\nauthorize_url = "http://127.0.0.1:9/authorize"\n'
+            'client_id = "web"\nbody = "form"\nlogin_method = "browser"\n'
+        )
+        child = pexpect.spawn(
+            str(BIN / "wrap"),
+            ["login", "web"],
+            env=home.env(BROWSER=str(browser), DISPLAY=":0"),
+            timeout=30,
+            encoding="utf-8",
+        )
+        screen = io.StringIO()
+        child.logfile_read = screen
+        child.expect(pexpect.EOF)
+        child.close()
+        assert server.refresh_requests == 1
+    assert child.exitstatus == 5
+    assert "<redacted> is not valid" in screen.getvalue()
+    _no_secret(screen.getvalue(), code)

@@ -12,14 +12,14 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import config, credentials, lock, policy, state, store, vendors
+from launcher import config, credentials, policy, state, store, vendors
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
 from launcher.fleet.records import Record, access_only, copy_onto, fingerprint, set_login_deadline
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Mapping
 
     from launcher.config import Settings
     from launcher.credentials import Credentials
@@ -101,6 +101,7 @@ def pull(
     env = os.environ if env is None else env
     name = fleet_settings.check_name(settings.fleet or "", "fleet in the config")
     deadline = time.monotonic() + settings.refresh_timeout
+    fs = fleet_settings_for(env)  # a configuration error shows even when nothing is due
     with local_locks(settings, state_dir, env) as locks:
         local = _read_local(settings)
         remembered = state.load(state_dir, settings.credentials)
@@ -108,7 +109,6 @@ def pull(
             threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
             if policy.token_state(local[2].expires_at, now(), threshold) == policy.FRESH:
                 return local[2]  # another wrap on this machine pulled meanwhile
-        fs = fleet_settings_for(env)
         backend = open_store(fs)
         try:
             ctx = context(fs, backend, state_dir, log=log, now=now, env=env)
@@ -250,29 +250,14 @@ def status(env: Mapping[str, str], *, now: Callable[[], float], log: Log) -> lis
         backend.close()
 
 
-@contextlib.contextmanager
 def local_locks(
     settings: Settings, state_dir: str, env: Mapping[str, str]
-) -> Iterator[vendors.Locks]:
+) -> contextlib.AbstractContextManager[vendors.Locks]:
     """wrap's lock on the file and every lock the vendor's CLI honours, as renew takes them:
     one wrap on this machine talks to the store, the others then find the file fresh."""
-    path = settings.credentials
-    with lock.locked(
-        path,
-        timeout=settings.lock_timeout,
-        fallback=os.path.join(state_dir, "locks", state.key(path) + ".lock"),
-    ):
-        locks = vendors.locks_for(
-            settings.profile.vendor_lock,
-            path,
-            env,
-            timeout=settings.lock_timeout,
-            record_dir=os.path.join(state_dir, "locks"),
-            clock=time.monotonic,
-            sleep=time.sleep,
-        )
-        with locks.refresh():
-            yield locks
+    from launcher.renew import refresh_locks
+
+    return refresh_locks(settings, state_dir, env)
 
 
 def _read_local(settings: Settings) -> tuple[bytes, dict[str, Any], Credentials] | None:
@@ -381,10 +366,24 @@ def resolve_accounts(
     if name is None and not everything:
         chosen = [config.resolve(flags, env, loaded=loaded, known=known)]
     else:
+        # The endpoint overrides (--token-url, WRAP_TOKEN_URL, ...) are the launched profile's.
+        launched = config.launched_settings(flags, env, loaded=loaded, known=known)
         every = [
-            config.resolve({**flags, "profile": p}, env, loaded=loaded, known=known) for p in known
+            config.resolve(
+                {**flags, "profile": p},
+                env,
+                loaded=loaded,
+                known=known,
+                launched=launched is not None and launched.profile.name == p,
+            )
+            for p in known
         ]
         chosen = [s for s in every if s.fleet and (everything or name in (s.profile.name, s.fleet))]
+        if not chosen and name is None:
+            raise UsageError(
+                f'no account has `fleet` set: add fleet = "NAME" to a [profiles.NAME] table '
+                f"in {loaded[0]}"
+            )
         if not chosen and name is not None:
             raise UsageError(
                 f'no account named {name!r} has `fleet` set: add fleet = "{name}" to its '

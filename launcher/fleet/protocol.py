@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from launcher.errors import RefreshError, WrapError
 from launcher.fleet import FleetConflict, FleetError, FleetRefused, Lease, Stored
-from launcher.fleet.records import Record, fingerprint
+from launcher.fleet.records import CHAIN_KEPT, Record, fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -191,6 +191,7 @@ class _Holder:
         _refuse_rejected(rec, name)
         if rec.refreshing is not None:
             return _Stalled(stored, rec.refreshing)  # we hold the lock: the marker's ended
+
         token = rec.refresh_token
         if token is None:
             raise FleetRefused(
@@ -222,6 +223,8 @@ class _Holder:
     def _send(self, token: str) -> Record:
         ctx = self.ctx
         assert self.rec is not None
+        # A lock taken just at the deadline still gets one short try: the launch waits at most
+        # this much longer, and the record is ours to mend either way.
         budget = max(1.0, self.deadline - ctx.clock())
         try:
             answer = self.refresher.send(self.rec, token, self._rotated, budget)
@@ -326,6 +329,9 @@ class _Keeper:
         self.store = store
         self.lease = lease
         self.lost = False
+        # One keep at a time: OpenBao's is a read and a check-and-set, which two at once would
+        # turn into a refusal that looks like a lost lease.
+        self._one = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -341,14 +347,17 @@ class _Keeper:
         if self.lost:
             return False
         try:
-            return self.store.keep(self.lease)
+            with self._one:
+                return self.store.keep(self.lease)
         except FleetError:
             return False
 
     def _loop(self) -> None:
         while not self._stop.wait(self.lease.ttl / 3):
             try:
-                if not self.store.keep(self.lease):
+                with self._one:
+                    kept = self.store.keep(self.lease)
+                if not kept:
                     self.lost = True
                     return
             except FleetError:
@@ -477,7 +486,7 @@ def push(
                 parent in cur.chain[-1:] or (mark is not None and mark.get("token") == parent)
             )
             if continues:
-                new.data["chain"] = [*cur.chain, fingerprint(token)][-len(cur.chain) - 1 :]
+                new.data["chain"] = [*cur.chain, fingerprint(token)][-CHAIN_KEPT:]
             # A rejected record, or one whose refresh was lost (a mark while we hold the lock),
             # is the case a push after a fresh login mends.
             healthy = cur.rejected is None and mark is None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from launcher import config, credentials, lock, state, store, vendors
+from launcher import config, credentials, lock, redact, state, store, stores, vendors
 from launcher import refresh as grant
 from launcher.errors import CredentialsError, LoginError, UsageError
 from launcher.execute import find_program
@@ -47,7 +47,9 @@ def login(
     if profile.login_method is None:
         raise LoginError(f"wrap cannot log in to {profile.name} itself: {profile.login_hint}")
     state_dir = config.state_dir(env)
-    before = store.fingerprint(path)
+    # The login goes where the account lives (launcher/stores/): its file, Keychain or keyring.
+    source = stores.for_settings(settings, env)
+    before = source.fingerprint()
 
     def waiting() -> None:
         log.info(f"waiting for the login in progress elsewhere for {path} to finish")
@@ -58,10 +60,10 @@ def login(
         fallback=os.path.join(state_dir, "locks", key(state_dir, path) + ".login.lock"),
         on_wait=waiting,
     ):
-        if before != store.fingerprint(path) and _usable(settings, now()):
+        if before != source.fingerprint() and _usable(settings, source, now()):
             log.info(f"{path} was logged in by another launch meanwhile")
             return
-        target = _Target(settings, state_dir, log, now, *_current(settings))
+        target = _Target(settings, state_dir, log, now, source, *_current(settings, source))
         if profile.login_method == "setup":
             _setup(target, env, stdin_fd, stdout_fd)
         else:
@@ -77,6 +79,7 @@ class _Target:
         state_dir: str,
         log: Log,
         now: Callable[[], float],
+        source: stores.Store,
         doc: dict[str, object],
         original: bytes,
     ) -> None:
@@ -84,6 +87,7 @@ class _Target:
         self.state_dir = state_dir
         self.log = log
         self.now = now
+        self.source = source
         self.doc = doc
         self.original = original
 
@@ -99,26 +103,27 @@ class _Target:
             "",
             vendors.Locks(),
             adopt=False,
+            source=self.source,
         )
         writer.write(response, refreshed_at=t, expires_at=t + lifetime)
         record_success(self.state_dir, self.settings.credentials, t, lifetime, self.log)
 
 
-def _usable(settings: Settings, t: float) -> bool:
+def _usable(settings: Settings, source: stores.Store, t: float) -> bool:
     try:
-        data = store.read_bytes(settings.credentials, settings.profile.login_hint)
-        _, creds = credentials.parse(settings.profile, data, settings.credentials)
+        data = source.read()
+        _, creds = credentials.parse(settings.profile, data, source.where)
     except CredentialsError:
         return False
     return creds.expires_at is None or creds.expires_at > t
 
 
-def _current(settings: Settings) -> tuple[dict[str, object], bytes]:
+def _current(settings: Settings, source: stores.Store) -> tuple[dict[str, object], bytes]:
     """The file's document to update; {} for a file that does not exist yet. A file that
     exists but cannot be parsed is never written: the user must look at it first."""
-    path = settings.credentials
+    path = source.where
     try:
-        original = store.read_bytes(path, settings.profile.login_hint)
+        original = source.read()
     except CredentialsError as e:
         if e.state == credentials.MISSING:
             return {}, b""
@@ -147,6 +152,7 @@ def _setup(target: _Target, env: Mapping[str, str], stdin_fd: int, stdout_fd: in
     token = setup.run(
         command, env=env, timeout=settings.login_timeout, stdin_fd=stdin_fd, stdout_fd=stdout_fd
     )
+    redact.add(token)
     if settings.setup_token == "env":
         expires_at = target.now() + SETUP_TOKEN_LIFETIME
         save_env_token(target.state_dir, settings.credentials, token, expires_at)
@@ -190,6 +196,7 @@ def _browser(
         say=target.log.warn,
         read_line=read_line or _read_line,
     )
+    redact.add(code, verifier)
     with client_factory() as client:
         response = grant.exchange_code(
             client,

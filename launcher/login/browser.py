@@ -1,8 +1,10 @@
 """Browser login: authorization code with PKCE (S256) and a loopback redirect (RFC 8252).
 
-The listener binds 127.0.0.1 only, takes the first answer on the redirect path, checks its
-state, shows the browser a small page, and closes. Without a display or over SSH, the URL is
-printed and the user pastes back the redirect URL (or `code#state`) instead.
+The listener binds 127.0.0.1 only and serves each connection in its own thread with a timeout
+(a browser's idle preconnect holds nothing up). Only a request on the redirect path, for this
+listener's Host, carrying this login's state ends the login; anything else gets a small page and
+the listener keeps waiting. Without a display or over SSH, the URL is printed and the user pastes
+back the redirect URL (or `code#state`) instead; a paste for another login is refused the same way.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ class Pkce:
 
 
 class Answer:
-    __slots__ = ("code", "error")
+    __slots__ = ("code", "error", "foreign")
 
-    def __init__(self, code: str | None, error: str | None) -> None:
+    def __init__(self, code: str | None, error: str | None, *, foreign: bool = False) -> None:
         self.code = code
         self.error = error
+        # Not this login's answer (no or another state): ignored, the login goes on.
+        self.foreign = foreign
 
 
 def authorize_url(
@@ -77,8 +81,9 @@ def check_answer(query: dict[str, list[str]], state: str) -> Answer:
     if not secrets.compare_digest(got_state, state):
         return Answer(
             None,
-            "the answer's state does not match this login (a stale or forged "
-            "redirect); start the login again",
+            "an answer whose state does not match this login (a stale or forged "
+            "redirect) was ignored",
+            foreign=True,
         )
     if "error" in query:
         error = query["error"][0]
@@ -93,61 +98,119 @@ def check_answer(query: dict[str, list[str]], state: str) -> Answer:
 
 
 class Listener:
-    """One-shot loopback HTTP server for the redirect."""
+    """Loopback HTTP server for the redirect; ends at the first answer that is this login's."""
 
-    def __init__(self, ports: Sequence[int], path: str, state: str) -> None:
+    # Per connection: an idle one (a browser's preconnect) is dropped after this, and never
+    # holds up the others, each served in its own thread.
+    CONNECTION_TIMEOUT = 10.0
+
+    def __init__(
+        self,
+        ports: Sequence[int],
+        path: str,
+        state: str,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
         self.state = state
+        self.say = say
         self.answer: Answer | None = None
         self.done = threading.Event()
+        self.lock = threading.Lock()
+        self.ignored = 0
         self.server = self._bind(ports)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
 
     @property
     def redirect_uri(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def _bind(self, ports: Sequence[int]) -> http.server.HTTPServer:
+    def _bind(self, ports: Sequence[int]) -> http.server.ThreadingHTTPServer:
         handler = self._handler()
         for port in [*ports, 0]:
             try:
-                return http.server.HTTPServer(("127.0.0.1", port), handler)
+                server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
             except OSError:
                 continue
+            server.daemon_threads = True
+            server.block_on_close = False  # an idle connection must not hold up close()
+            return server
         raise LoginError("cannot listen on 127.0.0.1 for the login redirect")  # pragma: no cover
 
-    def _serve(self) -> None:
-        while not self.done.is_set():
-            self.server.handle_request()
-
     def start(self) -> None:
-        self.server.timeout = 0.2
         self.thread.start()
 
     def close(self) -> None:
         self.done.set()
         if self.thread.is_alive():
+            self.server.shutdown()
             self.thread.join(timeout=2)
         self.server.server_close()
+
+    def host_ok(self, host: str | None) -> bool:
+        """Only this listener's own names: a page elsewhere cannot reach it by DNS rebinding."""
+        return (host or "").lower() in (f"127.0.0.1:{self.port}", f"localhost:{self.port}")
+
+    def claim(self, answer: Answer) -> bool:
+        """Keep ANSWER unless one was kept already; True when it is the one that ends the login
+        (the caller sets `done` once its page is sent, so the tab sees it before wrap exits)."""
+        with self.lock:
+            if self.answer is not None or self.done.is_set():
+                return False
+            self.answer = answer
+            return True
+
+    def ignore(self, why: str) -> None:
+        with self.lock:
+            self.ignored += 1
+            first = self.ignored == 1
+        if first and self.say is not None:
+            self.say(f"{why}; still waiting for this login's answer")
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         listener = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = Listener.CONNECTION_TIMEOUT  # applied to the connection's socket
+
             def do_GET(self) -> None:
+                if not listener.host_ok(self.headers.get("Host")):
+                    self._page(421, "Wrong address", "This is not the address of the login.")
+                    return
                 parts = urlsplit(self.path)
-                if parts.path != listener.path or listener.done.is_set():
-                    self.send_error(404)
+                if parts.path != listener.path:
+                    self.send_error(404)  # a favicon, a probe: not an answer
                     return
                 answer = check_answer(parse_qs(parts.query), listener.state)
-                if answer.error:
-                    body = PAGE.format(title="Login failed", text=html.escape(answer.error))
-                    status = 400
-                else:
-                    text = "You are logged in. You can close this tab and return to the terminal."
-                    body = PAGE.format(title="Logged in", text=text)
-                    status = 200
+                if answer.foreign:
+                    listener.ignore(answer.error or "")
+                    self._page(
+                        400,
+                        "Login failed",
+                        "This answer is not for the login in progress, which is still "
+                        "waiting: use the link wrap printed.",
+                    )
+                    return
+                if not listener.claim(answer):
+                    self._page(409, "Already answered", "This login has already ended.")
+                    return
+                try:
+                    if answer.error:
+                        self._page(400, "Login failed", answer.error)
+                    else:
+                        self._page(
+                            200,
+                            "Logged in",
+                            "You are logged in. You can close this tab and return to the terminal.",
+                        )
+                finally:
+                    listener.done.set()
+
+            def _page(self, status: int, title: str, text: str) -> None:
+                body = PAGE.format(title=html.escape(title), text=html.escape(text))
                 data = body.encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -155,8 +218,6 @@ class Listener:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(data)
-                listener.answer = answer
-                listener.done.set()
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -181,7 +242,7 @@ def run(
 ) -> tuple[str, str, str]:
     """Run one login; return (code, redirect_uri, verifier) or raise LoginError."""
     pkce = Pkce()
-    listener = Listener(ports, path, pkce.state)
+    listener = Listener(ports, path, pkce.state, say)
     try:
         url = authorize_url(
             authorize_base,
@@ -208,8 +269,14 @@ def run(
                 continue
             line = read_line(min(remaining, 0.2))
             if line is not None and line.strip():
-                answer = _pasted(line)
-                return _result(check_answer(answer, pkce.state), listener, pkce)
+                answer = check_answer(_pasted(line), pkce.state)
+                if answer.foreign:
+                    say(
+                        "that answer is not for this login (its state does not match): paste "
+                        "the address the browser ended on after the link above"
+                    )
+                    continue
+                return _result(answer, listener, pkce)
         assert listener.answer is not None
         return _result(listener.answer, listener, pkce)
     finally:

@@ -210,7 +210,6 @@ def _read(record: str | None) -> str | None:
     if not record:
         return None
     try:
-        with open(record, encoding="ascii") as f:
-            return f.read().strip()
+        return store.read_private(record).decode("ascii").strip()  # no symlink, no FIFO
     except (OSError, ValueError):
         return None

@@ -5,7 +5,10 @@
 // as read in Claude Code 2.1.197's bundle (stale 10 s, update stale/2; a busy legacy lock makes
 // it release the first and try again, 1-2 s later, a few times).
 //
-// usage: node claude_lock.cjs DIR [refresh|legacy|both]
+// With `write`, the lock every write of the credentials takes instead:
+//   <dir>/.storage-write.lock           (file <dir>/.storage-write, stale 15 s)
+//
+// usage: node claude_lock.cjs DIR [refresh|legacy|both|write]
 // Prints one JSON line: {"locked": [paths]} then holds until a line (or EOF) on stdin,
 // releases and prints {"released": true}; or {"busy": path} and exits 3 when a lock is held
 // by someone else (one try, no retries: the caller decides when to try again).
@@ -15,7 +18,6 @@ const fs = require('fs')
 const lockfile = require('proper-lockfile')
 
 const STALE = 10000
-const UPDATE = 5000
 
 async function main() {
   const dir = process.argv[2]
@@ -29,6 +31,10 @@ async function main() {
     const legacy = fs.realpathSync(dir) + '.lock'
     wanted.push({ file: legacy, lockfilePath: legacy })
   }
+  if (which === 'write') {
+    const file = path.join(dir, '.storage-write')
+    wanted.push({ file, lockfilePath: file + '.lock', stale: 15000 })
+  }
   const releases = []
   for (const lock of wanted) {
     try {
@@ -36,8 +42,8 @@ async function main() {
         await lockfile.lock(lock.file, {
           realpath: false,
           lockfilePath: lock.lockfilePath,
-          stale: STALE,
-          update: UPDATE,
+          stale: lock.stale || STALE,
+          update: (lock.stale || STALE) / 2,
           retries: 0,
           onCompromised: (err) => {
             console.log(JSON.stringify({ compromised: String(err) }))

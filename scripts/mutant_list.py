@@ -1,0 +1,708 @@
+"""The faults scripts/mutants puts into the code, one at a time: each is (file, original text,
+mutated text, why it matters, the tests that should notice). The original must occur exactly
+once in its file; an entry that no longer applies stops the run, so the list keeps up with the
+code. Every defect found adds an entry here, with the test that catches it."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Mutant(NamedTuple):
+    path: str
+    original: str
+    mutated: str
+    why: str
+    tests: tuple[str, ...]
+
+
+GATE = ("tests/test_gate.py", "tests/test_gate_terminal.py", "tests/test_exec.py")
+LOGIN = ("tests/test_login_setup.py", "tests/test_gate_terminal.py", "tests/test_files.py")
+RENEW = ("tests/test_gate.py", "tests/test_faults.py", "tests/test_replay.py")
+REFRESH = ("tests/test_refresh.py", "tests/test_faults.py")
+CREDS = ("tests/test_credentials.py", "tests/test_profiles.py", "tests/test_files.py")
+STORE = ("tests/test_files.py", "tests/test_gate.py", "tests/test_ownership.py")
+LOCK = ("tests/test_lock.py", "tests/test_concurrency.py")
+VENDORS = ("tests/test_vendor_locks.py", "tests/test_faults.py")
+MASK = ("tests/test_masking.py", "tests/test_login_setup.py")
+BROWSER = ("tests/test_login_browser.py",)
+COEXIST = ("tests/test_coexist.py",)
+
+M = Mutant
+
+MUTANTS: list[Mutant] = [
+    # -- policy: when a token is due
+    M(
+        "launcher/policy.py",
+        "        return int(lifetime // 2)",
+        "        return int(lifetime)",
+        "the lifetime rule: a short-lived token refreshes at half-life, not at every launch",
+        ("tests/test_policy.py", "tests/test_gate.py"),
+    ),
+    M(
+        "launcher/policy.py",
+        "    if left <= 0:\n        return EXPIRED",
+        "    if left < -60:\n        return EXPIRED",
+        "a token past its expiry is expired (strict refuses it), not expiring",
+        ("tests/test_policy.py", "tests/test_gate.py"),
+    ),
+    M(
+        "launcher/policy.py",
+        "    if left <= threshold:",
+        "    if left <= threshold / 2:",
+        "the threshold: a token within it is refreshed",
+        ("tests/test_policy.py", "tests/test_gate.py"),
+    ),
+    M(
+        "launcher/policy.py",
+        "    if expires_at is None:\n        return FRESH",
+        "    if expires_at is None:\n        return EXPIRED",
+        "a file without an expiry is left alone, not refreshed at every launch",
+        ("tests/test_policy.py", "tests/test_credentials.py"),
+    ),
+    # -- gate: launch, refresh, log in
+    M(
+        "launcher/gate.py",
+        "interactive = os.isatty(0) and os.isatty(1)",
+        "interactive = os.isatty(0) or os.isatty(1)",
+        "no login unless both stdin and stdout are a terminal (claude -p | jq)",
+        GATE,
+    ),
+    M(
+        "launcher/gate.py",
+        "    if env.get(state.ENV_TOKEN):\n        return\n",
+        "",
+        "a CLAUDE_CODE_OAUTH_TOKEN the user exported is never overridden by a kept one",
+        GATE,
+    ),
+    M(
+        "launcher/gate.py",
+        "isinstance(expires_at, int | float) and expires_at > t:",
+        "isinstance(expires_at, int | float):",
+        "an expired kept setup token is never handed to the program",
+        GATE,
+    ),
+    M(
+        "launcher/gate.py",
+        'if getattr(e, "rejected", False) and _login(',
+        "if _login(",
+        "only a rejection leads to a login: a 500 on a terminal does not",
+        GATE,
+    ),
+    M(
+        "launcher/gate.py",
+        "    if not interactive or settings.profile.login_method is None:",
+        "    if settings.profile.login_method is None:",
+        "the gate logs in on a terminal only",
+        ("tests/test_login_setup.py", "tests/test_gate_terminal.py"),
+    ),
+    M(
+        "launcher/gate.py",
+        "    if current == policy.FRESH:\n        return None\n    if settings.refresh_via",
+        "    if settings.refresh_via",
+        "the lifetime rule is applied before a refresh (not just the raw threshold)",
+        GATE,
+    ),
+    M(
+        "launcher/gate.py",
+        "            return exitcodes.REFRESH_FAILED",
+        "            return None",
+        "--strict launches nothing with an expired token whose refresh failed",
+        GATE,
+    ),
+    M(
+        "launcher/gate.py",
+        "            return exitcodes.NO_CREDENTIALS",
+        "            return None",
+        "--strict launches nothing with an unusable credentials file",
+        ("tests/test_credentials.py",),
+    ),
+    M(
+        "launcher/gate.py",
+        "    if current == policy.EXPIRED:",
+        "    if current != policy.FRESH:",
+        "--strict still launches with a token that is only expiring",
+        GATE,
+    ),
+    # -- renew: lock, decide, send, write back, remember
+    M(
+        "launcher/renew.py",
+        "DEFAULT_EXPIRES_IN = 3600.0",
+        "DEFAULT_EXPIRES_IN = 365 * 86400.0",
+        "an answer without expires_in lives an hour, not a year",
+        (*RENEW, "tests/test_gate_terminal.py"),
+    ),
+    M(
+        "launcher/renew.py",
+        "    if response.expires_in:\n        return response.expires_in",
+        "    if response.expires_in:\n        return 365 * 86400.0",
+        "the expiry written is the one the server gave",
+        RENEW,
+    ),
+    M(
+        "launcher/renew.py",
+        "    if remembered.suspended_at_version != store.fingerprint(path):\n"
+        "        return  # the file changed since (someone logged in): try again\n",
+        "",
+        "a suspension lifts once the file changes (someone logged in)",
+        RENEW,
+    ),
+    M(
+        "launcher/renew.py",
+        "        remembered.suspended_at_version = store.fingerprint(path)",
+        "        remembered.suspended_at_version = None",
+        "a rejected refresh token is not sent again at every launch",
+        RENEW,
+    ),
+    M(
+        "launcher/renew.py",
+        "if remembered.last_failed is not None and remembered.last_failed > started:",
+        "if False:",
+        "launches that waited for a failing refresh do not all ask the server again",
+        LOCK,
+    ),
+    M(
+        "launcher/renew.py",
+        'f"the file has no refresh token; {profile.login_hint}", rejected=True, sent=False',
+        'f"the file has no refresh token; {profile.login_hint}", rejected=False, sent=False',
+        "a file without a refresh token leads to the promised login on a terminal",
+        ("tests/test_gate_terminal.py",),
+    ),
+    M(
+        "launcher/renew.py",
+        "if not forced and remembered.unanswered == state.token_digest(sent):",
+        "if False:",
+        "a refresh token that may have been rotated unseen is not replayed",
+        RENEW,
+    ),
+    M(
+        "launcher/renew.py",
+        "    return status is None or status >= 500",
+        "    return status is None",
+        "a 502/504 (the backend may have rotated) counts as unanswered: no blind replay",
+        RENEW,
+    ),
+    M(
+        "launcher/renew.py",
+        "    if creds.refresh_token in (writer.sent, writer.saved_refresh_token):\n"
+        "        return None",
+        "    if False:\n        return None",
+        "after a failure, the file counts as refreshed elsewhere only if its token changed",
+        RENEW,
+    ),
+    M(
+        "launcher/renew.py",
+        "                if current is not None and current != self.original:",
+        "                if False:",
+        "what another program wrote meanwhile is merged into, not overwritten",
+        COEXIST,
+    ),
+    M(
+        "launcher/renew.py",
+        "if self.adopt and theirs and theirs not in (self.sent, self.saved_refresh_token):",
+        "if False:",
+        "another login put into the file meanwhile is adopted, not overwritten",
+        COEXIST,
+    ),
+    M(
+        "launcher/renew.py",
+        "            if profile.required_scope and profile.required_scope not in granted:",
+        "            if False:",
+        "an answer without the scope the CLI needs is not stored as a refresh",
+        ("tests/test_coexist.py", "tests/test_gate.py"),
+    ),
+    M(
+        "launcher/renew.py",
+        "    remembered.last_error = redact.text(str(error))",
+        "    remembered.last_error = str(error)",
+        "no token value a server echoed is kept in the state file",
+        ("tests/test_secrets.py",),
+    ),
+    M(
+        "launcher/renew.py",
+        "        redact.add(creds.access_token, creds.refresh_token)\n",
+        "",
+        "the file's own tokens are redacted from every message",
+        ("tests/test_secrets.py",),
+    ),
+    M(
+        "launcher/renew.py",
+        "    remembered.lifetime = lifetime",
+        "    remembered.lifetime = None",
+        "the lifetime learnt from a refresh is remembered for the lifetime rule",
+        RENEW,
+    ),
+    M(
+        "launcher/renew.py",
+        "        with locks.refresh():",
+        "        with contextlib.nullcontext():",
+        "the vendor CLI's own refresh lock is held during the request",
+        VENDORS,
+    ),
+    M(
+        "launcher/renew.py",
+        "    if not error.sent or error.rejected:\n        return False",
+        "    if error.rejected:\n        return False",
+        "a request never sent (connection refused) does not block the next launch's refresh",
+        RENEW,
+    ),
+    # -- refresh: one grant, its errors, its retries
+    M(
+        "launcher/refresh.py",
+        'frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})',
+        'frozenset({"invalid_grant", "unauthorized_client"})',
+        "invalid_client is a rejection, like invalid_grant",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        'frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})',
+        'frozenset({"invalid_grant", "invalid_client"})',
+        "unauthorized_client is a rejection, like invalid_grant",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        "RETRY_STATUSES = frozenset({408, 429, 503})",
+        "RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})",
+        "a 502/504 may follow a rotation: never retried (a replay)",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        "RETRY_STATUSES = frozenset({408, 429, 503})",
+        "RETRY_STATUSES = frozenset({408, 429, 500, 503})",
+        "a 500 may follow a rotation: never retried (a replay)",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        "RETRY_STATUSES = frozenset({408, 429, 503})",
+        "RETRY_STATUSES = frozenset({429, 503})",
+        "a 408 says nothing was processed: retried",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        "MAX_ATTEMPTS = 4",
+        "MAX_ATTEMPTS = 5",
+        "the attempts are bounded at four",
+        REFRESH + LOCK,
+    ),
+    M(
+        "launcher/refresh.py",
+        "MAX_ATTEMPTS = 4",
+        "MAX_ATTEMPTS = 3",
+        "four attempts, not fewer",
+        REFRESH + LOCK,
+    ),
+    M(
+        "launcher/refresh.py",
+        '    if host == "localhost":',
+        '    if host.startswith("localhost"):',
+        "http://localhost.example.com is not loopback: no token in the clear to it",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        '    if parts.scheme == "http" and _is_loopback(host):',
+        '    if parts.scheme == "http":',
+        "http:// only to a loopback host",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        '    if parts.scheme == "https" and host:',
+        '    if parts.scheme == "https":',
+        "an https URL without a host is refused",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        '        if self.client_auth == "basic":\n            out.pop("client_id", None)',
+        '        if self.client_auth == "basic":\n            pass',
+        "no client_id in the body under Basic auth",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        "    if isinstance(new_refresh, str) and new_refresh:\n"
+        "        on_refresh_token(new_refresh)",
+        "    if isinstance(new_refresh, str) and new_refresh:\n        pass",
+        "a rotated refresh token reaches the disk even when the rest of the answer is unusable",
+        (*REFRESH, "tests/test_gate.py"),
+    ),
+    M(
+        "launcher/refresh.py",
+        "delay = BACKOFF_BASE * (2 ** (attempt - 1)) * (0.5 + jitter() / 2)",
+        "delay = BACKOFF_BASE",
+        "the backoff grows between retries",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        "            if e.retry_after is not None:\n                delay = e.retry_after",
+        "            if False:\n                delay = 0.0",
+        "Retry-After is honoured",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        "            if clock() + delay >= deadline:",
+        "            if False:",
+        "no retry past the refresh timeout",
+        REFRESH,
+    ),
+    M(
+        "launcher/refresh.py",
+        's after the request was sent", sent=True',
+        's after the request was sent", sent=False',
+        "a timeout after sending may have rotated the token: it counts as sent",
+        (*REFRESH, "tests/test_replay.py"),
+    ),
+    M(
+        "launcher/refresh.py",
+        'f"cannot connect to {url}: {_describe(e)}", retryable=True, sent=False',
+        'f"cannot connect to {url}: {_describe(e)}", retryable=False, sent=False',
+        "a refused connection (nothing sent) is retried",
+        REFRESH,
+    ),
+    # -- credentials: reading and writing each file's shape
+    M(
+        "launcher/credentials.py",
+        "out = json.dumps(doc, ensure_ascii=False, **style)",
+        "out = json.dumps(doc, ensure_ascii=True, **style)",
+        "non-ASCII text is written as it was, not as \\u escapes",
+        CREDS,
+    ),
+    M(
+        "launcher/credentials.py",
+        '    zone = "+00:00" if sample.endswith("+00:00") else "Z"',
+        '    zone = "Z"',
+        "an ISO date keeps its +00:00 suffix",
+        CREDS,
+    ),
+    M(
+        "launcher/credentials.py",
+        '    if access is None or access == "":',
+        "    if access is None:",
+        "an empty access token is a missing one",
+        CREDS,
+    ),
+    M(
+        "launcher/credentials.py",
+        "    if isinstance(raw, bool) or not isinstance(raw, int | float):",
+        "    if not isinstance(raw, int | float):",
+        "true is not a timestamp",
+        CREDS,
+    ),
+    M(
+        "launcher/credentials.py",
+        "    if not math.isfinite(seconds) or seconds < 0 or seconds > _LATEST_EXPIRY:",
+        "    if seconds < 0 or seconds > _LATEST_EXPIRY:",
+        "NaN is not an expiry",
+        CREDS,
+    ),
+    M(
+        "launcher/credentials.py",
+        'raw / 1000 if unit == "ms" else float(raw)',
+        "float(raw)",
+        "milliseconds are read as milliseconds",
+        CREDS,
+    ),
+    M(
+        "launcher/credentials.py",
+        '    if text.endswith("\\n") or not text:\n        out += "\\n"',
+        '    if False:\n        out += "\\n"',
+        "the final newline is kept as the file had it",
+        (*CREDS, "tests/test_login_setup.py"),
+    ),
+    M(
+        "launcher/credentials.py",
+        "    if refresh_token is not None:\n"
+        "        _set(new, profile.refresh_field, refresh_token)",
+        "    if refresh_token is not None:\n        pass",
+        "a rotated refresh token is written (else the next refresh replays a dead one)",
+        (*CREDS, "tests/test_gate.py"),
+    ),
+    # -- store: the file on disk
+    M(
+        "launcher/store.py",
+        "        try:  # noqa: SIM105 - contextlib is not worth its import here\n"
+        "            os.unlink(tmp)",
+        "        try:  # noqa: SIM105 - contextlib is not worth its import here\n            pass",
+        "a failed write leaves no temporary file holding the new token",
+        STORE,
+    ),
+    M(
+        "launcher/store.py",
+        "            f.flush()\n            os.fsync(f.fileno())",
+        "            f.flush()",
+        "the new content is fsynced before it takes the name",
+        STORE,
+    ),
+    M(
+        "launcher/store.py",
+        "        raise\n    _fsync_dir(directory)",
+        "        raise",
+        "the directory is fsynced after the rename",
+        STORE,
+    ),
+    M(
+        "launcher/store.py",
+        "            os.fchmod(f.fileno(), mode)",
+        "            os.fchmod(f.fileno(), 0o644)",
+        "the file keeps its private mode",
+        STORE,
+    ),
+    M(
+        "launcher/store.py",
+        "        mode &= ~0o077",
+        "        pass",
+        "a file readable by others is written 0600",
+        STORE,
+    ),
+    M(
+        "launcher/store.py",
+        "    for stale in old[:-keep] if keep > 0 else old:",
+        "    for stale in []:",
+        "backups are pruned to the last few (each holds a token)",
+        (*STORE, "tests/test_crash.py::test_backups_are_private_and_bounded"),
+    ),
+    M(
+        "launcher/store.py",
+        "IN_PLACE_REREADS = 3",
+        "IN_PLACE_REREADS = 0",
+        "a file caught halfway through codex's in-place rewrite is read again",
+        ("tests/test_profiles.py", "tests/test_coexist.py"),
+    ),
+    # -- lock: single flight
+    M(
+        "launcher/lock.py",
+        "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+        "fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)",
+        "the refresh lock excludes other processes",
+        LOCK,
+    ),
+    M(
+        "launcher/lock.py",
+        "                if waited >= timeout:",
+        "                if waited >= timeout * 10:",
+        "a waiter gives up at the lock timeout",
+        LOCK,
+    ),
+    M(
+        "launcher/lock.py",
+        "if not noticed and waited >= WAIT_NOTICE_AFTER and on_wait is not None:",
+        "if waited >= WAIT_NOTICE_AFTER and on_wait is not None:",
+        "the waiting notice is said once",
+        LOCK,
+    ),
+    M(
+        "launcher/lock.py",
+        "WAIT_NOTICE_AFTER = 2.0",
+        "WAIT_NOTICE_AFTER = 0.0",
+        "a short wait says nothing",
+        LOCK,
+    ),
+    M(
+        "launcher/lock.py",
+        "        os.close(fd)  # closing the descriptor releases the flock",
+        "        pass",
+        "the lock is released when the refresh is done",
+        (*LOCK, "tests/test_gate.py"),
+    ),
+    # -- vendors: the CLIs' own locks
+    M(
+        "launcher/vendors/claude.py",
+        "REFRESH_STALE_AFTER = 60.0",
+        "REFRESH_STALE_AFTER = 10.0",
+        "a live Claude 2.1.218's refresh lock (stale after 60 s) is not taken over",
+        VENDORS,
+    ),
+    M(
+        "launcher/vendors/claude.py",
+        "                    if self.legacy.try_acquire():\n                        break",
+        "                    if True:\n                        break",
+        "Claude's legacy lock is taken too",
+        VENDORS,
+    ),
+    M(
+        "launcher/vendors/claude.py",
+        "        while not self.storage.try_acquire():",
+        "        while False:",
+        "Claude's storage write lock is held around a write",
+        VENDORS,
+    ),
+    M(
+        "launcher/vendors/claude.py",
+        'for var in ("CLAUDE_SECURESTORAGE_CONFIG_DIR", "CLAUDE_CONFIG_DIR"):',
+        'for var in ("CLAUDE_CONFIG_DIR",):',
+        "the lock directory follows Claude's own variables",
+        VENDORS,
+    ),
+    M(
+        "launcher/vendors/held.py",
+        "if wall() - st.st_mtime > self.stale_after or _identity(st) == _read(self.record):",
+        "if wall() - st.st_mtime > self.stale_after:",
+        "a vendor lock left by a killed wrap is taken over at once",
+        VENDORS,
+    ),
+    M(
+        "launcher/vendors/held.py",
+        "                return f.read().strip() == self.token",
+        "                return True",
+        "a qwen lock another holder replaced is not removed",
+        VENDORS,
+    ),
+    M(
+        "launcher/vendors/held.py",
+        "TOUCH_EVERY = 2.0",
+        "TOUCH_EVERY = 3600.0",
+        "held locks are touched, so the CLI does not call them stale",
+        VENDORS,
+    ),
+    M(
+        "launcher/vendors/qwen.py",
+        "STALE_AFTER = 35.0",
+        "STALE_AFTER = 10.0",
+        "a live Qwen Code 0.24's lock (stale after 35 s) is not taken over",
+        VENDORS,
+    ),
+    # -- setup-token masking and the pty runner
+    M(
+        "launcher/login/mask.py",
+        "            self._out += STARS",
+        "            self._out += bytes(self._body)",
+        "the held token is shown as its mask, never in clear (flush included)",
+        MASK,
+    ),
+    M(
+        "launcher/login/mask.py",
+        "        self.unsure = True",
+        "        self.unsure = False",
+        "a token that may be cut in two is not stored",
+        MASK,
+    ),
+    M(
+        "launcher/login/mask.py",
+        "                self._wrap = _Wrap(filled=self._filled(before[0]), before=before)",
+        "                self._wrap = _Wrap(filled=False, before=before)",
+        "a token hard-wrapped at the terminal's width is read whole",
+        MASK,
+    ),
+    M(
+        "launcher/login/mask.py",
+        "            if self._filled(before[0]):",
+        "            if False:",
+        "a prefix hard-wrapped at the terminal's width still starts a token",
+        MASK,
+    ),
+    M(
+        "launcher/login/mask.py",
+        '0123456789_-")',
+        '0123456789_")',
+        "a '-' inside the token does not end it (its tail would be shown)",
+        MASK,
+    ),
+    M(
+        "launcher/login/mask.py",
+        "            self._codes.append(seq)",
+        "            self._out += seq",
+        "the colour codes inside a token follow its mask, in order",
+        MASK,
+    ),
+    M(
+        "launcher/login/mask.py",
+        '        if len(esc) == 2 and b != ord("["):',
+        '        if len(esc) == 2 and b == ord("]"):',
+        "an escape that is not a CSI is text: a token inside it is masked",
+        MASK,
+    ),
+    M(
+        "launcher/login/setup.py",
+        "os.write(stdout_fd, masker.feed(data))",
+        "os.write(stdout_fd, data)",
+        "the setup command's output reaches the screen through the masker",
+        MASK,
+    ),
+    M(
+        "launcher/login/setup.py",
+        "    masker = Masker(width=_size(stdout_fd)[1])",
+        "    masker = Masker()",
+        "the masker knows the terminal's width",
+        MASK,
+    ),
+    M(
+        "launcher/login/setup.py",
+        "    if masker.unsure:",
+        "    if False:",
+        "a login whose token may be cut in two fails clearly",
+        MASK,
+    ),
+    M(
+        "launcher/login/setup.py",
+        "    if child.signalstatus is not None:",
+        "    if False:",
+        "an interrupted setup command is reported as interrupted",
+        MASK,
+    ),
+    # -- login
+    M(
+        "launcher/login/__init__.py",
+        'raise LoginError(f"{e}; move it away to log in again") from None',
+        'return {}, b""',
+        "a login never overwrites a file it cannot parse",
+        LOGIN,
+    ),
+    M(
+        "launcher/login/__init__.py",
+        "        if before != store.fingerprint(path) and _usable(settings, now()):",
+        "        if _usable(settings, now()):",
+        "a second login uses the first one's result only if the file changed meanwhile",
+        LOGIN,
+    ),
+    # -- browser login
+    M(
+        "launcher/login/browser.py",
+        'return http.server.HTTPServer(("127.0.0.1", port), handler)',
+        'return http.server.HTTPServer(("0.0.0.0", port), handler)',
+        "the login listener is reachable from this machine only",
+        BROWSER,
+    ),
+    M(
+        "launcher/login/browser.py",
+        "if parts.path != listener.path or listener.done.is_set():",
+        "if listener.done.is_set():",
+        "only the redirect path ends the login (not /favicon.ico)",
+        BROWSER,
+    ),
+    M(
+        "launcher/login/browser.py",
+        "        self.state = secrets.token_urlsafe(24)",
+        '        self.state = "wrap-login"',
+        "the state is random per login",
+        BROWSER,
+    ),
+    M(
+        "launcher/login/browser.py",
+        "    if not secrets.compare_digest(got_state, state):",
+        "    if False:",
+        "an answer with another login's state is refused",
+        BROWSER,
+    ),
+    M(
+        "launcher/login/browser.py",
+        "text=html.escape(answer.error)",
+        "text=answer.error",
+        "the server's error text is escaped in the page",
+        BROWSER,
+    ),
+    M(
+        "launcher/login/browser.py",
+        '"code_challenge_method": "S256",',
+        '"code_challenge_method": "plain",',
+        "PKCE with S256",
+        BROWSER,
+    ),
+]
