@@ -31,7 +31,8 @@ _DURATION_FORMS = "use seconds or a number with d, h, m or s (7d, 36h, 90m, 45s)
 # Longer than any token lives or anyone waits; past it, sums with `now` stop being dates.
 MAX_DURATION = 36500 * 86400
 # Top-level keys besides the settings a profile section may also carry (custom.SETTING_KEYS).
-_TOP_LEVEL_KEYS = frozenset({"profile", "profiles", "token_url", "client_id"})
+# notify_webhook: where `wrap keepalive` sends its notices (launcher/keepalive/notify.py).
+_TOP_LEVEL_KEYS = frozenset({"profile", "profiles", "token_url", "client_id", "notify_webhook"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -122,23 +122,27 @@ def one_pass(
 
 
 class _Renew:
-    """renew() with one HTTP client for the whole pass: building one loads the CA bundle
-    (~70 ms), which 50 due accounts would otherwise pay 50 times. httpx and the refresh
-    machinery load only when an account is due: most passes have none."""
+    """renew() with one HTTP client per token endpoint for the whole pass: building one loads
+    the CA bundle (~70 ms), which 50 due accounts would otherwise pay 50 times. httpx and the
+    refresh machinery load only when an account is due: most passes have none."""
 
     def __init__(self) -> None:
-        self.client: Any = None
+        self.clients: dict[tuple[str, str | None, int | None], Any] = {}
 
-    def _client(self) -> Any:
+    def _client(self, url: str) -> Any:
         import contextlib
+        from urllib.parse import urlsplit
 
-        if self.client is None:
-            import httpx
+        from launcher import http
 
-            self.client = httpx.Client()
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname, parts.port)
+        if key not in self.clients:
+            self.clients[key] = http.client_for(url)  # its proxy and CA choice, made once
+        client = self.clients[key]
         # No account's cookies reach another account's request.
-        self.client.cookies.clear()
-        return contextlib.nullcontext(self.client)  # renew's `with` must not close it
+        client.cookies.clear()
+        return contextlib.nullcontext(client)  # renew's `with` must not close it
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from launcher.renew import renew
@@ -146,8 +150,8 @@ class _Renew:
         return renew(*args, client_factory=self._client, **kwargs)
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
+        for client in self.clients.values():
+            client.close()
 
 
 def _save(
