@@ -345,6 +345,8 @@ class Writer:
         self, response: grant.TokenResponse, *, refreshed_at: float, expires_at: float
     ) -> None:
         extra = answer_fields(self.profile, response)
+        # A new login deadline, when the answer gives one (claude's refreshTokenExpiresAt).
+        extra.update(credentials.deadline_changes(self.profile, response.body, refreshed_at))
         self._commit(
             {
                 "access_token": response.access_token,
