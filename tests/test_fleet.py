@@ -511,3 +511,20 @@ def test_redis_with_the_readmes_acl_user(fleet: Fleet) -> None:
     wrong = desk.wrap("refresh", env=desk.env(**{**creds, "WRAP_FLEET_PASSWORD": "nope"}))
     assert wrong.returncode == 6
     assert "refused" in wrong.stderr
+
+
+def test_a_rejection_quoting_the_token_shows_it_on_no_machine(fleet: Fleet) -> None:
+    # The server quotes the refresh token it refuses; the record keeps the error for every
+    # machine to show, so it must be kept redacted by the one that knew the token.
+    pushed(fleet)
+    desk, ci = fleet.machine("desk"), fleet.machine("ci")
+    fleet.tokens.faults = ["echo_token"]
+    r = desk.wrap("refresh")
+    assert r.returncode == 5
+    assert "<redacted> is not valid" in r.stdout + r.stderr
+    later = ci.wrap("refresh")
+    shown = ci.wrap("fleet", "status", "--json")
+    assert fleet.tokens.refresh_requests == 1
+    for out in (r, later, shown):
+        assert "old-refresh" not in out.stdout + out.stderr
+    assert "<redacted> is not valid" in later.stdout + later.stderr
