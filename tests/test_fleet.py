@@ -513,6 +513,16 @@ def test_redis_with_the_readmes_acl_user(fleet: Fleet) -> None:
     assert "refused" in wrong.stderr
 
 
+def test_keepalive_pulls_through_the_store(fleet: Fleet) -> None:
+    pushed(fleet)
+    desk = fleet.machine("desk")
+    r = desk.wrap("keepalive")
+    assert r.returncode == 0, r.stderr
+    assert desk.access() == "test-access-1"
+    assert not desk.has_refresh_token()
+    assert fleet.tokens.refresh_requests == 1
+
+
 def test_a_rejection_quoting_the_token_shows_it_on_no_machine(fleet: Fleet) -> None:
     # The server quotes the refresh token it refuses; the record keeps the error for every
     # machine to show, so it must be kept redacted by the one that knew the token.
