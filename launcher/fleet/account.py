@@ -12,7 +12,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import config, credentials, policy, state, store, vendors
+from launcher import config, credentials, policy, redact, state, store, vendors
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
@@ -309,6 +309,7 @@ class _OAuth:
         from launcher.renew import endpoint_for
 
         endpoint = endpoint_for(self.settings, self._profile(record), record.doc)
+        redact.add(token)  # the record's token, sent from here: kept out of every message
         with httpx.Client() as client:
             return grant.refresh(
                 client, endpoint, token, budget=budget, on_refresh_token=on_refresh_token
