@@ -16,7 +16,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import credentials, exitcodes, report, state
+from launcher import credentials, exitcodes, redact, report, state
 from launcher.errors import RefreshError, UsageError, WrapError
 from launcher.keepalive import notify
 from launcher.keepalive.foreground import Stopped
@@ -59,7 +59,7 @@ class Outcome:
         self.profile = profile
         self.path = path
         self.action = action
-        self.detail = detail
+        self.detail = redact.text(detail)  # printed and kept in last-pass.json
 
     def to_json(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in self.__slots__}
