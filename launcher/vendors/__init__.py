@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class Locks:
-    """A CLI that takes no cross-process lock (codex, gemini): nothing to hold."""
+    """A CLI that takes no cross-process lock (gemini): nothing to hold."""
 
     def refresh(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -47,6 +47,10 @@ def locks_for(
         return claude.ClaudeLocks(
             credentials_path, env, timeout=timeout, record_dir=record_dir, clock=clock, sleep=sleep
         )
+    if kind == "codex":
+        from launcher.vendors import codex
+
+        return codex.CodexLocks(credentials_path, clock=clock, sleep=sleep)
     if kind == "qwen":
         from launcher.vendors import qwen
 
