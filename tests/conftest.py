@@ -34,6 +34,8 @@ _FOREIGN_VARS = {
     "CODEX_HOME",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
+    # The user's own bus and keyring daemon live there; the keyring tests start their own.
+    "XDG_RUNTIME_DIR",
 }
 
 
