@@ -262,6 +262,7 @@ CLAUDE_SCOPES = (
 
 CLAUDE = Profile(
     "claude",
+    config_dir_env="CLAUDE_CONFIG_DIR",
     default_paths=(
         "${CLAUDE_SECURESTORAGE_CONFIG_DIR}/.credentials.json",
         "${CLAUDE_CONFIG_DIR}/.credentials.json",
@@ -359,6 +360,7 @@ QWEN = Profile(
 
 CODEX = Profile(
     "codex",
+    config_dir_env="CODEX_HOME",
     default_paths=("${CODEX_HOME}/auth.json", "~/.codex/auth.json"),
     access_field="tokens.access_token",
     refresh_field="tokens.refresh_token",
