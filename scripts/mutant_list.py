@@ -354,9 +354,9 @@ MUTANTS: list[Mutant] = [
         REFRESH,
     ),
     M(
-        "launcher/refresh.py",
-        'did not answer in time after the request was sent", sent=True',
-        'did not answer in time after the request was sent", sent=False',
+        "launcher/http.py",
+        'the request was sent",\n                sent=True,',
+        'the request was sent",\n                sent=False,',
         "a timeout after sending may have rotated the token: it counts as sent",
         (*REFRESH, "tests/test_replay.py"),
     ),
