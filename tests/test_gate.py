@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Home
+from conftest import Clock, Home
 from token_server import TokenServer
 
 from launcher import config, gate, state
@@ -20,14 +20,6 @@ from launcher.renew import renew
 HOUR = 3600
 DAY = 86400
 T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _settings(home: Home, server: TokenServer, **flags: Any) -> config.Settings:
@@ -201,7 +193,7 @@ def test_no_refresh_token_warns_with_login_hint(home: Home, server: TokenServer)
     data = home.write_claude(T0 + HOUR, refresh=None)
     _, err = _gate(home, server, T0)
     assert "no refresh token" in err
-    assert "/login" in err
+    assert "'wrap login claude'" in err
     assert server.refresh_requests == 0
     assert home.creds.read_bytes() == data
 

@@ -9,8 +9,9 @@ import sys
 import time
 from typing import Any
 
+import pexpect
 import pytest
-from conftest import DAY, ROOT, Home, claude_doc
+from conftest import BIN, DAY, ROOT, Home, claude_doc
 from token_server import TokenServer
 
 from launcher import profiles, stores
@@ -235,3 +236,25 @@ def test_status_shows_where_the_account_lives(kc: Keychain) -> None:
     assert (obj["store"], obj["where"]) == ("keychain", f"keychain:{SERVICE}")
     table = kc.home.wrap("status", env=kc.env()).stdout
     assert f"keychain:{SERVICE}" in table
+
+
+def test_login_goes_into_the_keychain(kc: Keychain) -> None:
+
+    stand_in = ROOT / "tests" / "bin" / "fake_setup_token.py"
+    (kc.home.root / "config" / "wrap" / "config.toml").write_text(
+        '[profiles.claude]\nstore = "keychain"\n'
+        f'setup_command = ["{sys.executable}", "{stand_in}"]\n'
+    )
+    doc = claude_doc(time.time() - 60)
+    kc.put(doc)
+    child = pexpect.spawn(str(BIN / "wrap"), ["login"], env=kc.env(), timeout=30, encoding="utf-8")
+    child.expect("Paste code here")
+    child.sendline("good-code")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    new = kc.get()
+    assert new is not None
+    assert new["claudeAiOauth"]["accessToken"].startswith("sk-ant-oat01-")
+    assert new["claudeAiOauth"]["refreshToken"] == doc["claudeAiOauth"]["refreshToken"]
+    assert not kc.home.creds.exists()

@@ -5,6 +5,7 @@ server and written back through it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -36,6 +37,51 @@ GEMINI_ATTRS = {
 }
 
 
+# A session bus that activates nothing: no Secret Service can appear on it.
+BARE_BUS = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+@contextlib.contextmanager
+def _session_bus(env: dict[str, str], *options: str) -> Iterator[str]:
+    """A private session bus from dbus-run-session, alive while its shell waits on stdin."""
+    holder = subprocess.Popen(
+        [
+            "dbus-run-session",
+            *options,
+            "--",
+            "sh",
+            "-c",
+            'echo "$DBUS_SESSION_BUS_ADDRESS"; exec cat',
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    try:
+        address = holder.stdout.readline().strip()
+        assert address, "dbus-run-session gave no bus address"
+        yield address
+    finally:
+        holder.stdin.close()  # the shell ends, the bus with it, and whatever lives on the bus
+        holder.wait(timeout=30)
+        holder.stdout.close()
+
+
 @pytest.fixture
 def bus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A session bus of this test's own with an unlocked login keyring; its address."""
@@ -49,19 +95,7 @@ def bus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
     }
-    # The bus lives as long as this shell waits on its stdin.
-    holder = subprocess.Popen(
-        ["dbus-run-session", "--", "sh", "-c", 'echo "$DBUS_SESSION_BUS_ADDRESS"; exec cat'],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        address = holder.stdout.readline().strip()
-        assert address, "dbus-run-session gave no bus address"
+    with _session_bus(env) as address:
         env["DBUS_SESSION_BUS_ADDRESS"] = address
         # Creates the login keyring with this password, or unlocks it: no prompt.
         subprocess.run(
@@ -76,12 +110,6 @@ def bus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         )
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
         yield address
-    finally:
-        assert holder.stdin is not None
-        assert holder.stdout is not None
-        holder.stdin.close()  # the shell ends, the bus with it, and the daemon with the bus
-        holder.wait(timeout=30)
-        holder.stdout.close()
 
 
 def _create(label: str, attributes: dict[str, str], secret: bytes) -> None:
@@ -209,17 +237,23 @@ def test_codex_item_refreshed_and_updated_in_place(home: Home, bus: str) -> None
         assert obj["where"] == f"keyring:Codex Auth/{attrs['username']}"
 
 
-def test_codex_auto_falls_back_to_auth_json(home: Home, bus: str) -> None:
+@pytest.mark.parametrize("keyring_works", [True, False])
+def test_codex_auto_falls_back_to_auth_json(home: Home, bus: str, keyring_works: bool) -> None:
+    """codex's "auto" reads auth.json when the keyring has no entry, and also when the keyring
+    fails (storage.rs AutoAuthStorage): so does wrap, and writes back there."""
     codex_home = _codex_home(home, "auto")
     auth = codex_home / "auth.json"
     auth.write_text(json.dumps(_codex_doc(time.time() + 60), indent=2))
+    auth.chmod(0o600)
     _program(home, "codex")
+    address = bus if keyring_works else f"unix:path={home.root}/no-bus"
     with TokenServer(jwt=True) as server:
         env = home.env(
-            CODEX_HOME=str(codex_home), WRAP_TOKEN_URL=server.url, DBUS_SESSION_BUS_ADDRESS=bus
+            CODEX_HOME=str(codex_home), WRAP_TOKEN_URL=server.url, DBUS_SESSION_BUS_ADDRESS=address
         )
         r = home.wrap("codex", env=env)
         assert r.returncode == 0, r.stderr
+        assert r.stderr == ""
         assert server.refresh_requests == 1
     assert json.loads(auth.read_text())["tokens"]["refresh_token"] == server.issued_refresh[-1]
     assert _items(_codex_attrs(codex_home)) == []  # written back where it was read
@@ -311,20 +345,28 @@ def test_locked_keyring_is_one_line_and_the_program_launches(
     assert len(home.reports()) == 1
 
 
+@pytest.mark.parametrize("bus_kind", ["none", "bare"])
 def test_no_secret_service_is_one_line_and_the_program_launches(
-    home: Home, server: TokenServer
+    home: Home, server: TokenServer, bus_kind: str
 ) -> None:
+    """No session bus at all, or one where no Secret Service runs: one line, and codex runs."""
     codex_home = _codex_home(home)
     _program(home, "codex")
-    env = home.env(
-        CODEX_HOME=str(codex_home),
-        WRAP_TOKEN_URL=server.url,
-        DBUS_SESSION_BUS_ADDRESS=f"unix:path={home.root}/no-bus",
-    )
-    r = home.wrap("codex", env=env)
+    config = home.root / "bare-bus.conf"
+    config.write_text(BARE_BUS)
+    options = ("--config-file", str(config))
+    with (
+        contextlib.nullcontext(f"unix:path={home.root}/no-bus")
+        if bus_kind == "none"
+        else _session_bus(home.env(), *options)
+    ) as address:
+        env = home.env(
+            CODEX_HOME=str(codex_home), WRAP_TOKEN_URL=server.url, DBUS_SESSION_BUS_ADDRESS=address
+        )
+        r = home.wrap("codex", env=env)
     assert r.returncode == 0
     [line] = r.stderr.splitlines()
-    assert "Secret Service" in line
+    assert "no Secret Service on the session bus" in line
     assert "launching codex anyway" in line
     assert len(home.reports()) == 1
 

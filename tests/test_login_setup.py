@@ -22,7 +22,8 @@ def _configure(home: Home, extra: str = "") -> None:
     cfg = home.root / "config" / "wrap"
     cfg.mkdir(parents=True, exist_ok=True)
     (cfg / "config.toml").write_text(
-        f'[profiles.claude]\nsetup_command = ["{sys.executable}", "{STAND_IN}"]\n{extra}'
+        '[profiles.claude]\nlogin = "setup-token"\n'
+        f'setup_command = ["{sys.executable}", "{STAND_IN}"]\n{extra}'
     )
 
 

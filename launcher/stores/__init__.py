@@ -66,10 +66,13 @@ class Fallback(Store):
     "auto" and gemini's encrypted storage read them. A write goes where the last read found
     the document, so wrap never moves an account from one to the other."""
 
-    def __init__(self, primary: Store, file: Store, fix: str) -> None:
+    def __init__(self, primary: Store, file: Store, fix: str, *, on_error: bool = False) -> None:
         self.primary = primary
         self.file = file
         self.fix = fix
+        # Also the file when the secure store fails (codex's "auto" does); else only when it
+        # has no entry: a locked Keychain must not send wrap to a stale file.
+        self.on_error = on_error
         self.path = file.path
         self._use(primary)
 
@@ -83,7 +86,7 @@ class Fallback(Store):
         try:
             data = self.primary.read()
         except CredentialsError as e:
-            if e.state != MISSING:
+            if e.state != MISSING and not self.on_error:
                 raise
             try:
                 data = self.file.read()
@@ -144,8 +147,11 @@ def for_account(
         from launcher.stores import keyring
 
         primary = keyring.for_vendor(vendor, path, platform)
-        # codex's "keyring" mode reads only the keyring; its "auto" falls back to auth.json.
-        return primary if mode == "keyring" else Fallback(primary, file, profile.login_hint)
+        if mode == "keyring":  # codex reads only the keyring then
+            return primary
+        # codex's "auto" uses auth.json when the keyring has no entry or fails (storage.rs
+        # AutoAuthStorage); gemini migrates oauth_creds.json when the keyring has no entry.
+        return Fallback(primary, file, profile.login_hint, on_error=vendor == "codex")
     raise UsageError(f'profile {profile.name} has no {choice} store: use store = "file"')
 
 

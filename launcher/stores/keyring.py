@@ -157,7 +157,14 @@ class _Connection:
         if isinstance(value, CredentialsError | WriteError) or value is None:
             return
         if isinstance(value, Exception) and _is_dbus_failure(value):
-            raise self._fail(type(value).__name__) from value
+            import secretstorage
+
+            name = getattr(value, "name", None)  # a D-Bus error's name; never a secret
+            if name == "org.freedesktop.DBus.Error.ServiceUnknown" or isinstance(
+                value, secretstorage.exceptions.SecretServiceNotAvailableException
+            ):
+                raise self._fail("no Secret Service on the session bus") from value
+            raise self._fail(name if isinstance(name, str) else type(value).__name__) from value
 
     def _fail(self, why: str) -> Exception:
         if self.error is CredentialsError:
