@@ -24,7 +24,7 @@ CREDS = ("tests/test_credentials.py", "tests/test_profiles.py", "tests/test_file
 STORE = ("tests/test_files.py", "tests/test_gate.py", "tests/test_ownership.py")
 LOCK = ("tests/test_lock.py", "tests/test_concurrency.py")
 VENDORS = ("tests/test_vendor_locks.py", "tests/test_faults.py")
-MASK = ("tests/test_masking.py", "tests/test_login_setup.py")
+MASK = ("tests/test_masking.py", "tests/test_login_setup.py", "tests/test_login_vendor.py")
 BROWSER = ("tests/test_login_browser.py", "tests/test_listener.py")
 COEXIST = ("tests/test_coexist.py",)
 
@@ -405,8 +405,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/credentials.py",
-        'raw / 1000 if unit == "ms" else float(raw)',
-        "float(raw)",
+        'return _in_range(raw / 1000 if unit == "ms" else float(raw), raw,',
+        "return _in_range(float(raw), raw,",
         "milliseconds are read as milliseconds",
         CREDS,
     ),
@@ -628,8 +628,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/login/setup.py",
-        "    masker = Masker(width=_size(stdout_fd)[1])",
-        "    masker = Masker()",
+        "    masker.width = _size(stdout_fd)[1]",
+        "    masker.width = None",
         "the masker knows the terminal's width",
         MASK,
     ),
