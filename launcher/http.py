@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from launcher.errors import UsageError
+from launcher.urls import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -43,17 +44,6 @@ class Answer:
         self.status = status
         self.headers = headers
         self.body = body
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def client_for(url: str, env: Mapping[str, str] | None = None) -> httpx.Client:

@@ -11,11 +11,10 @@ import random
 import re
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from launcher import http, redact
+from launcher import http, redact, urls
 from launcher.errors import RefreshError, UsageError
 from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
 
@@ -124,25 +123,14 @@ class TokenResponse:
 
 
 def check_url(url: str) -> None:
-    """Refuse a token URL that would send a refresh token in the clear (loopback excepted),
-    or that is not a URL at all."""
+    """launcher/urls.py's rule, and a URL that httpx itself can parse."""
+    urls.check_url(url)
     try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises on a port out of range
         httpx.URL(url)
     except (ValueError, httpx.InvalidURL) as e:
         raise UsageError(
             f"invalid token URL {clean(url)!r}: {e}; check --token-url / WRAP_TOKEN_URL"
         ) from None
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and http.is_loopback(host):
-        return
-    raise UsageError(
-        f"refusing token URL {url!r}: it must be https:// (http:// only for a loopback host); "
-        "check --token-url / WRAP_TOKEN_URL"
-    )
 
 
 def refresh(

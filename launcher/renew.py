@@ -11,27 +11,27 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-import httpx
-
 from launcher import (
     credentials,
-    http,
     lock,
     policy,
     redact,
     state,
     store,
     stores,
+    urls,
     validate,
     vendors,
 )
-from launcher import refresh as grant
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
 from launcher.vendors import request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    import httpx
+
+    from launcher import refresh as grant
     from launcher.config import Settings
     from launcher.credentials import Credentials
     from launcher.log import Log
@@ -51,7 +51,7 @@ def renew(
     forced: bool = False,
     ahead: float = 0.0,
     env: Mapping[str, str] | None = None,
-    client_factory: Callable[[str], httpx.Client] = http.client_for,
+    client_factory: Callable[[str], httpx.Client] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Credentials:
@@ -79,7 +79,8 @@ def renew(
             settings, env=os.environ if env is None else env, now=now, log=log
         )
     if "{" not in settings.token_url:
-        grant.check_url(settings.token_url)  # a configuration error: before any lock or request
+        # A configuration error: before any lock, request or import of the HTTP client.
+        urls.check_url(settings.token_url)
     started = now()
     # Where the document lives (a file, the Keychain, the keyring); locks and state stay keyed
     # by the account's file path whatever the store.
@@ -170,7 +171,7 @@ class _Run:
         *,
         forced: bool,
         started: float,
-        client_factory: Callable[[str], httpx.Client],
+        client_factory: Callable[[str], httpx.Client] | None,
         clock: Callable[[], float],
         ahead: float = 0.0,
     ) -> Credentials:
@@ -218,9 +219,14 @@ class _Run:
                 sent=False,
             )
         writer.sent = sent
+        # Only now, holding every lock and having decided to send, does this process pay for
+        # the HTTP client (about 125 ms of import): the processes waiting behind it never do.
+        from launcher import http
+        from launcher import refresh as grant
+
         try:
             endpoint = endpoint_for(self.settings, profile, doc)
-            with client_factory(endpoint.url) as client:
+            with (client_factory or http.client_for)(endpoint.url) as client:
                 response = grant.refresh(
                     client,
                     endpoint,
@@ -492,6 +498,8 @@ def _ambiguous(error: RefreshError) -> bool:
 def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -> grant.Endpoint:
     """The profile's endpoint for this file: a variant's URL unless one was set explicitly,
     {field} placeholders filled from the file, and the client registration file if any."""
+    from launcher import refresh as grant
+
     base = settings.profile
     url = profile.token_url if settings.token_url == base.token_url else settings.token_url
     client_id = profile.client_id if settings.client_id == base.client_id else settings.client_id

@@ -1,0 +1,71 @@
+"""Only the process that sends the refresh pays for the HTTP client: a launch that waits on the
+lock and then finds the token refreshed never imports httpx."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import BIN, Home
+from token_server import TokenServer
+
+
+def _holds_open(pid: int, target: Path) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(target):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _imports(stderr: str) -> set[str]:
+    return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if "|" in line}
+
+
+def test_a_launch_that_waits_and_finds_the_token_refreshed_never_imports_httpx(
+    home: Home, server: TokenServer
+) -> None:
+    home.write_claude(time.time() + 60)
+    lock_file = home.claude_dir / ".credentials.json.wrap.lock"
+    env = home.env(WRAP_TOKEN_URL=server.url, PYTHONPROFILEIMPORTTIME="1", WRAP_THRESHOLD="1h")
+    with open(lock_file, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another wrap is refreshing
+        proc = subprocess.Popen(
+            [str(BIN / "wrap-claude")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not _holds_open(proc.pid, lock_file):  # past its first read, waiting on the lock
+            assert proc.poll() is None
+            assert time.monotonic() < deadline, "wrap never reached the lock"
+            time.sleep(0.01)
+        home.write_claude(time.time() + 8 * 3600, access="new-access", refresh="new-refresh")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert server.refresh_requests == 0
+    assert len(home.reports()) == 1
+    imported = _imports(err)
+    assert "launcher.renew" in imported  # it did take the slow path
+    assert not {m for m in imported if m.split(".")[0] in ("httpx", "httpcore", "certifi")}
+
+
+def test_the_launch_that_sends_does_import_httpx(home: Home, server: TokenServer) -> None:
+    home.write_claude(time.time() + 60)
+    env = home.env(WRAP_TOKEN_URL=server.url, PYTHONPROFILEIMPORTTIME="1")
+    r = home.wrap_claude(env=env)
+    assert r.returncode == 0
+    assert server.refresh_requests == 1
+    assert "httpx" in _imports(r.stderr)
