@@ -24,7 +24,7 @@ CREDS = ("tests/test_credentials.py", "tests/test_profiles.py", "tests/test_file
 STORE = ("tests/test_files.py", "tests/test_gate.py", "tests/test_ownership.py")
 LOCK = ("tests/test_lock.py", "tests/test_concurrency.py")
 VENDORS = ("tests/test_vendor_locks.py", "tests/test_faults.py")
-MASK = ("tests/test_masking.py", "tests/test_login_setup.py")
+MASK = ("tests/test_masking.py", "tests/test_login_setup.py", "tests/test_login_vendor.py")
 BROWSER = ("tests/test_login_browser.py", "tests/test_listener.py")
 COEXIST = ("tests/test_coexist.py",)
 
@@ -297,21 +297,21 @@ MUTANTS: list[Mutant] = [
         REFRESH + LOCK,
     ),
     M(
-        "launcher/http.py",
+        "launcher/urls.py",
         '    if host.lower() == "localhost":',
         '    if host.lower().startswith("localhost"):',
         "http://localhost.example.com is not loopback: no token in the clear to it",
         REFRESH,
     ),
     M(
-        "launcher/refresh.py",
-        '    if parts.scheme == "http" and http.is_loopback(host):',
+        "launcher/urls.py",
+        '    if parts.scheme == "http" and is_loopback(host):',
         '    if parts.scheme == "http":',
         "http:// only to a loopback host",
         REFRESH,
     ),
     M(
-        "launcher/refresh.py",
+        "launcher/urls.py",
         '    if parts.scheme == "https" and host:',
         '    if parts.scheme == "https":',
         "an https URL without a host is refused",
@@ -354,9 +354,9 @@ MUTANTS: list[Mutant] = [
         REFRESH,
     ),
     M(
-        "launcher/refresh.py",
-        'did not answer in time after the request was sent", sent=True',
-        'did not answer in time after the request was sent", sent=False',
+        "launcher/http.py",
+        'the request was sent",\n                sent=True,',
+        'the request was sent",\n                sent=False,',
         "a timeout after sending may have rotated the token: it counts as sent",
         (*REFRESH, "tests/test_replay.py"),
     ),
@@ -405,8 +405,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/credentials.py",
-        'raw / 1000 if unit == "ms" else float(raw)',
-        "float(raw)",
+        'return _in_range(raw / 1000 if unit == "ms" else float(raw), raw,',
+        "return _in_range(float(raw), raw,",
         "milliseconds are read as milliseconds",
         CREDS,
     ),
@@ -628,8 +628,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/login/setup.py",
-        "    masker = Masker(width=_size(stdout_fd)[1])",
-        "    masker = Masker()",
+        "    masker.width = _size(stdout_fd)[1]",
+        "    masker.width = None",
         "the masker knows the terminal's width",
         MASK,
     ),
