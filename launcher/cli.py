@@ -98,6 +98,12 @@ def _settings_options(f: Any) -> Any:
             "[env WRAP_REFRESH_TIMEOUT; default 15s].",
         ),
         click.option(
+            "--login-warning",
+            metavar="DURATION",
+            help="Warn (once a day) when the login itself ends within this "
+            "[env WRAP_LOGIN_WARNING; default 3d].",
+        ),
+        click.option(
             "--no-browser",
             is_flag=True,
             default=None,
@@ -107,7 +113,8 @@ def _settings_options(f: Any) -> Any:
             "--check-only",
             is_flag=True,
             help="Report freshness and exit (0 fresh, 1 expiring, 3 expired, "
-            "4 missing/invalid); change nothing, launch nothing.",
+            "4 missing/invalid; 1/3 also when the login itself ends within the threshold or "
+            "has ended); change nothing, launch nothing.",
         ),
         click.option(
             "--refresh-token",
@@ -191,7 +198,7 @@ def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
         log.warn(str(e))
         sys.exit(e.exit_code)
     if expiring:
-        entries = [e for e in entries if e.report["state"] in ("expiring", "expired")]
+        entries = [e for e in entries if status.expiring(e)]
     if as_json:
         click.echo(json.dumps([e.report for e in entries], indent=2))
     elif entries:
@@ -231,13 +238,18 @@ def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> Non
 
 @wrap.command("login", context_settings=CONTEXT)
 @click.argument("name", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
-def login_cmd(opts: dict[str, Any], name: str | None) -> None:
-    """Log in again interactively: the vendor's setup command under a pty (claude), or a
-    browser with PKCE and a loopback redirect (gemini, codex). NAME is a profile or a file
-    path; without it, the default profile. Needs a terminal."""
+def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> None:
+    """Log in again interactively: the vendor's own login under a pty (`claude auth login`,
+    `codex login`), or a browser with PKCE and a loopback redirect (gemini). NAME is a profile
+    or a file path; without it, the default profile. ARGS after -- go to the vendor's login
+    command (wrap login claude -- --email a@b). Needs a terminal."""
     from launcher import login
 
+    if name is not None and name.startswith("-"):
+        # `wrap login -- --sso`: no NAME, everything is for the CLI.
+        args, name = (name, *args), None
     log = _log(opts)
     env = os.environ
     flags = _flags(opts)
@@ -250,7 +262,7 @@ def login_cmd(opts: dict[str, Any], name: str | None) -> None:
                 flags["credentials"] = name
         settings = config.resolve(flags, env)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
-        login.login(settings, env=env, log=log, interactive=interactive)
+        login.login(settings, env=env, log=log, interactive=interactive, args=args)
     except WrapError as e:
         log.warn(str(e))
         sys.exit(e.exit_code)
@@ -481,6 +493,7 @@ def _flags(opts: dict[str, Any]) -> dict[str, Any]:
         "strict",
         "refresh_timeout",
         "no_browser",
+        "login_warning",
     )
     flags = {k: opts[k] for k in keys}
     flags["verbosity"] = 1 if opts["verbose"] else 0
@@ -505,10 +518,10 @@ def _check(settings: config.Settings, env: Any, *, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(obj))
     else:
-        click.echo(report.summary_line(obj))
+        click.echo(report.summary_line(obj, settings.threshold))
         if problem:
             click.echo(f"wrap: {redact.text(problem)}", err=True)
-    return report.EXIT_FOR_STATE[obj["state"]]
+    return report.exit_code(obj, settings.threshold)
 
 
 def _force_refresh(settings: config.Settings, env: Any, log: Log, *, quiet: bool) -> int:

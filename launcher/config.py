@@ -25,14 +25,19 @@ DEFAULT_REFRESH_TIMEOUT = 15.0
 COMMAND_REFRESH_TIMEOUT = 60.0
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_LOGIN_TIMEOUT = 180.0
+# Claude Code itself warns three days ahead, but only inside a session.
+DEFAULT_LOGIN_WARNING = 3 * 86400.0
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_FORMS = "use seconds or a number with d, h, m or s (7d, 36h, 90m, 45s)"
 # Longer than any token lives or anyone waits; past it, sums with `now` stop being dates.
 MAX_DURATION = 36500 * 86400
-# Top-level keys besides the settings a profile section may also carry (custom.SETTING_KEYS).
-# (notify_webhook: where `wrap keepalive` tells what needs the user, launcher/keepalive/notify.py)
-_TOP_LEVEL_KEYS = frozenset({"profile", "profiles", "token_url", "client_id", "notify_webhook"})
+# Top-level keys besides the settings a profile section may also carry (custom.SETTING_KEYS);
+# notify_webhook is read by launcher/keepalive/notify.py, [fleet] by launcher/fleet/settings.py.
+# A new top-level key (a [table] of its own too) goes here, or it is refused as a misspelling.
+_TOP_LEVEL_KEYS = frozenset(
+    {"profile", "profiles", "token_url", "client_id", "fleet", "notify_webhook"}
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -52,6 +57,7 @@ class Settings:
         "fleet",
         "lock_timeout",
         "login_timeout",
+        "login_warning",
         "no_browser",
         "profile",
         "refresh_timeout",
@@ -76,6 +82,7 @@ class Settings:
         refresh_timeout: float,
         lock_timeout: float,
         login_timeout: float = DEFAULT_LOGIN_TIMEOUT,
+        login_warning: float = DEFAULT_LOGIN_WARNING,
         setup_token: str = "file",
         refresh_via: str = "auto",
         no_browser: bool,
@@ -93,6 +100,8 @@ class Settings:
         self.refresh_timeout = refresh_timeout
         self.lock_timeout = lock_timeout
         self.login_timeout = login_timeout
+        # The gate warns (once a day) when the login itself ends within this.
+        self.login_warning = login_warning
         # Where a setup command's token goes: "file" (the credentials file) or "env" (kept by
         # wrap and handed to the program as CLAUDE_CODE_OAUTH_TOKEN).
         self.setup_token = setup_token
@@ -323,6 +332,9 @@ def resolve(
         ),
         login_timeout=duration(
             "login_timeout", "WRAP_LOGIN_TIMEOUT", "login_timeout", DEFAULT_LOGIN_TIMEOUT
+        ),
+        login_warning=duration(
+            "login_warning", "WRAP_LOGIN_WARNING", "login_warning", DEFAULT_LOGIN_WARNING
         ),
         setup_token=_choice(
             text("setup_token", "WRAP_SETUP_TOKEN", "setup_token", "file"),

@@ -27,22 +27,29 @@ _LATEST_EXPIRY = 253402300799
 class Credentials:
     """The three values wrap cares about; everything else in the file is left alone."""
 
-    __slots__ = ("access_token", "expires_at", "refresh_token")
+    __slots__ = ("access_token", "expires_at", "login_expires_at", "refresh_token")
 
     def __init__(
-        self, access_token: str, refresh_token: str | None, expires_at: float | None
+        self,
+        access_token: str,
+        refresh_token: str | None,
+        expires_at: float | None,
+        login_expires_at: float | None = None,
     ) -> None:
         self.access_token = access_token
         self.refresh_token = refresh_token
         # Epoch seconds; None when the file carries no expiry (treated as fresh).
         self.expires_at = expires_at
+        # When the login itself ends (no refresh extends it: Claude's refreshTokenExpiresAt);
+        # epoch seconds, None when the profile or the file does not say.
+        self.login_expires_at = login_expires_at
 
     def __repr__(self) -> str:
         # Never show token values, even in a traceback or a debugger.
         return (
             f"Credentials(access_token=<{len(self.access_token)} chars>, "
             f"refresh_token={'<set>' if self.refresh_token else None}, "
-            f"expires_at={self.expires_at!r})"
+            f"expires_at={self.expires_at!r}, login_expires_at={self.login_expires_at!r})"
         )
 
 
@@ -73,7 +80,38 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
         raise _wrong_type(path, profile.refresh_field, "a string", fix)
     raw_expiry = get_field(doc, profile.expiry_field, path, fix)
     expires_at = _decode_expiry(raw_expiry, profile, path, fix)
-    return doc, Credentials(access, refresh or None, expires_at)
+    login_ends = None
+    if profile.login_expiry_field:
+        login_ends = decode_deadline(
+            peek(doc, profile.login_expiry_field), profile.login_expiry_unit
+        )
+    return doc, Credentials(access, refresh or None, expires_at, login_ends)
+
+
+def decode_deadline(raw: object, unit: str) -> float | None:
+    """The login deadline in epoch seconds; None for anything unreadable. It only informs (a
+    warning, a report), so a bad value makes it unknown rather than the whole file invalid."""
+    if unit == "iso":
+        seconds = parse_iso(raw) if isinstance(raw, str) else None
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        seconds = raw / 1000 if unit == "ms" else float(raw)
+    else:
+        seconds = None
+    if seconds is None or not math.isfinite(seconds) or not 0 < seconds <= _LATEST_EXPIRY:
+        return None
+    return seconds
+
+
+def deadline_changes(profile: Profile, body: dict[str, Any], at: float) -> dict[str, object]:
+    """The file change for a token answer that says when the login ends (a login, or a refresh
+    that starts a new one): Claude's refresh_token_expires_in becomes refreshTokenExpiresAt."""
+    field = profile.login_expiry_field
+    seconds = body.get("refresh_token_expires_in")
+    if not field or isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return {}
+    if not math.isfinite(seconds) or seconds <= 0:
+        return {}
+    return {field: encode_expiry(at + seconds, profile.login_expiry_unit)}
 
 
 def updated(

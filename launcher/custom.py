@@ -47,8 +47,16 @@ _PROFILE_KEYS: dict[str, tuple[str, type | tuple[type, ...], tuple[str, ...] | N
     "response": ("response", dict, None),
     "copy_fields": ("copy_fields", dict, None),
     "login_hint": ("login_hint", str, None),
-    "login_method": ("login_method", str, ("setup", "browser")),
+    "login_method": ("login_method", str, ("cli", "setup", "browser")),
+    # The same choice in words: the vendor's own login command, Claude's setup token, or
+    # wrap's browser login with PKCE.
+    "login": ("login_method", str, ("cli", "setup-token", "browser")),
     "setup_command": ("setup_command", list, None),
+    "login_command": ("login_command", list, None),
+    "login_check": ("login_check", list, None),
+    "login_args_headless": ("login_args_headless", list, None),
+    "login_expiry": ("login_expiry_field", str, None),
+    "login_expiry_unit": ("login_expiry_unit", str, ("ms", "s", "iso")),
     "authorize_url": ("authorize_url", str, None),
     "authorize_params": ("authorize_params", dict, None),
     "scopes": ("scopes", str, None),
@@ -66,6 +74,7 @@ SETTING_KEYS = frozenset(
         "lock_timeout",
         "no_browser",
         "login_timeout",
+        "login_warning",
         "setup_token",
         "refresh_via",
         "store",
@@ -130,6 +139,8 @@ def _changes(section: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise UsageError(f"{where}: every value in {key} must be a string")
         if key == "path":
             value = (value,)
+        if key == "login" and value == "setup-token":
+            value = "setup"
         if key == "expiry_interval":
             from launcher.config import parse_duration
 

@@ -45,7 +45,7 @@ def gate(
     try:
         # The file unless the account lives in the Keychain or the keyring (launcher/stores/).
         source = stores.for_settings(settings, env)
-        _, _, creds = store.read_parsed(profile, path, time.sleep, source)
+        _, doc, creds = store.read_parsed(profile, path, time.sleep, source)
     except Exception as e:
         if not isinstance(e, CredentialsError):
             # A bug in reading, not a bad file: as if it were unreadable, after a crash report.
@@ -56,6 +56,12 @@ def gate(
         log.warn(f"{e}; launching {program} anyway")
         return None
     t = now()
+    ends = creds.login_expires_at
+    # The login's own deadline came with the read: a comparison, and no more while it is far.
+    if ends is not None and ends - t <= settings.login_warning:
+        from launcher import deadline
+
+        deadline.warn_once_a_day(settings, doc, ends, env=env, now=t, say=log.warn)
     # Past the raw threshold the lifetime rule can only lower it: no state read on the hot path.
     current = policy.token_state(creds.expires_at, t, settings.threshold)
     if current == policy.FRESH:

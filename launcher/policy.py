@@ -28,3 +28,17 @@ def token_state(expires_at: float | None, now: float, threshold: int) -> str:
     if left <= threshold:
         return EXPIRING
     return FRESH
+
+
+def login_state(login_expires_at: float | None, now: float, threshold: int) -> str:
+    """The login's own deadline against the threshold itself, not the lifetime rule's: no
+    refresh extends a login, so only a new login helps, and that needs warning well ahead."""
+    return token_state(login_expires_at, now, threshold)
+
+
+def exit_state(token: str, login: str) -> str:
+    """What --check-only exits with: the worse of the token's state and the login's."""
+    order = (FRESH, EXPIRING, EXPIRED)
+    if token not in order:
+        return token  # missing or invalid: nothing to say about a login
+    return max(token, login, key=order.index)

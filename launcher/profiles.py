@@ -54,6 +54,11 @@ class Profile:
         "extra_body",
         "headers",
         "id_token_field",
+        "login_args_headless",
+        "login_check",
+        "login_command",
+        "login_expiry_field",
+        "login_expiry_unit",
         "login_hint",
         "login_method",
         "name",
@@ -120,6 +125,11 @@ class Profile:
         headers: Mapping[str, str] | None = None,
         cli_refresh: tuple[tuple[str, ...], float] | None = None,
         secure_store: str | None = None,
+        login_expiry_field: str | None = None,
+        login_expiry_unit: str = "ms",
+        login_command: tuple[str, ...] | None = None,
+        login_check: tuple[str, ...] | None = None,
+        login_args_headless: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.programs = programs or (name,)
@@ -185,6 +195,16 @@ class Profile:
         # Whose convention for a store other than the file applies (launcher/stores/: "claude"
         # for the macOS Keychain, "codex" and "gemini" for the OS keyring), if any.
         self.secure_store = secure_store
+        # Where the file says when the login itself ends (no refresh extends it), and in which
+        # unit (ms, s, iso); None: the CLI does not record it.
+        self.login_expiry_field = login_expiry_field
+        self.login_expiry_unit = login_expiry_unit
+        # login_method "cli": the vendor's own login command, run under a pty (it writes the
+        # file itself, under its own locks), then login_check, which must exit 0 offline.
+        # LOGIN_ARGS_HEADLESS are added when no browser can open here (codex's --device-auth).
+        self.login_command = login_command
+        self.login_check = login_check
+        self.login_args_headless = login_args_headless
 
     def replace(self, **changes: Any) -> Profile:
         values = {name: getattr(self, name) for name in self.__slots__}
@@ -268,9 +288,15 @@ CLAUDE = Profile(
     # 2.1.330 refreshes a token that expires within 5 minutes on `auth status` (2.1.197 does not).
     cli_refresh=(("claude", "auth", "status", "--json"), 300.0),
     required_scope="user:inference",
+    # Claude Code 2.1.330 writes it at login from refresh_token_expires_in (2.1.197 does not).
+    login_expiry_field="claudeAiOauth.refreshTokenExpiresAt",
+    # The full login (a new refresh chain, every scope), written by claude itself; the
+    # year-long inference-only setup token stays a choice (login = "setup-token").
+    login_method="cli",
+    login_command=("claude", "auth", "login"),
+    login_check=("claude", "auth", "status", "--json"),
     setup_command=("claude", "setup-token"),
-    login_method="setup",
-    login_hint="log in again: run 'claude' and type /login, or 'claude setup-token'",
+    login_hint="log in again with 'wrap login claude' (or run 'claude auth login')",
     vendor_lock="claude",
     secure_store="claude",
     account_file=(
@@ -359,13 +385,18 @@ CODEX = Profile(
         "originator": "codex_exec",
         "User-Agent": "codex_exec/0.169.0 ({os} {os_version}; {arch}) {terminal}",
     },
-    login_method="browser",
     authorize_url="https://auth.openai.com/oauth/authorize",
     scopes="openid profile email offline_access",
     # The Codex client only accepts its registered redirect.
     redirect_ports=(1455,),
     redirect_path="/auth/callback",
-    login_hint="log in again: run 'codex login'",
+    # codex's own login by default (login = "browser" for wrap's PKCE flow); never its logout,
+    # which revokes the login on every machine.
+    login_method="cli",
+    login_command=("codex", "login"),
+    login_check=("codex", "login", "status"),
+    login_args_headless=("--device-auth",),
+    login_hint="log in again with 'wrap login codex' (or run 'codex login')",
 )
 
 KIRO = Profile(

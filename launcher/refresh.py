@@ -258,6 +258,17 @@ def _once(
     auth: tuple[str | bytes, str | bytes] | None = None
     if endpoint.client_auth == "basic":
         auth = (endpoint.client_id or "", endpoint.client_secret or "")
+    try:
+        # A lone surrogate (valid JSON, not valid text) cannot go on the wire: say so, send nothing.
+        for value in (*fields.values(), *(auth or ())):
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RefreshError(
+            "the refresh request cannot be sent: a value in it (the refresh token, the client "
+            "id or secret) is not valid Unicode text",
+            sent=False,
+        ) from None
     kwargs: dict[str, Any] = {"json": fields} if endpoint.body == "json" else {"data": fields}
     url = endpoint.url
     try:

@@ -67,7 +67,9 @@ def renew(
         # An account shared by machines refreshes only through its fleet store.
         from launcher.fleet import account
 
-        return account.pull(settings, state_dir, now=now, log=log, forced=forced, env=env)
+        return account.pull(
+            settings, state_dir, now=now, log=log, forced=forced, ahead=ahead, env=env
+        )
     path = settings.credentials
     profile = settings.profile
     if settings.refresh_via == "cli":
@@ -343,6 +345,8 @@ class Writer:
         self, response: grant.TokenResponse, *, refreshed_at: float, expires_at: float
     ) -> None:
         extra = answer_fields(self.profile, response)
+        # A new login deadline, when the answer gives one (claude's refreshTokenExpiresAt).
+        extra.update(credentials.deadline_changes(self.profile, response.body, refreshed_at))
         self._commit(
             {
                 "access_token": response.access_token,

@@ -55,6 +55,8 @@ def describe(
         "last_refreshed": iso(remembered.last_refreshed),
         "refresh_count": remembered.refresh_count,
         "consecutive_failures": remembered.consecutive_failures,
+        "login_expires_at": None,
+        "login_expires_in_seconds": None,
         # Where the account lives: "file", "keychain" or "keyring", and the path or item (set
         # again after the read: a Keychain account may be in its file fallback).
         "store": source.kind,
@@ -77,7 +79,22 @@ def describe(
     if creds.expires_at is not None:
         out["expires_at"] = iso(creds.expires_at)
         out["expires_in_seconds"] = int(creds.expires_at - now)
+    if creds.login_expires_at is not None:
+        out["login_expires_at"] = iso(creds.login_expires_at)
+        out["login_expires_in_seconds"] = int(creds.login_expires_at - now)
     return out, None
+
+
+def login_state(obj: dict[str, Any], threshold: int) -> str:
+    """The login's deadline against THRESHOLD (the configured one: see policy.login_state)."""
+    left = obj.get("login_expires_in_seconds")
+    return policy.login_state(None if left is None else float(left), 0.0, threshold)
+
+
+def exit_code(obj: dict[str, Any], threshold: int) -> int:
+    """--check-only's code: the token's state, or the login's when that is worse (a fresh
+    token under a login that ends within THRESHOLD is 1, under one that has ended 3)."""
+    return EXIT_FOR_STATE[policy.exit_state(obj["state"], login_state(obj, threshold))]
 
 
 def human_duration(seconds: float) -> str:
@@ -97,9 +114,12 @@ def human_duration(seconds: float) -> str:
     return text
 
 
-def summary_line(obj: dict[str, Any]) -> str:
-    """One human line for a report object."""
+def summary_line(obj: dict[str, Any], threshold: int | None = None) -> str:
+    """One human line for a report object; THRESHOLD (the configured one) judges the login."""
     head = f"{obj['profile']}: {obj['state']}"
+    login = login_state(obj, obj["threshold_seconds"] if threshold is None else threshold)
+    if obj["state"] not in (credentials.MISSING, credentials.INVALID) and login != policy.FRESH:
+        head += ", login ended" if login == policy.EXPIRED else ", login ending"
     if obj["state"] in (credentials.MISSING, credentials.INVALID):
         return f"{head}: {obj['where']}"
     left = obj["expires_in_seconds"]
@@ -109,5 +129,24 @@ def summary_line(obj: dict[str, Any]) -> str:
         when = f"expires {obj['expires_at']} (in {human_duration(left)})"
     else:
         when = f"expired {obj['expires_at']} ({human_duration(left)} ago)"
-    threshold = human_duration(obj["threshold_seconds"]) if obj["threshold_seconds"] else "0"
-    return f"{head}: {obj['where']} {when}; refresh threshold {threshold}"
+    shown = human_duration(obj["threshold_seconds"]) if obj["threshold_seconds"] else "0"
+    return f"{head}: {obj['where']} {when}; refresh threshold {shown}{_login_words(obj, login)}"
+
+
+def _login_words(obj: dict[str, Any], login: str) -> str:
+    left = obj["login_expires_in_seconds"]
+    if left is None:
+        return ""
+    renew = f": {login_command(obj['profile'], obj['path'])} renews it"
+    if login == policy.EXPIRED:
+        return f"; the login ended {obj['login_expires_at']} ({human_duration(left)} ago){renew}"
+    if login == policy.EXPIRING:
+        return f"; the login ends {obj['login_expires_at']} (in {human_duration(left)}){renew}"
+    return f"; login ends {obj['login_expires_at']}"
+
+
+def login_command(profile: str, path: str, default_path: str | None = None) -> str:
+    """The one command that renews this account's login."""
+    if default_path is None or os.path.realpath(path) == os.path.realpath(default_path):
+        return f"'wrap login {profile}'"
+    return f"'wrap --profile {profile} login {path}'"

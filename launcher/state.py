@@ -26,6 +26,7 @@ _FIELDS = (
     "blocked_until",
     "blocked_count",
     "blocked_version",
+    "login_warned",
 )
 
 
@@ -56,6 +57,8 @@ class CredState:
         self.blocked_until: float | None = None
         self.blocked_count = 0
         self.blocked_version: str | None = None
+        # When the gate last said that the login ends soon: it says so at most once a day.
+        self.login_warned: float | None = None
 
     def blocked(self, now: float, version: str | None) -> bool:
         return (
@@ -87,7 +90,7 @@ def token_digest(token: str) -> str:
     """A fingerprint of a token for wrap's state: tells two tokens apart, never reveals one."""
     import hashlib
 
-    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def load(state_dir: str, cred_path: str) -> CredState:
@@ -113,6 +116,7 @@ def load(state_dir: str, cred_path: str) -> CredState:
         ("blocked_until", (int, float)),
         ("blocked_count", (int,)),
         ("blocked_version", (str,)),
+        ("login_warned", (int, float)),
     ):
         value = raw.get(name)
         if isinstance(value, kind) and not isinstance(value, bool):

@@ -67,6 +67,14 @@ def collect(
     return entries
 
 
+def expiring(entry: Entry) -> bool:
+    """Whether `status --expiring` keeps it: its token, or its login, is due or over."""
+    return report.exit_code(entry.report, entry.settings.threshold) in (
+        exitcodes.EXPIRING,
+        exitcodes.EXPIRED,
+    )
+
+
 def _store_choices(table: Mapping[str, Any]) -> dict[str, str]:
     """Each profile's `store` from the config, for finding accounts whose file may be gone."""
     sections = table.get("profiles")
@@ -80,17 +88,27 @@ def _store_choices(table: Mapping[str, Any]) -> dict[str, str]:
 
 
 def expiring_exit_code(entries: list[Entry]) -> int:
-    states = {e.report["state"] for e in entries}
-    if policy.EXPIRED in states:
+    codes = {report.exit_code(e.report, e.settings.threshold) for e in entries}
+    if exitcodes.EXPIRED in codes:
         return exitcodes.EXPIRED
-    if policy.EXPIRING in states:
+    if exitcodes.EXPIRING in codes:
         return exitcodes.EXPIRING
     return exitcodes.FRESH
 
 
 def table(entries: list[Entry], *, color: bool) -> str:
     """An aligned table for people: expiry in local time, time left in words."""
-    header = ["ACCOUNT", "PROFILE", "STATE", "EXPIRES", "LEFT", "LAST REFRESH", "FAILURES", "WHERE"]
+    header = [
+        "ACCOUNT",
+        "PROFILE",
+        "STATE",
+        "EXPIRES",
+        "LEFT",
+        "LOGIN ENDS",
+        "LAST REFRESH",
+        "FAILURES",
+        "WHERE",
+    ]
     rows = []
     for e in entries:
         r = e.report
@@ -102,6 +120,7 @@ def table(entries: list[Entry], *, color: bool) -> str:
                 r["state"],
                 _local(r["expires_at"]),
                 "-" if left is None else (report.human_duration(left) if left > 0 else "expired"),
+                _login_ends(r),
                 _local(r["last_refreshed"]),
                 str(r["consecutive_failures"]),
                 # A path, or keychain:<service>, keyring:<service>/<account>.
@@ -124,6 +143,13 @@ def table(entries: list[Entry], *, color: bool) -> str:
                 cells.append(cell.ljust(width))
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def _login_ends(r: dict[str, Any]) -> str:
+    left = r["login_expires_in_seconds"]
+    if left is None:
+        return "-"
+    return _local(r["login_expires_at"]) + (" (ended)" if left <= 0 else "")
 
 
 def _local(iso: str | None) -> str:

@@ -25,7 +25,7 @@ STORE = ("tests/test_files.py", "tests/test_gate.py", "tests/test_ownership.py")
 LOCK = ("tests/test_lock.py", "tests/test_concurrency.py")
 VENDORS = ("tests/test_vendor_locks.py", "tests/test_faults.py")
 MASK = ("tests/test_masking.py", "tests/test_login_setup.py")
-BROWSER = ("tests/test_login_browser.py",)
+BROWSER = ("tests/test_login_browser.py", "tests/test_listener.py")
 COEXIST = ("tests/test_coexist.py",)
 
 M = Mutant
@@ -63,8 +63,8 @@ MUTANTS: list[Mutant] = [
     # -- gate: launch, refresh, log in
     M(
         "launcher/gate.py",
-        "interactive = os.isatty(0) and os.isatty(1)",
-        "interactive = os.isatty(0) or os.isatty(1)",
+        "interactive=os.isatty(0) and os.isatty(1),",
+        "interactive=os.isatty(0) or os.isatty(1),",
         "no login unless both stdin and stdout are a terminal (claude -p | jq)",
         GATE,
     ),
@@ -105,8 +105,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/gate.py",
-        "            return exitcodes.REFRESH_FAILED",
-        "            return None",
+        'with an expired token)")\n            return exitcodes.REFRESH_FAILED',
+        'with an expired token)")\n            return None',
         "--strict launches nothing with an expired token whose refresh failed",
         GATE,
     ),
@@ -141,7 +141,7 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/renew.py",
-        "    if remembered.suspended_at_version != store.fingerprint(path):\n"
+        "    if remembered.suspended_at_version != source.fingerprint():\n"
         "        return  # the file changed since (someone logged in): try again\n",
         "",
         "a suspension lifts once the file changes (someone logged in)",
@@ -149,7 +149,7 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/renew.py",
-        "        remembered.suspended_at_version = store.fingerprint(path)",
+        "        remembered.suspended_at_version = source.fingerprint()",
         "        remembered.suspended_at_version = None",
         "a rejected refresh token is not sent again at every launch",
         RENEW,
@@ -206,8 +206,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/renew.py",
-        "            if profile.required_scope and profile.required_scope not in granted:",
-        "            if False:",
+        "        if profile.required_scope and profile.required_scope not in granted:",
+        "        if False:",
         "an answer without the scope the CLI needs is not stored as a refresh",
         ("tests/test_coexist.py", "tests/test_gate.py"),
     ),
@@ -297,15 +297,15 @@ MUTANTS: list[Mutant] = [
         REFRESH + LOCK,
     ),
     M(
-        "launcher/refresh.py",
-        '    if host == "localhost":',
-        '    if host.startswith("localhost"):',
+        "launcher/http.py",
+        '    if host.lower() == "localhost":',
+        '    if host.lower().startswith("localhost"):',
         "http://localhost.example.com is not loopback: no token in the clear to it",
         REFRESH,
     ),
     M(
         "launcher/refresh.py",
-        '    if parts.scheme == "http" and _is_loopback(host):',
+        '    if parts.scheme == "http" and http.is_loopback(host):',
         '    if parts.scheme == "http":',
         "http:// only to a loopback host",
         REFRESH,
@@ -355,8 +355,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/refresh.py",
-        's after the request was sent", sent=True',
-        's after the request was sent", sent=False',
+        'did not answer in time after the request was sent", sent=True',
+        'did not answer in time after the request was sent", sent=False',
         "a timeout after sending may have rotated the token: it counts as sent",
         (*REFRESH, "tests/test_replay.py"),
     ),
@@ -657,23 +657,23 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/login/__init__.py",
-        "        if before != store.fingerprint(path) and _usable(settings, now()):",
-        "        if _usable(settings, now()):",
+        "if before != source.fingerprint() and _usable(settings, source, now()):",
+        "if _usable(settings, source, now()):",
         "a second login uses the first one's result only if the file changed meanwhile",
         LOGIN,
     ),
     # -- browser login
     M(
         "launcher/login/browser.py",
-        'return http.server.HTTPServer(("127.0.0.1", port), handler)',
-        'return http.server.HTTPServer(("0.0.0.0", port), handler)',
+        'server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)',
+        'server = http.server.ThreadingHTTPServer(("0.0.0.0", port), handler)',
         "the login listener is reachable from this machine only",
         BROWSER,
     ),
     M(
         "launcher/login/browser.py",
-        "if parts.path != listener.path or listener.done.is_set():",
-        "if listener.done.is_set():",
+        "                if parts.path != listener.path:\n                    self.send_error(404)",
+        "                if False:\n                    self.send_error(404)",
         "only the redirect path ends the login (not /favicon.ico)",
         BROWSER,
     ),
@@ -693,8 +693,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/login/browser.py",
-        "text=html.escape(answer.error)",
-        "text=answer.error",
+        "PAGE.format(title=html.escape(title), text=html.escape(text))",
+        "PAGE.format(title=title, text=text)",
         "the server's error text is escaped in the page",
         BROWSER,
     ),

@@ -84,6 +84,8 @@ class TokenServer(LoopbackServer):
         # token that shows up twice in `received` was replayed.
         self.received: list[str] = []
         self.refused: list[str] = []
+        # Authorization codes a login may exchange, each once (the authorization_code grant).
+        self.codes: set[str] = set()
         super().__init__(self._handler())
 
     @property
@@ -164,6 +166,8 @@ class TokenServer(LoopbackServer):
         # Kiro's endpoints speak camelCase: {refreshToken} (social) or {grantType, ...} (IdC).
         camel = "refreshToken" in fields
         grant = fields.get("grantType", "refresh_token") if camel else fields.get("grant_type")
+        if grant == "authorization_code" and not camel:
+            return self._login(fields)
         if grant != "refresh_token":
             return 400, {}, b'{"error":"unsupported_grant_type"}'
         token = fields.get("refreshToken" if camel else "refresh_token")
@@ -217,6 +221,23 @@ class TokenServer(LoopbackServer):
                 "token_type": "tokenType",
             }
             body = {renames.get(k, k): v for k, v in body.items()}
+        return 200, {}, json.dumps(body).encode()
+
+    def _login(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """A login's code exchange: a known code, once, starts a new refresh token family."""
+        with self.lock:
+            code = fields.get("code")
+            if code not in self.codes:
+                return 400, {}, b'{"error":"invalid_grant","error_description":"Invalid code"}'
+            self.codes.discard(code)
+            n = next(self._counter)
+            access, new = f"test-access-{n}", f"test-refresh-{n}"
+            self.issued_access.append(access)
+            self.issued_refresh.append(new)
+            self.valid.add(new)
+            self.accept_any = False
+        body = {"token_type": "Bearer", "expires_in": self.expires_in, **self.extra}
+        body.update(access_token=access, refresh_token=new)
         return 200, {}, json.dumps(body).encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

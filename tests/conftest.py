@@ -71,6 +71,16 @@ def claude_doc(
     return doc
 
 
+class Clock:
+    """An injected `now`: epoch seconds that move only when a test sets them."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
 class FakeTime:
     """A monotonic clock that moves only when slept on."""
 

@@ -24,6 +24,8 @@ KEYS = [
     "last_refreshed",
     "refresh_count",
     "consecutive_failures",
+    "login_expires_at",
+    "login_expires_in_seconds",
     "store",
     "where",
     "refresh_blocked_until",

@@ -156,3 +156,14 @@ def test_a_failed_write_leaves_no_temporary_file_with_the_new_token(
     assert "test-refresh-1" not in b"".join(
         p.read_bytes() for p in home.claude_dir.iterdir() if p.is_file()
     ).decode(errors="replace")
+
+
+@pytest.mark.parametrize("end", [b"\n", b""])
+def test_the_final_newline_is_kept_as_the_file_had_it(
+    home: Home, server: TokenServer, end: bytes
+) -> None:
+    home.creds.write_bytes(json.dumps(claude_doc(T0 + 3600), indent=2).encode() + end)
+    _gate(home, server.url)
+    raw = home.creds.read_bytes()
+    assert json.loads(raw)["claudeAiOauth"]["accessToken"] == "test-access-1"
+    assert raw.endswith(b"}" + end)

@@ -511,3 +511,13 @@ def test_redis_with_the_readmes_acl_user(fleet: Fleet) -> None:
     wrong = desk.wrap("refresh", env=desk.env(**{**creds, "WRAP_FLEET_PASSWORD": "nope"}))
     assert wrong.returncode == 6
     assert "refused" in wrong.stderr
+
+
+def test_keepalive_pulls_through_the_store(fleet: Fleet) -> None:
+    pushed(fleet)
+    desk = fleet.machine("desk")
+    r = desk.wrap("keepalive")
+    assert r.returncode == 0, r.stderr
+    assert desk.access() == "test-access-1"
+    assert not desk.has_refresh_token()
+    assert fleet.tokens.refresh_requests == 1

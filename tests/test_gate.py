@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Home
+from conftest import Clock, Home
 from token_server import TokenServer
 
 from launcher import config, gate, state
@@ -20,14 +20,6 @@ from launcher.renew import renew
 HOUR = 3600
 DAY = 86400
 T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _settings(home: Home, server: TokenServer, **flags: Any) -> config.Settings:
@@ -76,19 +68,53 @@ def test_expiring_token_is_refreshed_and_every_field_kept(home: Home, server: To
     assert server.requests[0]["client_id"] == "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
 
 
-def test_ten_launches_over_an_eight_hour_token_make_one_refresh(
-    home: Home, server: TokenServer
-) -> None:
-    # Wrap's own refresh at T0 teaches it the lifetime (8 h), as after any earlier launch.
+def _learn_lifetime(home: Home, server: TokenServer) -> config.Settings:
+    """Wrap's own refresh at T0 teaches it the lifetime (8 h), as after any earlier launch."""
     home.write_claude(T0 + HOUR)
     settings = _settings(home, server)
     renew(settings, config.state_dir(home.env()), now=Clock(T0), log=Log(stream=io.StringIO()))
     assert server.refresh_requests == 1
+    return settings
+
+
+def test_ten_launches_over_an_eight_hour_token_make_one_refresh(
+    home: Home, server: TokenServer
+) -> None:
+    _learn_lifetime(home, server)
 
     for i in range(10):  # every 48 minutes across the new token's 8-hour life
         code, err = _gate(home, server, T0 + i * 48 * 60)
         assert (code, err) == (None, "")
     assert server.refresh_requests == 2  # one refresh, at half-life, for the ten launches
+
+
+def test_a_token_fresh_by_the_lifetime_rule_takes_no_lock_and_loads_no_refresh(
+    home: Home, server: TokenServer
+) -> None:
+    # Within the raw 7-day threshold, but fresh under the learnt 8-hour lifetime: the gate
+    # decides alone, without the slow path (the lock, httpx) that would decide the same.
+    settings = _learn_lifetime(home, server)
+    calls: list[float] = []
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        calls.append(kw["now"]())
+        return renew(*args, **kw)
+
+    err = io.StringIO()
+    code = gate.gate(
+        settings, env=home.env(), now=Clock(T0 + HOUR), log=Log(stream=err), program="c", renew=spy
+    )
+    assert (code, err.getvalue(), calls) == (None, "", [])
+    code = gate.gate(
+        settings,
+        env=home.env(),
+        now=Clock(T0 + 5 * HOUR),
+        log=Log(stream=err),
+        program="c",
+        renew=spy,
+    )
+    assert (code, calls) == (None, [T0 + 5 * HOUR])  # past half-life: the slow path, once
+    assert server.refresh_requests == 2
 
 
 def test_without_known_lifetime_the_threshold_applies(home: Home, server: TokenServer) -> None:
@@ -167,7 +193,7 @@ def test_no_refresh_token_warns_with_login_hint(home: Home, server: TokenServer)
     data = home.write_claude(T0 + HOUR, refresh=None)
     _, err = _gate(home, server, T0)
     assert "no refresh token" in err
-    assert "/login" in err
+    assert "'wrap login claude'" in err
     assert server.refresh_requests == 0
     assert home.creds.read_bytes() == data
 

@@ -160,3 +160,17 @@ def test_a_hostile_retry_after_is_harmless(value: str) -> None:
         except RefreshError as e:
             one_line(str(e))
     assert 1 <= len(server.requests) <= 2
+
+
+def test_a_refresh_token_that_is_not_valid_text_is_never_sent(home: Home) -> None:
+    # Valid JSON (Node writes a truncated emoji this way), not valid Unicode: found by the fuzz.
+    home.write_claude(T0 + 3600, refresh="\ud83d")
+    assert b"\\ud83d" in home.creds.read_bytes()
+    data = home.creds.read_bytes()
+    with hs.serving(hs.answer(hs.response(200, hs.OK))) as server:
+        r = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=server.url))
+    assert r.returncode == 0
+    assert "cannot be sent" in one_line(r.stderr)
+    assert server.requests == []
+    assert home.creds.read_bytes() == data
+    assert len(home.reports()) == 1

@@ -22,7 +22,8 @@ def _configure(home: Home, extra: str = "") -> None:
     cfg = home.root / "config" / "wrap"
     cfg.mkdir(parents=True, exist_ok=True)
     (cfg / "config.toml").write_text(
-        f'[profiles.claude]\nsetup_command = ["{sys.executable}", "{STAND_IN}"]\n{extra}'
+        '[profiles.claude]\nlogin = "setup-token"\n'
+        f'setup_command = ["{sys.executable}", "{STAND_IN}"]\n{extra}'
     )
 
 
@@ -77,6 +78,7 @@ def test_login_creates_a_missing_file_private(home: Home) -> None:
     assert _finish(child) == 0, screen.getvalue()
     assert home.read()["claudeAiOauth"]["accessToken"] == TOKEN
     assert home.creds.read_text().startswith('{\n  "claudeAiOauth": {\n')
+    assert home.creds.read_text().endswith("}\n")
     assert home.creds.stat().st_mode & 0o777 == 0o600
 
 

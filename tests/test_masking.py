@@ -155,3 +155,12 @@ def test_a_prefix_hard_wrapped_at_the_width_still_starts_a_token() -> None:
     assert _leaks(shown) == []
     assert m.tokens == [TOKEN]
     assert shown == line[:20] + b"\r\n" + b"t-oat01-********\r\n\r\nok\r\n"
+
+
+def test_an_escape_that_is_not_a_csi_does_not_swallow_the_tokens_start() -> None:
+    # ESC 7 / ESC 8 (save and restore the cursor) around the token: two bytes each, not a CSI
+    # that would run on into the token and take its "s" for a final byte.
+    m = Masker()
+    shown = _shown(m, [b"\x1b7" + TOKEN + b"\x1b8\r\n"])
+    assert shown == b"\x1b7" + MASK + b"\x1b8\r\n"
+    assert m.tokens == [TOKEN]

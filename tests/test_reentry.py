@@ -148,6 +148,9 @@ def test_relogin_runs_the_real_setup_command_past_wrap_claude_installed_as_claud
     home: Home,
 ) -> None:
     home.write_claude(time.time() - 60)
+    cfg = home.root / "config" / "wrap"
+    cfg.mkdir(parents=True)
+    (cfg / "config.toml").write_text('[profiles.claude]\nlogin = "setup-token"\n')
     first = _dir(home, "first")
     shutil.copy(BIN / "wrap-claude", first / "claude")  # wrap-claude installed as `claude`
     vendor = _dir(home, "vendor")

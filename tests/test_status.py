@@ -92,6 +92,8 @@ def test_status_table_is_aligned_and_plain_without_a_terminal(home: Home, router
         "STATE",
         "EXPIRES",
         "LEFT",
+        "LOGIN",
+        "ENDS",
         "LAST",
         "REFRESH",
         "FAILURES",

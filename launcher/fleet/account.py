@@ -94,10 +94,12 @@ def pull(
     now: Callable[[], float],
     log: Log,
     forced: bool = False,
+    ahead: float = 0.0,
     env: Mapping[str, str] | None = None,
 ) -> Credentials:
     """A fresh access token from the fleet record into this machine's file, without a refresh
-    token; the store's holder refreshes when due. A fresh local token means no network."""
+    token; the store's holder refreshes when due. A fresh local token means no network.
+    AHEAD: also pull a token that becomes due within that many seconds (keepalive's pass)."""
     env = os.environ if env is None else env
     name = fleet_settings.check_name(settings.fleet or "", "fleet in the config")
     deadline = time.monotonic() + settings.refresh_timeout
@@ -107,7 +109,7 @@ def pull(
         remembered = state.load(state_dir, settings.credentials)
         if local is not None and not forced:
             threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
-            if policy.token_state(local[2].expires_at, now(), threshold) == policy.FRESH:
+            if policy.token_state(local[2].expires_at, now() + ahead, threshold) == policy.FRESH:
                 return local[2]  # another wrap on this machine pulled meanwhile
         backend = open_store(fs)
         try:
@@ -118,6 +120,7 @@ def pull(
                 _OAuth(settings),
                 threshold=settings.threshold,
                 forced=forced,
+                ahead=ahead,
                 deadline=deadline,
                 ttl=protocol.lock_ttl(settings.refresh_timeout),
             )

@@ -98,12 +98,14 @@ def pull(
     forced: bool,
     deadline: float,
     ttl: float,
+    ahead: float = 0.0,
 ) -> Record:
     """A record whose access token is fresh, refreshed under the store's lock when it is due.
 
-    DEADLINE is on ctx.clock; THRESHOLD as the gate's (the record's lifetime rule applies)."""
+    DEADLINE is on ctx.clock; THRESHOLD as the gate's (the record's lifetime rule applies);
+    AHEAD: fresh means fresh that many seconds from now (keepalive looks one pass ahead)."""
     first, rec = _required(ctx, name)
-    if not forced and rec.fresh(ctx.now(), threshold):
+    if not forced and rec.fresh(ctx.now() + ahead, threshold):
         return rec
 
     def done(stored: Stored, rec: Record) -> bool:
@@ -115,7 +117,7 @@ def pull(
                 and rec.data.get("last_refresh") is not None
                 and rec.usable(ctx.now())
             )
-        return rec.fresh(ctx.now(), threshold)
+        return rec.fresh(ctx.now() + ahead, threshold)
 
     waited_since = ctx.clock()
     noticed = False

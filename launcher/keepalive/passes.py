@@ -9,7 +9,7 @@ expired. Fresh accounts cost a read and a comparison: no lock, no network, no wr
 from __future__ import annotations
 
 import calendar
-import copy
+import json
 import os
 import re
 import shlex
@@ -127,9 +127,12 @@ def run(
             echo(f"✗ {label}: {outcome.action}: {outcome.detail}")
 
     saved = record.load(state_dir, record.NOTICES)
-    # Copies: SAVED stays as read, to tell whether anything needs writing.
-    known: dict[str, dict[str, str]] = copy.deepcopy(saved.get("known", {}))
-    ledger: dict[str, dict[str, dict[str, float]]] = copy.deepcopy(saved.get("told", {}))
+    known: dict[str, dict[str, str]] = saved.get("known", {})
+    ledger: dict[str, dict[str, dict[str, float]]] = saved.get("told", {})
+    # What was told is small (accounts with a condition); the known accounts may be a
+    # thousand, so their changes are counted instead of compared.
+    told_before = json.dumps(ledger, sort_keys=True)
+    known_changed = False
     seen = {e.account.path: e for e in entries}
     gone = [p for p in known if p not in seen]
     for path in gone:
@@ -151,19 +154,19 @@ def run(
             notify.mark_told(ledger, notice, t)
             if notice.condition == notify.FILE_GONE:
                 # Told once: it is no longer an account, nothing will clear it.
-                known.pop(notice.path, None)
+                known_changed |= known.pop(notice.path, None) is not None
                 ledger.pop(notice.path, None)
     for path, seen_entry in seen.items():
         if path not in known:
+            known_changed = True
             known[path] = {
                 "account": seen_entry.report["account"] or os.path.basename(path),
                 "profile": seen_entry.settings.profile.name,
                 "command": login_command(seen_entry.settings.profile, path, env),
             }
-    updated = {"known": known, "told": ledger}
-    if updated != saved:
+    if known_changed or json.dumps(ledger, sort_keys=True) != told_before:
         try:
-            record.save(state_dir, record.NOTICES, updated)
+            record.save(state_dir, record.NOTICES, {"known": known, "told": ledger})
         except OSError as e:
             log.warn(f"could not remember what was notified: {e.strerror}")
     if exitcodes.USAGE in codes:

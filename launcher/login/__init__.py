@@ -17,13 +17,15 @@ from launcher.execute import find_program
 from launcher.renew import Writer, key, record_success
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from launcher.config import Settings
     from launcher.log import Log
     from launcher.profiles import Profile
 
 SETUP_TOKEN_LIFETIME = 365 * 86400.0
+# login_method as the config's `login` key spells it.
+_LOGIN_WORDS = {"setup": "setup-token"}
 
 
 def login(
@@ -38,14 +40,22 @@ def login(
     client_factory: Callable[[], httpx.Client] = httpx.Client,
     stdin_fd: int = 0,
     stdout_fd: int = 1,
+    args: Sequence[str] = (),
 ) -> None:
-    """Log in again and store the result; one interactive login per file at a time."""
+    """Log in again and store the result; one interactive login per file at a time.
+
+    ARGS go to the vendor's login command (`wrap login claude -- --email a@b`)."""
     path = settings.credentials
     profile = settings.profile
     if not interactive:
         raise LoginError(f"logging in needs a terminal; {profile.login_hint}")
     if profile.login_method is None:
         raise LoginError(f"wrap cannot log in to {profile.name} itself: {profile.login_hint}")
+    if args and profile.login_method != "cli":
+        raise UsageError(
+            f"options after -- go to the vendor's login command; {profile.name} logs in "
+            f"with login = {_LOGIN_WORDS.get(profile.login_method, profile.login_method)!r}"
+        )
     state_dir = config.state_dir(env)
     # The login goes where the account lives (launcher/stores/): its file, Keychain or keyring.
     source = stores.for_settings(settings, env)
@@ -64,7 +74,22 @@ def login(
             log.info(f"{path} was logged in by another launch meanwhile")
             return
         target = _Target(settings, state_dir, log, now, source, *_current(settings, source))
-        if profile.login_method == "setup":
+        if profile.login_method == "cli":
+            from launcher.login import vendor_cli
+
+            vendor_cli.login(
+                settings,
+                env=env,
+                log=log,
+                now=now(),
+                state_dir=state_dir,
+                source=source,
+                args=args,
+                headless=paste_mode(settings, env),
+                stdin_fd=stdin_fd,
+                stdout_fd=stdout_fd,
+            )
+        elif profile.login_method == "setup":
             _setup(target, env, stdin_fd, stdout_fd)
         else:
             _browser(target, env, open_browser, read_line, client_factory)
@@ -211,8 +236,11 @@ def _browser(
 
 
 def paste_mode(settings: Settings, env: Mapping[str, str]) -> bool:
-    """No browser here: --no-browser, an SSH session, or (on Linux) no display at all."""
-    if settings.no_browser or env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
+    """No browser here: --no-browser, NO_BROWSER (any non-empty value, as Gemini CLI reads
+    it), an SSH session, or (on Linux) no display at all."""
+    if settings.no_browser or env.get("NO_BROWSER"):
+        return True
+    if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
         return True
     import sys
 

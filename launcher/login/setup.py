@@ -21,10 +21,36 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
-__all__ = ["MASK", "PREFIX", "Masker", "run"]
+__all__ = ["MASK", "PREFIX", "Failed", "Masker", "run", "run_pty"]
 
 
-def run(
+def run(command: Sequence[str], **kw: Any) -> str:
+    """Run COMMAND with the terminal attached; return the token it printed, or LoginError."""
+    masker = Masker()
+    run_pty(command, masker=masker, **kw)
+    name = " ".join(command)
+    if masker.unsure:
+        # A line of token characters after the token: a wrap at a width we do not know, or
+        # not; storing a token cut in two would report a login that does not work.
+        raise LoginError(
+            f"'{name}' printed the token in a shape wrap cannot read for sure (broken across "
+            "lines); nothing changed: run it yourself and set the token by hand"
+        )
+    if not masker.tokens:
+        raise LoginError(f"'{name}' finished without printing a token; nothing changed")
+    return masker.tokens[-1].decode("ascii")
+
+
+class Failed(LoginError):
+    """The command exited non-zero; OUTPUT is everything it printed (to say what it said)."""
+
+    def __init__(self, message: str, output: bytes, status: int | None) -> None:
+        super().__init__(message)
+        self.output = output
+        self.status = status
+
+
+def run_pty(
     command: Sequence[str],
     *,
     env: Mapping[str, str],
@@ -33,8 +59,11 @@ def run(
     stdout_fd: int = 1,
     spawn: Callable[..., Any] | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> str:
-    """Run COMMAND with the terminal attached; return the token it printed, or LoginError."""
+    masker: Masker | None = None,
+) -> bytes:
+    """Run COMMAND under a pty with the terminal attached (masked through MASKER, Ctrl-C and
+    window size passed through, a deadline); return what it printed once it exits 0, else
+    LoginError (Failed, with the output, for a non-zero exit)."""
     import pexpect
 
     name = " ".join(command)
@@ -45,7 +74,9 @@ def run(
     except pexpect.ExceptionPexpect as e:
         raise LoginError(f"cannot run '{name}': {e}") from None
     # The screen's width tells a token hard-wrapped at it from one that ended at a line break.
-    masker = Masker(width=_size(stdout_fd)[1])
+    masker = masker or Masker()
+    masker.width = _size(stdout_fd)[1]
+    captured = bytearray()
     restore = _raw(stdin_fd)
 
     def resize(signum: int, frame: object) -> None:
@@ -76,6 +107,7 @@ def run(
                     data = b""  # EIO: the child closed its side
                 if not data:
                     break
+                captured += data
                 os.write(stdout_fd, masker.feed(data))
             if stdin_fd in ready:
                 data = os.read(stdin_fd, 1024)
@@ -93,17 +125,12 @@ def run(
     if child.signalstatus is not None:
         raise LoginError(f"'{name}' was interrupted; nothing changed")
     if child.exitstatus != 0:
-        raise LoginError(f"'{name}' failed (exit status {child.exitstatus}); nothing changed")
-    if masker.unsure:
-        # A line of token characters after the token: a wrap at a width we do not know, or
-        # not; storing a token cut in two would report a login that does not work.
-        raise LoginError(
-            f"'{name}' printed the token in a shape wrap cannot read for sure (broken across "
-            "lines); nothing changed: run it yourself and set the token by hand"
+        raise Failed(
+            f"'{name}' failed (exit status {child.exitstatus}); nothing changed",
+            bytes(captured),
+            child.exitstatus,
         )
-    if not masker.tokens:
-        raise LoginError(f"'{name}' finished without printing a token; nothing changed")
-    return masker.tokens[-1].decode("ascii")
+    return bytes(captured)
 
 
 def _size(fd: int) -> tuple[int, int]:
