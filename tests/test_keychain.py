@@ -242,7 +242,7 @@ def test_login_goes_into_the_keychain(kc: Keychain) -> None:
 
     stand_in = ROOT / "tests" / "bin" / "fake_setup_token.py"
     (kc.home.root / "config" / "wrap" / "config.toml").write_text(
-        '[profiles.claude]\nstore = "keychain"\n'
+        '[profiles.claude]\nstore = "keychain"\nlogin = "setup-token"\n'
         f'setup_command = ["{sys.executable}", "{stand_in}"]\n'
     )
     doc = claude_doc(time.time() - 60)
