@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from launcher import config, exitcodes, gate, redact, report
-from launcher.errors import UsageError, WrapError
+from launcher.errors import Terminated, UsageError, WrapError
 from launcher.log import Log
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -548,6 +548,10 @@ def main(argv: list[str] | None = None) -> int:
         wrap.main(args=argv, prog_name="wrap", standalone_mode=True)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except Terminated as e:
+        # SIGTERM/SIGHUP: any answer in flight was saved and the locks released on the way out.
+        Log().warn(f"stopped by signal {e.signum}")
+        return 128 + e.signum
     except Exception as e:
         # status, refresh, login: a bug there is one line and exit 5, never a traceback.
         return _internal_error(e, os.environ, Log(), exitcodes.REFRESH_FAILED)

@@ -81,3 +81,13 @@ class ExecError(WrapError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Terminated(BaseException):
+    """A signal asked this process to stop while it held a vendor's lock (or once the refresh
+    request it had out was answered and saved): the lock directories are removed on the way
+    out, and the launcher exits without launching."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum

@@ -15,7 +15,7 @@ import sys
 import time
 
 from launcher import config, credentials, exitcodes, policy, store, stores
-from launcher.errors import CredentialsError, ExecError, UsageError, WrapError
+from launcher.errors import CredentialsError, ExecError, Terminated, UsageError, WrapError
 from launcher.execute import exec_program, find_program, reentered
 from launcher.log import Log
 
@@ -203,6 +203,11 @@ def launch(
         # The kept setup token is the profile's own program's (claude's), not any program's.
         if settings.setup_token == "env" and name in settings.profile.programs:
             _hand_over_setup_token(settings, env, now())
+    except Terminated as e:
+        # SIGTERM/SIGHUP during a refresh: its answer is saved and the locks are gone; the user
+        # asked to stop, so nothing is launched.
+        log.warn(f"stopped by signal {e.signum} before launching {name}")
+        return 128 + e.signum
     except (Exception, KeyboardInterrupt) as e:
         # gate() handles its own failures; this is the last line of defence around it.
         why = "interrupted" if isinstance(e, KeyboardInterrupt) else _unexpected(env, e)

@@ -262,6 +262,7 @@ CLAUDE_SCOPES = (
 
 CLAUDE = Profile(
     "claude",
+    config_dir_env="CLAUDE_CONFIG_DIR",
     default_paths=(
         "${CLAUDE_SECURESTORAGE_CONFIG_DIR}/.credentials.json",
         "${CLAUDE_CONFIG_DIR}/.credentials.json",
@@ -359,6 +360,7 @@ QWEN = Profile(
 
 CODEX = Profile(
     "codex",
+    config_dir_env="CODEX_HOME",
     default_paths=("${CODEX_HOME}/auth.json", "~/.codex/auth.json"),
     access_field="tokens.access_token",
     refresh_field="tokens.refresh_token",
@@ -367,8 +369,10 @@ CODEX = Profile(
     refreshed_field="last_refresh",
     id_token_field="tokens.id_token",
     account_fields=("alias", "email", "name", "tokens.account_id"),
-    # codex 0.169.0 truncates and rewrites auth.json in place.
+    # codex 0.169.0 replaces auth.json by a rename under its flocks (launcher/vendors/codex.py);
+    # older builds and other tools rewrite it in place, so a read that does not parse is retried.
     rewrites_in_place=True,
+    vendor_lock="codex",
     secure_store="codex",
     token_url="https://auth.openai.com/oauth/token",
     client_id="app_EMoamEEZ73f0CkXaXp7hrann",

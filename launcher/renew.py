@@ -224,50 +224,59 @@ class _Run:
         from launcher import http
         from launcher import refresh as grant
 
-        try:
-            endpoint = endpoint_for(self.settings, profile, doc)
-            with (client_factory or http.client_for)(endpoint.url) as client:
-                response = grant.refresh(
-                    client,
-                    endpoint,
-                    sent,
-                    budget=self.settings.refresh_timeout,
-                    on_refresh_token=writer.save_refresh_token,
-                    clock=clock,
-                    sleep=self.sleep,
+        # A SIGTERM or SIGHUP while the request is out, or while its answer is written and its
+        # outcome recorded, takes effect after that: stopping in the middle could lose the
+        # rotated token, or forget that a sent token got no answer.
+        with vendors.request_in_flight():
+            try:
+                endpoint = endpoint_for(self.settings, profile, doc)
+                with (client_factory or http.client_for)(endpoint.url) as client:
+                    response = grant.refresh(
+                        client,
+                        endpoint,
+                        sent,
+                        budget=self.settings.refresh_timeout,
+                        on_refresh_token=writer.save_refresh_token,
+                        clock=clock,
+                        sleep=self.sleep,
+                    )
+                refreshed_at = now()
+                lifetime = lifetime_of(response, refreshed_at)
+                writer.write(
+                    response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime
                 )
-            refreshed_at = now()
-            lifetime = lifetime_of(response, refreshed_at)
-            writer.write(response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime)
-        except Adopted as adopted:
-            self.log.debug(f"{path} was replaced by another login meanwhile; using that one")
-            return adopted.creds
-        except RefreshError as e:
-            other = _changed_elsewhere(self.settings, writer, e)
-            if other is not None:
-                return other
-            if e.rejected:
-                e = RefreshError(
-                    f"the refresh token was rejected ({e}); {profile.login_hint}", rejected=True
+            except Adopted as adopted:
+                self.log.debug(f"{path} was replaced by another login meanwhile; using that one")
+                return adopted.creds
+            except RefreshError as e:
+                other = _changed_elsewhere(self.settings, writer, e)
+                if other is not None:
+                    return other
+                if e.rejected:
+                    e = RefreshError(
+                        f"the refresh token was rejected ({e}); {profile.login_hint}", rejected=True
+                    )
+                unanswered = _ambiguous(e) and writer.saved_refresh_token is None
+                _record_failure(
+                    state_dir, source, now(), e, unanswered=sent if unanswered else None
                 )
-            unanswered = _ambiguous(e) and writer.saved_refresh_token is None
-            _record_failure(state_dir, source, now(), e, unanswered=sent if unanswered else None)
-            if e.firewall:
-                e = RefreshError(
-                    f"{e}; wrap will not ask it again for {_human(_cooldown(state_dir, path))}: "
-                    f"{profile.programs[0]} refreshes its token itself when it must (or run "
-                    "'wrap --refresh-token' to try now)",
-                    firewall=True,
-                    sent=False,
-                )
-            raise e from None
-        except WrapError as e:
-            _record_failure(state_dir, source, now(), e)
-            raise
-        # Still under the lock: the next process in line must see the lifetime with the token.
-        record_success(state_dir, path, refreshed_at, lifetime, self.log)
-        assert writer.creds is not None
-        return writer.creds
+                if e.firewall:
+                    e = RefreshError(
+                        f"{e}; wrap will not ask it again for "
+                        f"{_human(_cooldown(state_dir, path))}: {profile.programs[0]} "
+                        "refreshes its token itself when it must (or run "
+                        "'wrap --refresh-token' to try now)",
+                        firewall=True,
+                        sent=False,
+                    )
+                raise e from None
+            except WrapError as e:
+                _record_failure(state_dir, source, now(), e)
+                raise
+            # Still under the lock: the next process in line must see the lifetime with the token.
+            record_success(state_dir, path, refreshed_at, lifetime, self.log)
+            assert writer.creds is not None
+            return writer.creds
 
     def _recovered(
         self, remembered: state.CredState, writer: Writer

@@ -34,8 +34,13 @@ _FOREIGN_VARS = {
     "CODEX_HOME",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
+    # The user's own bus and keyring daemon live there; the keyring tests start their own.
     "XDG_RUNTIME_DIR",
 }
+
+
+def _inherited(name: str) -> bool:
+    return name.lower() in _PROXY_VARS or name.startswith("WRAP_") or name in _FOREIGN_VARS
 
 
 def digest(token: str) -> str:
@@ -165,13 +170,22 @@ class Home:
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_session() -> Iterator[None]:
+    """The same scrub before any session- or module-scoped fixture starts a server (etcd,
+    OpenBao, the OIDC provider), whose children would otherwise inherit the shell's proxy."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if _inherited(n)]:
+            mp.delenv(name)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets a HOME and XDG dirs of its own and none of the shell's proxy, WRAP_* or
     vendor variables, so a developer behind a proxy or with wrap configured runs the same suite."""
-    for name in list(os.environ):
-        if name.lower() in _PROXY_VARS or name.startswith("WRAP_") or name in _FOREIGN_VARS:
-            monkeypatch.delenv(name)
+    for name in [n for n in os.environ if _inherited(n)]:
+        monkeypatch.delenv(name)
     root = tmp_path_factory.mktemp("hermetic-home")
     monkeypatch.setenv("HOME", str(root))
     for var, sub in (

@@ -308,3 +308,33 @@ def test_after_a_failed_write_the_next_launch_uses_the_recovered_token(
     assert json.loads(Path(remembered.pending_recovery).read_text())["claudeAiOauth"][
         "refreshToken"
     ] == ("test-refresh-2")
+
+
+def test_sigterm_while_the_request_is_out_saves_its_answer_then_stops(
+    home: Home, server: TokenServer
+) -> None:
+    import signal
+    import threading
+
+    home.write_claude(time.time() + 60)
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        arrived.set()
+        release.wait(30)
+
+    server.on_request = hold
+    proc = _start(home, env=home.env(WRAP_TOKEN_URL=server.url))
+    assert arrived.wait(30)
+    proc.send_signal(signal.SIGTERM)  # the request is out: the server will rotate
+    release.set()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert home.read()["claudeAiOauth"]["refreshToken"] == "test-refresh-1"  # not lost
+    assert home.reports() == []  # asked to stop: nothing launched
+    leftovers = {p.name for p in home.claude_dir.iterdir()} | {p.name for p in home.root.iterdir()}
+    assert not {".oauth_refresh.lock", ".storage-write.lock", ".claude.lock"} & leftovers
+    again = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=server.url))
+    assert again.returncode == 0
+    assert server.reused == 0

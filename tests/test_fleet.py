@@ -521,3 +521,34 @@ def test_keepalive_pulls_through_the_store(fleet: Fleet) -> None:
     assert desk.access() == "test-access-1"
     assert not desk.has_refresh_token()
     assert fleet.tokens.refresh_requests == 1
+
+
+def test_a_machines_own_login_is_kept_whole_when_the_record_replaces_it(fleet: Fleet) -> None:
+    pushed(fleet)
+    own = fleet.logged_in("own", refresh="own-refresh")
+    before = own.creds.read_bytes()
+    r = own.wrap_claude("-p", "hi")
+    assert r.returncode == 0
+    assert "held another login" in r.stderr
+    kept = Path(r.stderr.split(" is kept in ")[1].split(":")[0])
+    assert kept.read_bytes() == before
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert own.access() == "test-access-1"
+    assert not own.has_refresh_token()
+
+
+def test_a_rejection_quoting_the_token_shows_it_on_no_machine(fleet: Fleet) -> None:
+    # The server quotes the refresh token it refuses; the record keeps the error for every
+    # machine to show, so it must be kept redacted by the one that knew the token.
+    pushed(fleet)
+    desk, ci = fleet.machine("desk"), fleet.machine("ci")
+    fleet.tokens.faults = ["echo_token"]
+    r = desk.wrap("refresh")
+    assert r.returncode == 5
+    assert "<redacted> is not valid" in r.stdout + r.stderr
+    later = ci.wrap("refresh")
+    shown = ci.wrap("fleet", "status", "--json")
+    assert fleet.tokens.refresh_requests == 1
+    for out in (r, later, shown):
+        assert "old-refresh" not in out.stdout + out.stderr
+    assert "<redacted> is not valid" in later.stdout + later.stderr

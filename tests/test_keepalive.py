@@ -321,3 +321,21 @@ def test_a_pass_while_another_runs_is_skipped(home: Home, server: TokenServer) -
     assert (r.returncode, r.stdout) == (0, "")
     assert "another keepalive pass is running" in r.stderr
     assert server.refresh_requests == 0
+
+
+def test_a_login_ending_within_login_warning_is_told_once(home: Home, webhook: Webhook) -> None:
+    config(home, webhook=webhook.url)
+    data = json.loads(home.write_claude(time.time() + 30 * DAY))
+    data["claudeAiOauth"]["refreshTokenExpiresAt"] = int((time.time() + 2 * DAY) * 1000)
+    home.write(data)
+    for _ in range(2):
+        r = home.wrap("keepalive")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("! claude (claude): its login ends ")
+        assert r.stdout.rstrip().endswith("run: wrap login claude")
+    assert [(p["condition"], p["command"]) for p in webhook.received()] == [
+        ("login_ending", "wrap login claude")
+    ]
+    # Beyond login_warning there is nothing to tell.
+    r = home.wrap("keepalive", env=home.env(WRAP_LOGIN_WARNING="1d"))
+    assert (r.returncode, r.stdout) == (0, ""), r.stderr

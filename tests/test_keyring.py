@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 import secretstorage
-from conftest import Home
+from conftest import ROOT, Home
 from token_server import TokenServer
 
 from launcher.stores import keyring as kr
@@ -377,3 +378,39 @@ def test_status_lists_a_keyring_account_whose_file_is_gone(home: Home, bus: str)
     r = home.wrap("status", "--json", env=env)
     [obj] = [o for o in json.loads(r.stdout) if o["profile"] == "codex"]
     assert (obj["store"], obj["state"]) == ("keyring", "missing")
+
+
+def test_a_secret_service_that_never_answers_does_not_hold_the_launch(
+    home: Home, server: TokenServer
+) -> None:
+    codex_home = _codex_home(home)
+    _program(home, "codex")
+    config = home.root / "bare-bus.conf"
+    config.write_text(BARE_BUS)
+    with _session_bus(home.env(), "--config-file", str(config)) as address:
+        env = home.env(
+            CODEX_HOME=str(codex_home), WRAP_TOKEN_URL=server.url, DBUS_SESSION_BUS_ADDRESS=address
+        )
+        silent = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "bin" / "silent_secret_service.py")],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert silent.stdout is not None
+            assert silent.stdout.readline().strip() == "ready"
+            started = time.monotonic()
+            r = home.wrap("codex", env=env)
+            took = time.monotonic() - started
+        finally:
+            silent.terminate()
+            silent.wait(timeout=10)
+            assert silent.stdout is not None
+            silent.stdout.close()
+    assert r.returncode == 0
+    [line] = r.stderr.splitlines()
+    assert f"did not answer within {kr.ANSWER_TIMEOUT:g} s" in line
+    assert "launching codex anyway" in line
+    assert took < kr.ANSWER_TIMEOUT + 10
+    assert len(home.reports()) == 1

@@ -219,3 +219,16 @@ def test_gate_on_a_terminal_logs_in_through_claude_auth_login_then_launches(home
         ["auth", "status", "--json"],
         ["-p", "hi"],
     ]
+
+
+def test_a_second_account_elsewhere_is_logged_in_where_it_lives(home: Home) -> None:
+    # CLAUDE_CONFIG_DIR points claude at the file being logged in to; the variable that would
+    # win over it (CLAUDE_SECURESTORAGE_CONFIG_DIR) is not passed on.
+    work = home.root / ".claude-work" / ".credentials.json"
+    work.parent.mkdir()
+    home.write_claude(time.time() + 30 * DAY)
+    data = home.creds.read_bytes()
+    code, screen = _log_in(home, str(work), CLAUDE_SECURESTORAGE_CONFIG_DIR=str(home.claude_dir))
+    assert code == 0, screen
+    assert json.loads(work.read_text())["claudeAiOauth"]["refreshTokenExpiresAt"]
+    assert home.creds.read_bytes() == data  # the other account is left alone

@@ -33,8 +33,11 @@ def _config(home: Home, text: str) -> None:
     (cfg / "config.toml").write_text(text)
 
 
+@pytest.mark.parametrize("command", [("refresh", "--all"), ("keepalive",)])
 @pytest.mark.parametrize("source", ["flag", "env", "top-level"])
-def test_refresh_all_sends_each_token_to_its_own_profiles_url(home: Home, source: str) -> None:
+def test_refresh_all_sends_each_token_to_its_own_profiles_url(
+    home: Home, source: str, command: tuple[str, ...]
+) -> None:
     home.write_claude(time.time() + 3600, refresh="claude-refresh-token")
     gemini = _gemini(home, time.time() + 60)
     with TokenServer() as override, TokenServer() as google:
@@ -47,7 +50,7 @@ def test_refresh_all_sends_each_token_to_its_own_profiles_url(home: Home, source
             env = home.env(WRAP_TOKEN_URL=override.url, WRAP_CLIENT_ID="override-client")
         top = f'token_url = "{override.url}"\nclient_id = "override-client"\n'
         _config(home, (top if source == "top-level" else "") + gemini_section)
-        r = home.wrap(*args, "refresh", "--all", env=env)
+        r = home.wrap(*args, *command, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
         # Claude (the launched profile) went to the override, Gemini to its own endpoint only.
         assert override.used == {"claude-refresh-token"}

@@ -569,8 +569,11 @@ def test_codex_starting_while_wrap_refreshes_ahead_of_expiry(codex_stack: Stack)
     s.assert_codex_holds_newest()
 
 
-def test_codex_takes_its_lock_only_to_write_the_answer(codex_stack: Stack) -> None:
-    """codex 0.169.0 sends its refresh first, then writes the answer under flock(auth.lock)."""
+@pytest.mark.parametrize("meanwhile", [False, True])
+def test_codex_takes_its_lock_only_to_write_the_answer(codex_stack: Stack, meanwhile: bool) -> None:
+    """codex 0.169.0 sends its refresh first, then writes the answer under flock(auth.lock),
+    and only if auth.json still holds the tokens it refreshed from: a file another refresher
+    changed MEANWHILE is kept, and codex's own answer dropped."""
     s = codex_stack
     s.write_codex(-60)
     fd = os.open(s.codex_home / "auth.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -584,10 +587,15 @@ def test_codex_takes_its_lock_only_to_write_the_answer(codex_stack: Stack) -> No
         assert codex.poll() is None
         assert s.server.received == ["old-refresh"]  # sent while we held its lock
         assert s.codex_refresh_token() == "old-refresh"  # the answer is not written yet
+        if meanwhile:
+            s.write_codex(3600, refresh="someone-elses-refresh")
     finally:
         os.close(fd)  # releases the flock
     assert ok(codex).stdout.strip() == "ok"
-    s.assert_codex_holds_newest()
+    if meanwhile:
+        assert s.codex_refresh_token() == "someone-elses-refresh"
+    else:
+        s.assert_codex_holds_newest()
 
 
 @pytest.mark.xfail(strict=True, reason=CODEX_RACE)

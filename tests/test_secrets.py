@@ -142,3 +142,27 @@ def test_an_authorization_code_quoted_by_the_server_is_redacted(home: Home) -> N
     assert child.exitstatus == 5
     assert "<redacted> is not valid" in screen.getvalue()
     _no_secret(screen.getvalue(), code)
+
+
+def test_keepalive_lines_records_and_notices_carry_no_quoted_token(home: Home) -> None:
+    # Rejected once (the record of the pass keeps the error), then failing three passes in a
+    # row with a description quoting the token it sent (the notice quotes the last error).
+    home.write_claude(time.time() + 3600, refresh=SECRET)
+    new = "echoed-new-refresh-token"
+    runs = []
+    with TokenServer() as server:
+        env = home.env(WRAP_TOKEN_URL=server.url)
+        server.faults = ["echo_token"]
+        runs.append(home.wrap("keepalive", env=env))
+        home.write_claude(time.time() + 3600, refresh=SECRET)  # logged in again
+        server.faults = ["echo_new"] * 3
+        for _ in range(3):
+            runs.append(home.wrap("keepalive", env=env))
+        assert server.refresh_requests == 4
+    assert "<redacted>" in runs[-1].stdout
+    for r in runs:
+        assert r.returncode == 5
+        _no_secret(r.stdout + r.stderr, new)
+    for kept in (home.root / "state" / "wrap").rglob("*.json"):
+        if "backups" not in kept.parts and "recovery" not in kept.parts:
+            _no_secret(kept.read_text(), new)

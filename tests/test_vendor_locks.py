@@ -280,3 +280,44 @@ def test_a_qwen_lock_replaced_by_another_holder_is_not_removed(tmp_path: Path) -
     with qwen_locks(tmp_path, FakeTime()).refresh():
         lock_file.write_text("taken-over")
     assert lock_file.read_text() == "taken-over"
+
+
+def codex_locks(tmp_path: Path, ft: FakeTime) -> vendors.Locks:
+    return vendors.locks_for(
+        "codex",
+        str(tmp_path / "auth.json"),
+        {"HOME": str(tmp_path)},
+        timeout=3,
+        record_dir=str(tmp_path / "rec"),
+        clock=ft.clock,
+        sleep=ft.sleep,
+    )
+
+
+def test_wrap_writes_codexs_file_under_codexs_two_flocks(tmp_path: Path) -> None:
+    import fcntl
+
+    ft = FakeTime()
+    with codex_locks(tmp_path, ft).write():
+        for name in ("auth.lock", "auth.json.lock"):
+            with open(tmp_path / name, "rb") as other, pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert ft.t == 0
+    with open(tmp_path / "auth.lock", "rb") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after
+
+
+def test_a_codex_write_in_progress_makes_wrap_wait_then_write_anyway(tmp_path: Path) -> None:
+    import fcntl
+
+    ft = FakeTime()
+    with open(tmp_path / "auth.lock", "w") as codex_holds:
+        fcntl.flock(codex_holds, fcntl.LOCK_EX)
+        with codex_locks(tmp_path, ft).write():
+            pass
+    assert ft.t >= 10  # waited for codex, then wrote rather than lose a rotated token
+
+
+def test_codex_refresh_takes_no_lock_before_sending(tmp_path: Path) -> None:
+    with codex_locks(tmp_path, FakeTime()).refresh():
+        assert list(tmp_path.iterdir()) == []

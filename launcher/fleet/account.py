@@ -12,7 +12,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import config, credentials, policy, state, store, vendors
+from launcher import config, credentials, policy, redact, state, store, vendors
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
@@ -141,11 +141,25 @@ def write_copy(
     profile = settings.profile
     path = settings.credentials
     theirs = local[2].refresh_token if local is not None else None
-    if theirs and theirs != rec.refresh_token and fingerprint(theirs) not in rec.chain:
+    own = (
+        bool(theirs) and theirs != rec.refresh_token and fingerprint(theirs or "") not in rec.chain
+    )
+    if local is not None and own:
+        # A login of this machine's own that was never pushed: its refresh token is still
+        # good, so it is kept whole (backups rotate) before the record's copy replaces it.
+        try:
+            kept = store.save_recovery(
+                os.path.join(state_dir, "fleet", "displaced"), path, local[0]
+            )
+        except OSError as e:
+            raise WrapError(
+                f"{path} holds a login of its own that could not be kept elsewhere "
+                f"({e.strerror}), so the fleet record's copy did not replace it"
+            ) from e
         log.warn(
-            f"{path} held another login than the fleet record {settings.fleet}; it now holds the "
-            "record's (the old file is in wrap's backups): 'wrap fleet push --force' instead "
-            "makes this machine's login the record"
+            f"{path} held another login than the fleet record {settings.fleet}; it now holds "
+            f"the record's, and that login is kept in {kept}: copy it back and run "
+            "'wrap fleet push --force' to make it the record instead"
         )
     doc = copy_onto(profile, local[1] if local is not None else None, rec)
     like = local[0] if local is not None else b""
@@ -295,6 +309,7 @@ class _OAuth:
         from launcher.renew import endpoint_for
 
         endpoint = endpoint_for(self.settings, self._profile(record), record.doc)
+        redact.add(token)  # the record's token, sent from here: kept out of every message
         with httpx.Client() as client:
             return grant.refresh(
                 client, endpoint, token, budget=budget, on_refresh_token=on_refresh_token

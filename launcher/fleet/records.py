@@ -13,7 +13,7 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
-from launcher import credentials, policy
+from launcher import credentials, policy, redact
 from launcher.fleet import FleetError
 from launcher.state import token_digest
 
@@ -156,7 +156,8 @@ class Record:
 
     def reject(self, *, at: float, machine: str, error: str) -> None:
         self.data["refreshing"] = None
-        self.data["rejected"] = {"at": at, "machine": machine, "error": error}
+        # Shown by every machine: redacted here, by the one that knows the token it quotes.
+        self.data["rejected"] = {"at": at, "machine": machine, "error": redact.text(error)}
 
 
 def fingerprint(token: str) -> str:

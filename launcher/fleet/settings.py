@@ -12,7 +12,6 @@ ca_file = "/etc/ssl/private-ca.pem"
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import socket
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from launcher.errors import UsageError
+from launcher.urls import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -151,7 +151,7 @@ def parse(table: Mapping[str, Any], env: Mapping[str, str], config_path: str) ->
         raise UsageError(f"invalid port in fleet URL {_safe(url)!r} ({source})") from e
     if not host:
         raise UsageError(f"fleet URL {_safe(url)!r} ({source}) has no host")
-    if not tls and not _is_loopback(host):
+    if not tls and not is_loopback(host):
         secure = {"etcd": "etcd+https", "redis": "rediss", "openbao": "openbao+https"}[backend]
         raise UsageError(
             f"refusing fleet URL {_safe(url)!r} ({source}): the store holds refresh tokens, so "
@@ -217,12 +217,3 @@ def _safe(url: str) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
     return parts._replace(netloc=netloc).geturl()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
+from launcher import redact
 from launcher.errors import UsageError
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class Notice:
         self.profile = profile
         self.path = path
         self.condition = condition
-        self.message = message
+        self.message = redact.text(message)  # shown, sent to a webhook, kept
         self.command = command
 
     @property

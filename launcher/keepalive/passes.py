@@ -16,7 +16,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import credentials, exitcodes, report, state
+from launcher import credentials, exitcodes, redact, report, state
 from launcher.errors import RefreshError, UsageError, WrapError
 from launcher.keepalive import notify
 from launcher.keepalive.foreground import Stopped
@@ -34,8 +34,6 @@ DEFAULT_INTERVAL = 900.0
 # The timer's randomized delay (at most a minute) and a pass's own run time.
 MARGIN = 120.0
 FAILURES_BEFORE_NOTICE = 3
-# The contract's default for --login-warning; the login-deadline feature owns the setting.
-DEFAULT_LOGIN_WARNING = 3 * 86400.0
 
 REFRESHED = "refreshed"
 FAILED = "refresh failed"
@@ -59,7 +57,7 @@ class Outcome:
         self.profile = profile
         self.path = path
         self.action = action
-        self.detail = detail
+        self.detail = redact.text(detail)  # printed and kept in last-pass.json
 
     def to_json(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -266,10 +264,8 @@ def _failed(
 
 
 def login_ending(obj: Mapping[str, Any], settings: Settings, now: float) -> float | None:
-    """When the login itself ends, if within login_warning; None otherwise.
-
-    The hook for the login-deadline feature: it puts `login_expires_at` (ISO 8601 UTC) into the
-    report and `login_warning` into the settings. Until both exist this is always None."""
+    """When the login itself ends (the report's `login_expires_at`, ISO 8601 UTC), if that is
+    within the account's login_warning; None otherwise, and for logins with no known end."""
     at = obj.get("login_expires_at")
     if not isinstance(at, str):
         return None
@@ -277,10 +273,7 @@ def login_ending(obj: Mapping[str, Any], settings: Settings, now: float) -> floa
         ends = float(calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ")))
     except ValueError:
         return None
-    warning = getattr(settings, "login_warning", None)
-    if not isinstance(warning, int | float):
-        warning = DEFAULT_LOGIN_WARNING
-    return ends if ends - now <= warning else None
+    return ends if ends - now <= settings.login_warning else None
 
 
 def _problem(settings: Settings, env: Mapping[str, str]) -> str:

@@ -62,7 +62,7 @@ def login(
     extra = [a for a in profile.login_args_headless if headless and a not in args]
     argv = [program, *command[1:], *extra, *args]
     shown = " ".join([command[0], *argv[1:]])
-    child_env = {k: v for k, v in env.items() if k != TOKEN_ENV}
+    child_env = _child_env(settings, env)
     # The CLI writes where it keeps the account (its file, or the Keychain or keyring).
     before = source.fingerprint()
     try:
@@ -77,20 +77,41 @@ def login(
         # Its last line: what went wrong (the lines before echo the pasted code).
         raise LoginError(
             f"'{shown}' failed (exit status {e.status}): {said(e.output, lines=1).rstrip('.')}; "
-            f"wrap left {path} as it was"
+            f"wrap left {source.where} as it was"
         ) from None
-    _check(profile.login_check, env, child_env, shown, path)
+    _check(profile.login_check, env, child_env, shown)
     creds = _reread(settings, source, before, shown)
     if creds.expires_at is not None and creds.expires_at > now:
         record_success(state_dir, path, now, creds.expires_at - now, log)
     _drop_kept_token(state_dir, path, log)
-    if env.get(TOKEN_ENV):
+    if env.get(TOKEN_ENV) and command[0] == "claude":
         log.warn(
-            f"{TOKEN_ENV} is set: claude uses it instead of {path} while it is; "
+            f"{TOKEN_ENV} is set: claude uses it instead of {source.where} while it is; "
             "unset it to use this login"
         )
     until = f" until {report.iso(creds.login_expires_at)}" if creds.login_expires_at else ""
-    log.info(f"logged in: {path} holds a new login{until}")
+    log.info(f"logged in: {source.where} holds a new login{until}")
+
+
+def _child_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
+    """ENV for the CLI, pointed at the file being logged in to: a file in another directory
+    than the CLI's own (a second account, `~/.claude-work/.credentials.json`) gets the CLI's
+    config-dir variable, and the variables that would win over it are dropped."""
+    child = {k: v for k, v in env.items() if k != TOKEN_ENV}
+    profile, path = settings.profile, settings.credentials
+    var, default = profile.config_dir_env, profile.default_path(env)
+    if not var or not default or os.path.basename(path) != os.path.basename(default):
+        return child
+    here = os.path.dirname(os.path.realpath(path))
+    if here == os.path.dirname(os.path.realpath(default)):
+        return child
+    child[var] = os.path.dirname(os.path.abspath(path))
+    for pattern in profile.default_paths:
+        if pattern.startswith("${" + var + "}"):
+            break
+        if pattern.startswith("${"):
+            child.pop(pattern[2:].partition("}")[0], None)
+    return child
 
 
 def program_for(name: str, env: Mapping[str, str], fix: str) -> str:
@@ -111,7 +132,6 @@ def _check(
     env: Mapping[str, str],
     child_env: Mapping[str, str],
     shown: str,
-    path: str,
 ) -> None:
     """The CLI's offline status check: exit 0, and `"loggedIn": true` when it answers JSON."""
     if not command:

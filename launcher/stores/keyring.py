@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 CODEX_SERVICE = "Codex Auth"
 GEMINI_SERVICE = "gemini-cli-oauth"
 GEMINI_ACCOUNT = "main-account"
+# The most one Secret Service call may take.
+ANSWER_TIMEOUT = 10.0
 LOCKED_HINT = "unlock it (log in to the desktop session, or 'gnome-keyring-daemon --unlock')"
 
 
@@ -146,10 +148,19 @@ class _Connection:
         import secretstorage
 
         try:
-            self.conn = secretstorage.dbus_init()
+            conn = secretstorage.dbus_init()
         except (secretstorage.exceptions.SecretStorageException, OSError, KeyError) as e:
             raise self._fail(f"no Secret Service on the session bus ({type(e).__name__})") from e
-        return self.conn
+        # secretstorage waits for every answer without a limit: a Secret Service that hangs, or
+        # waits on a prompt nobody sees, must not hold the launch (TimeoutError is an OSError).
+        send = conn.send_and_get_reply
+
+        def bounded(message: object, *, timeout: float | None = None) -> object:
+            return send(message, timeout=ANSWER_TIMEOUT if timeout is None else timeout)
+
+        conn.send_and_get_reply = bounded
+        self.conn = conn
+        return conn
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:
         if self.conn is not None:
@@ -164,6 +175,9 @@ class _Connection:
                 value, secretstorage.exceptions.SecretServiceNotAvailableException
             ):
                 raise self._fail("no Secret Service on the session bus") from value
+            if isinstance(value, TimeoutError):
+                why = f"the Secret Service did not answer within {ANSWER_TIMEOUT:g} s"
+                raise self._fail(why) from value
             raise self._fail(name if isinstance(name, str) else type(value).__name__) from value
 
     def _fail(self, why: str) -> Exception:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from launcher.errors import Terminated
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
 
 class Locks:
-    """A CLI that takes no cross-process lock (codex, gemini): nothing to hold."""
+    """A CLI that takes no cross-process lock (gemini): nothing to hold."""
 
     def refresh(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
@@ -47,6 +49,10 @@ def locks_for(
         return claude.ClaudeLocks(
             credentials_path, env, timeout=timeout, record_dir=record_dir, clock=clock, sleep=sleep
         )
+    if kind == "codex":
+        from launcher.vendors import codex
+
+        return codex.CodexLocks(credentials_path, clock=clock, sleep=sleep)
     if kind == "qwen":
         from launcher.vendors import qwen
 
@@ -67,6 +73,11 @@ def released_on_signals() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: object) -> None:
+        if _IN_FLIGHT:
+            # A refresh request is out: raising now could lose the rotated token it brings.
+            # The exchange finishes (within its deadline), its answer is written, then we stop.
+            _PENDING.append(signum)
+            return
         raise Terminated(signum)
 
     # A process with its own handler keeps it: keepalive's lets the request in flight finish
@@ -83,9 +94,18 @@ def released_on_signals() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-class Terminated(BaseException):
-    """A signal asked this process to stop while it held a vendor's lock."""
+_IN_FLIGHT: list[bool] = []
+_PENDING: list[int] = []
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"terminated by signal {signum}")
-        self.signum = signum
+
+@contextlib.contextmanager
+def request_in_flight() -> Iterator[None]:
+    """While a refresh request is out and its answer being written, a SIGTERM or SIGHUP
+    waits for the end of it instead of interrupting it."""
+    _IN_FLIGHT.append(True)
+    try:
+        yield
+    finally:
+        _IN_FLIGHT.pop()
+        if _PENDING and not _IN_FLIGHT:
+            raise Terminated(_PENDING.pop())

@@ -1,0 +1,65 @@
+"""codex's locks around `auth.json` (0.169.0, read from its behaviour under strace).
+
+codex sends its refresh holding no lock, then, to write the answer, takes `flock` on
+`<CODEX_HOME>/auth.lock` and then on `auth.json.lock`, re-reads, and replaces the file (temp
+file and rename) only if both tokens are still the ones it read. wrap takes the same two locks,
+in the same order, around each of its writes, so that its re-check and replace and codex's are
+never interleaved. Nothing shows that a codex refresh is in flight before it writes: two
+refreshers that both find the token already expired can still race (see the README).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from typing import TYPE_CHECKING
+
+from launcher.vendors import Locks
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+LOCK_NAMES = ("auth.lock", "auth.json.lock")
+# codex holds them for one write; one held longer belongs to a hung process, and the rotated
+# token in our hands must reach the disk regardless.
+WRITE_WAIT_CAP = 10.0
+POLL = 0.05
+
+
+class CodexLocks(Locks):
+    def __init__(
+        self,
+        credentials_path: str,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        directory = os.path.dirname(os.path.abspath(credentials_path))
+        self.paths = [os.path.join(directory, name) for name in LOCK_NAMES]
+        self.clock = clock
+        self.sleep = sleep
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        start = self.clock()
+        fds: list[int] = []
+        try:
+            for path in self.paths:
+                try:
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+                except OSError:
+                    continue  # a directory we cannot write holds no lock of codex's either
+                fds.append(fd)
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if self.clock() - start >= WRITE_WAIT_CAP:
+                            break  # write without it rather than lose a rotated token
+                        self.sleep(POLL)
+            yield
+        finally:
+            for fd in fds:
+                os.close(fd)  # closing releases the flock
