@@ -501,7 +501,8 @@ def _ambiguous(error: RefreshError) -> bool:
     if not error.sent or error.rejected:
         return False
     status = getattr(error, "status", None)
-    return status is None or status >= 500
+    # A 503 says the request was not processed (it is retried for that reason).
+    return status is None or (status >= 500 and status != 503)
 
 
 def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -> grant.Endpoint:
