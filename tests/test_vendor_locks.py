@@ -218,16 +218,21 @@ def test_other_profiles_take_no_vendor_lock(tmp_path: Path) -> None:
         assert list(tmp_path.iterdir()) == []
 
 
-def qwen_locks(tmp_path: Path, ft: FakeTime) -> vendors.Locks:
+def file_locks(kind: str, name: str, tmp_path: Path, ft: FakeTime) -> vendors.Locks:
+    """The locks of KIND's CLI for a credentials file NAME in TMP_PATH, on a fake clock."""
     return vendors.locks_for(
-        "qwen",
-        str(tmp_path / "oauth_creds.json"),
+        kind,
+        str(tmp_path / name),
         {"HOME": str(tmp_path)},
         timeout=3,
         record_dir=str(tmp_path / "rec"),
         clock=ft.clock,
         sleep=ft.sleep,
     )
+
+
+def qwen_locks(tmp_path: Path, ft: FakeTime) -> vendors.Locks:
+    return file_locks("qwen", "oauth_creds.json", tmp_path, ft)
 
 
 def test_qwen_lock_is_an_exclusive_file_with_an_id_removed_after(tmp_path: Path) -> None:
@@ -283,15 +288,7 @@ def test_a_qwen_lock_replaced_by_another_holder_is_not_removed(tmp_path: Path) -
 
 
 def codex_locks(tmp_path: Path, ft: FakeTime) -> vendors.Locks:
-    return vendors.locks_for(
-        "codex",
-        str(tmp_path / "auth.json"),
-        {"HOME": str(tmp_path)},
-        timeout=3,
-        record_dir=str(tmp_path / "rec"),
-        clock=ft.clock,
-        sleep=ft.sleep,
-    )
+    return file_locks("codex", "auth.json", tmp_path, ft)
 
 
 def test_wrap_writes_codexs_file_under_codexs_two_flocks(tmp_path: Path) -> None:
