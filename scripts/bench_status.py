@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
-"""`wrap status` over many account files, side by side with a minimal baseline that only reads
-and parses the same files, in one invocation. Prints medians and the ratio.
+"""`wrap status --json` over 100, 1,000 and 10,000 account files, side by side with a baseline
+that only reads and parses the same files, in one invocation.
 
-Usage: python scripts/bench_status.py [ACCOUNTS] [RUNS]      (default 1000 accounts, 7 runs)
+Every round runs, interleaved (the order flips each round, so drift in the machine's load falls
+on both alike), wrap and the baseline at each size, and at zero accounts: the fixed cost of
+starting, so that the cost per account is (median at N - median at 0) / N. Prints the medians,
+the ratio wrap/baseline per size, the cost per account, and the peak RSS of each child
+(os.wait4's ru_maxrss). Targets (issue 13): at most 2.5 times the baseline at 10,000 accounts,
+a cost per account that does not grow with the count, and under 50 MiB at 10,000.
+
+Usage: python scripts/bench_status.py [RUNS] [SIZES]     (default 21 runs; sizes 100,1000,10000)
 """
 
 from __future__ import annotations
@@ -17,56 +24,137 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+# What any tool listing these accounts must do at least: find, read and parse every file.
 BASELINE = """
-import glob, json, os, sys
+import glob, json, os
 for p in sorted(glob.glob(os.path.expanduser("~/.routecodex/auth/*.json"))):
     with open(p, "rb") as f:
         json.loads(f.read())
 """
+TARGET_RATIO = 2.5
+TARGET_RSS_MIB = 50
+
+
+def make_home(root: Path, n: int, now: float) -> dict[str, str]:
+    """N accounts of one custom profile in a multi-account folder (routecodex's layout), with
+    expiries spread over 20 days, so that states and times left differ from file to file."""
+    auth = root / ".routecodex" / "auth"
+    auth.mkdir(parents=True)
+    for i in range(n):
+        doc = {
+            "access_token": f"a{i}",
+            "refresh_token": f"r{i}",
+            "expiry_date": int((now + (i % 20) * 86400) * 1000),
+            "email": f"user{i}@example.com",
+        }
+        (auth / f"qwen-oauth-{i}.json").write_text(json.dumps(doc))
+    cfg = root / ".config" / "wrap"
+    cfg.mkdir(parents=True)
+    (cfg / "config.toml").write_text(
+        '[profiles.router]\nbase = "qwen"\npaths = ["~/.routecodex/auth/*.json"]\n'
+    )
+    return {"HOME": str(root), "PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
+
+
+# Spawns and times every measured child. ru_maxrss counts what the process held before its exec
+# too, and a child of this script starts as a copy of it (or, spawned with vfork, inside its
+# address space, so its peak is this script's): after parsing 10,000 accounts' output that is
+# some 36 MiB on every child. This runner, started first with nothing but os, sys and time, is
+# smaller than any child it spawns (8.5 MiB against python -c pass's 8.6), so each ru_maxrss is
+# the child's own. One request per line: HOME, then argv, tab-separated.
+RUNNER = """
+import os, sys, time
+out = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
+path = os.environ["PATH"]
+for line in sys.stdin:
+    home, *argv = line.rstrip("\\n").split("\\t")
+    env = {"HOME": home, "PATH": path, "LANG": "C.UTF-8"}
+    start = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=out)
+    _, status, usage = os.wait4(pid, 0)
+    took = time.perf_counter() - start
+    print(took, usage.ru_maxrss, os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+class Runner:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", RUNNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={"PATH": os.environ.get("PATH", "")},
+        )
+
+    def run(self, argv: list[str], env: dict[str, str]) -> tuple[float, int]:
+        """(wall seconds, peak RSS in KiB) of one child, its output thrown away."""
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write("\t".join([env["HOME"], *argv]) + "\n")
+        self.proc.stdin.flush()
+        took, kib, code = self.proc.stdout.readline().split()
+        if code != "0":
+            again = subprocess.run(argv, env=env, capture_output=True, text=True)
+            raise SystemExit(f"{argv} failed ({code}): {again.stderr}")
+        return float(took), int(kib)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 21
+    sizes = [int(s) for s in sys.argv[2].split(",")] if len(sys.argv) > 2 else [100, 1000, 10000]
+    sizes = [0, *sizes]
+    wrap = [str(BIN / "wrap"), "status", "--json"]
+    runner = Runner()
+    print(f"load before: {Path('/proc/loadavg').read_text().strip()}")
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        auth = home / ".routecodex" / "auth"
-        auth.mkdir(parents=True)
         now = time.time()
-        for i in range(n):
-            doc = {
-                "access_token": f"a{i}",
-                "refresh_token": f"r{i}",
-                "expiry_date": int((now + (i % 20) * 86400) * 1000),
-                "email": f"user{i}@example.com",
-            }
-            (auth / f"qwen-oauth-{i}.json").write_text(json.dumps(doc))
-        cfg = home / ".config" / "wrap"
-        cfg.mkdir(parents=True)
-        (cfg / "config.toml").write_text(
-            '[profiles.router]\nbase = "qwen"\npaths = ["~/.routecodex/auth/*.json"]\n'
-        )
-        env = {"HOME": str(home), "PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
-        commands = {
-            "wrap status --json": [str(BIN / "wrap"), "status", "--json"],
-            "baseline: read+parse": [sys.executable, "-c", BASELINE],
-        }
-        out = subprocess.run(
-            commands["wrap status --json"], env=env, capture_output=True, check=True
-        )
-        assert len(json.loads(out.stdout)) == n, "wrap status did not list every account"
-        times: dict[str, list[float]] = {k: [] for k in commands}
-        for _ in range(runs):
-            for name, argv in commands.items():
-                start = time.perf_counter()
-                subprocess.run(argv, env=env, capture_output=True, check=True)
-                times[name].append(time.perf_counter() - start)
-    for name, values in times.items():
-        print(f"{name:24s} median {statistics.median(values) * 1000:8.1f} ms  ({n} accounts)")
-    ratio = statistics.median(times["wrap status --json"]) / statistics.median(
-        times["baseline: read+parse"]
+        envs = {n: make_home(Path(tmp) / str(n), n, now) for n in sizes}
+        # A file, not -c: the runner takes one line per child.
+        (Path(tmp) / "baseline.py").write_text(BASELINE)
+        baseline = [sys.executable, str(Path(tmp) / "baseline.py")]
+        for n, env in envs.items():
+            out = subprocess.run(wrap, env=env, capture_output=True, check=True)
+            assert len(json.loads(out.stdout)) == n, f"wrap status did not list {n} accounts"
+        jobs = [(n, name) for n in sizes for name in ("wrap", "baseline")]
+        times: dict[tuple[int, str], list[float]] = {job: [] for job in jobs}
+        rss: dict[tuple[int, str], list[int]] = {job: [] for job in jobs}
+        for i in range(runs):
+            for n, name in jobs if i % 2 == 0 else reversed(jobs):
+                t, kib = runner.run(wrap if name == "wrap" else baseline, envs[n])
+                times[n, name].append(t)
+                rss[n, name].append(kib)
+        runner.close()
+    print(f"load after:  {Path('/proc/loadavg').read_text().strip()}")
+    med = {job: statistics.median(v) * 1000 for job, v in times.items()}
+    peak = {job: max(v) / 1024 for job, v in rss.items()}
+    print(f"\n`wrap status --json`, {runs} interleaved runs, medians (ms); peak RSS (MiB)")
+    print(
+        f"{'accounts':>8}  {'wrap':>8}  {'baseline':>8}  {'ratio':>5}  "
+        f"{'wrap µs/acct':>12}  {'base µs/acct':>12}  {'wrap RSS':>8}  {'base RSS':>8}"
     )
-    print(f"ratio wrap/baseline: {ratio:.2f}")
+    for n in sizes:
+        w, b = med[n, "wrap"], med[n, "baseline"]
+        per_w = f"{(w - med[0, 'wrap']) / n * 1000:12.1f}" if n else f"{'-':>12}"
+        per_b = f"{(b - med[0, 'baseline']) / n * 1000:12.1f}" if n else f"{'-':>12}"
+        print(
+            f"{n:8d}  {w:8.1f}  {b:8.1f}  {w / b:5.2f}  {per_w}  {per_b}  "
+            f"{peak[n, 'wrap']:8.1f}  {peak[n, 'baseline']:8.1f}"
+        )
+    largest = sizes[-1]
+    ratio = med[largest, "wrap"] / med[largest, "baseline"]
+    ok_ratio = ratio <= TARGET_RATIO
+    ok_rss = peak[largest, "wrap"] < TARGET_RSS_MIB
+    print(
+        f"\nat {largest} accounts: ratio {ratio:.2f} (target <= {TARGET_RATIO}: "
+        f"{'met' if ok_ratio else 'NOT met'}), peak RSS {peak[largest, 'wrap']:.1f} MiB "
+        f"(target < {TARGET_RSS_MIB}: {'met' if ok_rss else 'NOT met'})"
+    )
     return 0
 
 
