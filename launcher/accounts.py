@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
 import os
 import re
+import stat
 from typing import TYPE_CHECKING, Any
 
 from launcher import credentials, stores
@@ -22,12 +24,22 @@ _ALIAS_IN_NAME = re.compile(r"^[A-Za-z0-9_]+-oauth-\d+-(?P<alias>.+)\.json$")
 
 
 class Account:
-    __slots__ = ("alias", "path", "profile")
+    __slots__ = ("_real", "alias", "path", "profile")
 
-    def __init__(self, profile: Profile, path: str, alias: str | None) -> None:
+    def __init__(
+        self, profile: Profile, path: str, alias: str | None, real: str | None = None
+    ) -> None:
         self.profile = profile
         self.path = path
         self.alias = alias
+        self._real = real
+
+    @property
+    def real(self) -> str:
+        """The resolved path (the key of wrap's state): found once, by discover or here."""
+        if self._real is None:
+            self._real = os.path.realpath(self.path)
+        return self._real
 
 
 def discover(
@@ -40,18 +52,24 @@ def discover(
     account its CLI keeps in the Keychain or the keyring here, whose file may be gone."""
     seen: set[str] = set()
     out: list[Account] = []
+    # Real path of each folder: thousands of accounts share a few folders, and resolving every
+    # file's path component by component was most of what listing them cost.
+    folders: dict[str, str] = {}
     for profile in known.values():
-        paths = _expand(profile.path_candidates(env))
+        found = _expand(profile.path_candidates(env), folders)
         default = profile.default_path(env)
         choice = (choices or {}).get(profile.name, "auto")
-        if default and default not in paths and _elsewhere(profile, default, env, choice):
-            paths.append(default)
-        for path in paths:
-            real = os.path.realpath(path)
+        if (
+            default
+            and all(path != default for path, _ in found)
+            and _elsewhere(profile, default, env, choice)
+        ):
+            found.append((default, _realpath(default, folders, None)))
+        for path, real in found:
             if real in seen:
                 continue
             seen.add(real)
-            out.append(Account(profile, path, aliases.get(real) or alias_from_name(path)))
+            out.append(Account(profile, path, aliases.get(real) or alias_from_name(path), real))
     return out
 
 
@@ -62,24 +80,95 @@ def _elsewhere(profile: Profile, path: str, env: Mapping[str, str], choice: str)
         return False
 
 
-def is_launched(account: Account, launched: Settings | None) -> bool:
+def is_launched(
+    account: Account, launched: Settings | None, launched_real: str | None = None
+) -> bool:
     """Whether ACCOUNT is the one `wrap` itself would gate on: only that one takes the
-    --token-url / WRAP_TOKEN_URL / top-level overrides, which name no profile."""
+    --token-url / WRAP_TOKEN_URL / top-level overrides, which name no profile.
+
+    LAUNCHED_REAL, the resolved path of its file, spares resolving it again for every account."""
     return (
         launched is not None
         and account.profile.name == launched.profile.name
-        and os.path.realpath(account.path) == os.path.realpath(launched.credentials)
+        and account.real == (launched_real or os.path.realpath(launched.credentials))
     )
 
 
-def _expand(patterns: Iterable[str]) -> list[str]:
-    out: list[str] = []
+def _expand(patterns: Iterable[str], folders: dict[str, str]) -> list[tuple[str, str]]:
+    """(path, real path) of each existing file the patterns name, globs sorted."""
+    out: list[tuple[str, str]] = []
     for pattern in patterns:
         if any(ch in pattern for ch in "*?["):
-            out.extend(sorted(p for p in glob.glob(pattern) if os.path.isfile(p)))
+            out.extend(_glob_files(pattern, folders))
         elif os.path.lexists(pattern):
-            out.append(pattern)
+            out.append((pattern, _realpath(pattern, folders, None)))
     return out
+
+
+def _glob_files(pattern: str, folders: dict[str, str]) -> list[tuple[str, str]]:
+    """sorted(p for p in glob.glob(PATTERN) if os.path.isfile(p)), with real paths.
+
+    A pattern whose wildcards are all in its last part (every profile's are) is one directory
+    listing: its entries say, without a stat or an lstat each, which are files and which links."""
+    folder, name = os.path.split(pattern)
+    if not folder or any(ch in folder for ch in "*?["):
+        paths = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+        return [(p, _realpath(p, folders, None)) for p in paths]
+    try:
+        with os.scandir(folder) as listing:
+            entries = [e for e in listing if fnmatch.fnmatchcase(e.name, name)]
+    except OSError:
+        return []
+    # glob's rule: a wildcard does not match a leading dot unless the pattern starts with one.
+    if not name.startswith("."):
+        entries = [e for e in entries if not e.name.startswith(".")]
+    out = [
+        (os.path.join(folder, e.name), _realpath_of(folder, e, folders))
+        for e in entries
+        if _is_file(e)
+    ]
+    out.sort()
+    return out
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    # As os.path.isfile: a link that cannot be followed (a loop, no permission) is no file.
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _realpath_of(folder: str, entry: os.DirEntry[str], folders: dict[str, str]) -> str:
+    try:
+        link = entry.is_symlink()
+    except OSError:
+        link = True
+    if link:
+        return os.path.realpath(entry.path)
+    return os.path.join(_real_folder(folder, folders), entry.name)
+
+
+def _realpath(path: str, folders: dict[str, str], mode: int | None) -> str:
+    """os.path.realpath(PATH), resolving its folder once for all the files in it."""
+    folder, name = os.path.split(path)
+    if name in ("", ".", "..") or not folder:
+        return os.path.realpath(path)
+    if mode is None:
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            mode = 0
+    if stat.S_ISLNK(mode):
+        return os.path.realpath(path)
+    return os.path.join(_real_folder(folder, folders), name)
+
+
+def _real_folder(folder: str, folders: dict[str, str]) -> str:
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = os.path.realpath(folder)
+    return real
 
 
 def alias_from_name(path: str) -> str | None:
