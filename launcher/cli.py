@@ -199,13 +199,9 @@ def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
         sys.exit(e.exit_code)
     if expiring:
         entries = [e for e in entries if status.expiring(e)]
-    if as_json:
-        click.echo(json.dumps([e.report for e in entries], indent=2))
-    elif entries:
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        click.echo(status.table(entries, color=color))
-    else:
-        click.echo("no expiring accounts" if expiring else "no credential files found")
+    tty = sys.stdout.isatty()
+    color = tty and not os.environ.get("NO_COLOR")
+    click.echo(status.render(entries, as_json=as_json, expiring=expiring, tty=tty, color=color))
     sys.exit(status.expiring_exit_code(entries) if expiring else 0)
 
 

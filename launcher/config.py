@@ -119,6 +119,16 @@ class Settings:
         # them here), "file", "keychain" or "keyring"; a per-profile config key.
         self.store = store
 
+    def for_file(self, path: str) -> Settings:
+        """These settings for another file of the same profile: what resolve() gives with
+        credentials_path=PATH when nothing else differs (no setting depends on the file), so
+        that `status` resolves a profile's settings once, not once per account."""
+        other = Settings.__new__(Settings)
+        for name in Settings.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.credentials = os.path.expanduser(path)
+        return other
+
 
 def parse_duration(text: str, source: str) -> float:
     """'7d', '36h', '90m', '45s' (any case) or plain seconds; raise UsageError naming SOURCE."""

@@ -39,10 +39,22 @@ def describe(
     """(the JSON object, the problem line for missing/invalid or None).
 
     NAME, given the parsed document (None when unusable), names the account."""
+    return describe_with(settings, state.load(state_dir, settings.credentials), now, name, env)
+
+
+def describe_with(
+    settings: Settings,
+    remembered: state.CredState,
+    now: float,
+    name: Callable[[dict[str, Any] | None], str | None] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], str | None]:
+    """describe(), given the account's REMEMBERED state, loaded by the caller (status loads
+    thousands, each by the real path it found when listing, from one listing of the folder)."""
     path = settings.credentials
     source = stores.for_settings(settings, os.environ if env is None else env)
-    remembered = state.load(state_dir, path)
     threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
+    blocked = remembered.blocked_until
     out: dict[str, Any] = {
         "profile": settings.profile.name,
         "path": path,
@@ -61,8 +73,13 @@ def describe(
         # again after the read: a Keychain account may be in its file fallback).
         "store": source.kind,
         "where": source.where,
+        # Only a cooldown still running needs the file's version (a stat, or a Keychain read).
         "refresh_blocked_until": (
-            iso(remembered.blocked_until) if remembered.blocked(now, source.fingerprint()) else None
+            iso(blocked)
+            if blocked is not None
+            and now < blocked
+            and remembered.blocked(now, source.fingerprint())
+            else None
         ),
     }
     try:

@@ -72,7 +72,11 @@ class CredState:
 
 
 def state_path(state_dir: str, cred_path: str, *, resolved: bool = False) -> str:
-    return os.path.join(state_dir, "credentials", key(cred_path, resolved=resolved) + ".json")
+    return os.path.join(_folder(state_dir), key(cred_path, resolved=resolved) + ".json")
+
+
+def _folder(state_dir: str) -> str:
+    return os.path.join(state_dir, "credentials")
 
 
 def key(cred_path: str, *, resolved: bool = False) -> str:
@@ -82,7 +86,13 @@ def key(cred_path: str, *, resolved: bool = False) -> str:
 
     real = cred_path if resolved else os.path.realpath(cred_path)
     digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(real))
+    name = os.path.basename(real)
+    # Most names need no replacing, and checking that in C rather than a character at a time
+    # was most of what a key cost status per account.
+    if not (
+        name.isascii() and name.replace(".", "a").replace("_", "a").replace("-", "a").isalnum()
+    ):
+        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
     return f"{name.lstrip('.')[:40]}-{digest}"
 
 
@@ -93,11 +103,36 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def load(state_dir: str, cred_path: str) -> CredState:
-    """The remembered state; a fresh one when there is none or it is unreadable (it is a cache)."""
-    st = CredState(os.path.realpath(cred_path))
+def listing(state_dir: str) -> frozenset[str] | None:
+    """The names of the state files there are, for load(): a caller loading thousands (status)
+    lists the folder once rather than trying to open a file for every account that has none.
+    None when the folder cannot be listed: then every file is tried."""
     try:
-        raw = json.loads(store.read_private(state_path(state_dir, st.path, resolved=True)))
+        return frozenset(os.listdir(_folder(state_dir)))
+    except FileNotFoundError:
+        return frozenset()
+    except OSError:
+        return None
+
+
+def load(
+    state_dir: str,
+    cred_path: str,
+    *,
+    resolved: bool = False,
+    listed: frozenset[str] | None = None,
+) -> CredState:
+    """The remembered state; a fresh one when there is none or it is unreadable (it is a cache).
+
+    RESOLVED: CRED_PATH is already the real path. LISTED: what listing() found; a file not in
+    it is not looked for."""
+    st = CredState(cred_path if resolved else os.path.realpath(cred_path))
+    name = key(st.path, resolved=True) + ".json"
+    if listed is not None and name not in listed:
+        return st
+    path = os.path.join(_folder(state_dir), name)
+    try:
+        raw = json.loads(store.read_private(path))
     except (OSError, ValueError):
         return st
     if not isinstance(raw, dict):
