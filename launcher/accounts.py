@@ -114,9 +114,11 @@ def _glob_files(pattern: str, folders: dict[str, str]) -> list[tuple[str, str]]:
     if not folder or any(ch in folder for ch in "*?["):
         paths = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
         return [(p, _realpath(p, folders, None)) for p in paths]
+    # What fnmatchcase does for each name, compiled once for all of them.
+    matches = re.compile(fnmatch.translate(name)).match
     try:
         with os.scandir(folder) as listing:
-            entries = [e for e in listing if fnmatch.fnmatchcase(e.name, name)]
+            entries = [e for e in listing if matches(e.name)]
     except OSError:
         return []
     # glob's rule: a wildcard does not match a leading dot unless the pattern starts with one.
