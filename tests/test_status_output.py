@@ -5,8 +5,10 @@ many accounts of one profile are resolved once."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
+from conftest import BIN, FIXTURES
 
-from launcher import state, status
+from launcher import accounts, config, state, status
 
 # A fixed clock, so that every "expires_in_seconds" and state in the snapshot is exact.
 NOW = 1_780_000_000.0
@@ -157,3 +159,114 @@ if __name__ == "__main__":
         root = Path(tmp)
         SNAPSHOT.write_text(json.dumps(_render(root, mixed_machine(root)), indent=2) + "\n")
     sys.exit(0)
+
+
+def _many(root: Path, n: int) -> dict[str, str]:
+    """N accounts of one custom profile in one folder, and Claude's own file."""
+    env = mixed_machine(root)
+    auth = root / "vault" / "auth"
+    for i in range(n):
+        _write(auth / f"qwen-oauth-{100 + i}.json", {"access_token": "a", "expiry_date": 1})
+    return env
+
+
+def test_settings_are_resolved_once_per_profile_not_per_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _many(tmp_path, 200)
+    calls: list[str | None] = []
+    real_resolve = config.resolve
+
+    def counting(*args: Any, **kw: Any) -> config.Settings:
+        calls.append(kw.get("credentials_path"))
+        return real_resolve(*args, **kw)
+
+    monkeypatch.setattr(config, "resolve", counting)
+    entries = status.collect({}, env, NOW)
+    router = [e for e in entries if e.report["profile"] == "router"]
+    assert len(router) > 200
+    profiles = {e.report["profile"] for e in entries}
+    # One for what plain `wrap` would launch, then one per profile that has accounts.
+    assert len(calls) == 1 + len(profiles)
+    # Each account still has its own file and its profile's settings.
+    assert {e.settings.credentials for e in router} == {e.account.path for e in router}
+    assert {e.settings.threshold for e in router} == {2 * DAY}
+
+
+def test_each_file_path_is_resolved_once_at_most(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _many(tmp_path, 200)
+    resolved: list[str] = []
+    real_realpath = os.path.realpath
+
+    def counting(path: Any, *args: Any, **kw: Any) -> Any:
+        resolved.append(path)
+        return real_realpath(path, *args, **kw)
+
+    monkeypatch.setattr(os.path, "realpath", counting)
+    entries = status.collect({}, env, NOW)
+    assert len(entries) > 200
+    # A folder once for all its files; a link (and a few single files) on its own.
+    assert len(resolved) < 30
+    assert len(resolved) == len(set(resolved))
+
+
+def _glob_reference(pattern: str) -> list[tuple[str, str]]:
+    paths = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+    return [(p, os.path.realpath(p)) for p in paths]
+
+
+@pytest.mark.parametrize("pattern", ["*.json", ".*.json", "qwen-oauth-?.json", "[ab]*", "*"])
+def test_listing_a_folder_finds_what_glob_finds(tmp_path: Path, pattern: str) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    folder = tmp_path / "folder"
+    folder.symlink_to(real)
+    for name in ("a.json", "b.json", ".hidden.json", "qwen-oauth-1.json", "qwen-oauth-12.json"):
+        (real / name).write_text("{}")
+    (real / "adir.json").mkdir()
+    (real / "to-a.json").symlink_to("a.json")
+    (real / "dangling.json").symlink_to("nowhere.json")
+    (real / "loop.json").symlink_to("loop.json")
+    (tmp_path / "elsewhere.json").write_text("{}")
+    (real / "away.json").symlink_to(tmp_path / "elsewhere.json")
+    full = str(folder / pattern)
+    want = _glob_reference(full)
+    assert want, "the pattern matches nothing: the test would prove nothing"
+    assert accounts._glob_files(full, {}) == want
+
+
+def _lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").strip().split("\n")
+
+
+def test_json_is_one_line_for_a_program_and_indented_on_a_terminal(tmp_path: Path) -> None:
+    import pexpect
+
+    env = {**mixed_machine(tmp_path), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    piped = subprocess.run(
+        [str(BIN / "wrap"), "status", "--json"], env=env, capture_output=True, text=True
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert len(_lines(piped.stdout)) == 1
+    child = pexpect.spawn(
+        str(BIN / "wrap"), ["status", "--json"], env=env, encoding="utf-8", timeout=30
+    )
+    child.expect(pexpect.EOF)
+    shown = child.before
+    child.close()
+    assert child.exitstatus == 0
+    lines = _lines(shown)
+    assert len(lines) > 16 * 15
+    assert lines[1] == "  {"
+    on_tty, to_pipe = json.loads("\n".join(lines)), json.loads(piped.stdout)
+    # The same objects with their keys in the same order, whatever the clock did in between.
+    assert [list(o) for o in on_tty] == [list(o) for o in to_pipe]
+    assert _timeless(on_tty) == _timeless(to_pipe)
+    assert json.dumps(to_pipe) == piped.stdout.strip()
+
+
+def _timeless(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    drop = ("expires_in_seconds", "login_expires_in_seconds", "state")
+    return [{k: v for k, v in o.items() if k not in drop} for o in objs]
