@@ -124,10 +124,10 @@ def _glob_files(pattern: str, folders: dict[str, str]) -> list[tuple[str, str]]:
     # glob's rule: a wildcard does not match a leading dot unless the pattern starts with one.
     if not name.startswith("."):
         entries = [e for e in entries if not e.name.startswith(".")]
+    # os.path.join's answer for a name from a listing (no slash in it), without its checks.
+    sep = "" if folder.endswith(os.sep) else os.sep
     out = [
-        (os.path.join(folder, e.name), _realpath_of(folder, e, folders))
-        for e in entries
-        if _is_file(e)
+        (folder + sep + e.name, _realpath_of(folder, e, folders)) for e in entries if _is_file(e)
     ]
     out.sort()
     return out
