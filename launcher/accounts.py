@@ -64,7 +64,7 @@ def discover(
             and all(path != default for path, _ in found)
             and _elsewhere(profile, default, env, choice)
         ):
-            found.append((default, _realpath(default, folders, None)))
+            found.append((default, _realpath(default, folders)))
         for path, real in found:
             if real in seen:
                 continue
@@ -101,7 +101,7 @@ def _expand(patterns: Iterable[str], folders: dict[str, str]) -> list[tuple[str,
         if any(ch in pattern for ch in "*?["):
             out.extend(_glob_files(pattern, folders))
         elif os.path.lexists(pattern):
-            out.append((pattern, _realpath(pattern, folders, None)))
+            out.append((pattern, _realpath(pattern, folders)))
     return out
 
 
@@ -113,7 +113,7 @@ def _glob_files(pattern: str, folders: dict[str, str]) -> list[tuple[str, str]]:
     folder, name = os.path.split(pattern)
     if not folder or any(ch in folder for ch in "*?["):
         paths = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
-        return [(p, _realpath(p, folders, None)) for p in paths]
+        return [(p, _realpath(p, folders)) for p in paths]
     # What fnmatchcase does for each name, compiled once for all of them.
     matches = re.compile(fnmatch.translate(name)).match
     try:
@@ -124,43 +124,38 @@ def _glob_files(pattern: str, folders: dict[str, str]) -> list[tuple[str, str]]:
     # glob's rule: a wildcard does not match a leading dot unless the pattern starts with one.
     if not name.startswith("."):
         entries = [e for e in entries if not e.name.startswith(".")]
-    # os.path.join's answer for a name from a listing (no slash in it), without its checks.
+    # os.path.join's answers for a name from a listing (no slash in it), without its checks;
+    # one loop, no calls per entry: at 10,000 accounts each call is a millisecond more.
     sep = "" if folder.endswith(os.sep) else os.sep
-    out = [
-        (folder + sep + e.name, _realpath_of(folder, e, folders)) for e in entries if _is_file(e)
-    ]
+    real_folder = _real_folder(folder, folders)
+    real_sep = "" if real_folder.endswith(os.sep) else os.sep
+    out = []
+    for e in entries:
+        # As os.path.isfile: a link that cannot be followed (a loop, no permission) is no file.
+        try:
+            if not e.is_file():
+                continue
+        except OSError:
+            continue
+        try:
+            link = e.is_symlink()
+        except OSError:
+            link = True
+        path = folder + sep + e.name
+        out.append((path, os.path.realpath(path) if link else real_folder + real_sep + e.name))
     out.sort()
     return out
 
 
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    # As os.path.isfile: a link that cannot be followed (a loop, no permission) is no file.
-    try:
-        return entry.is_file()
-    except OSError:
-        return False
-
-
-def _realpath_of(folder: str, entry: os.DirEntry[str], folders: dict[str, str]) -> str:
-    try:
-        link = entry.is_symlink()
-    except OSError:
-        link = True
-    if link:
-        return os.path.realpath(entry.path)
-    return os.path.join(_real_folder(folder, folders), entry.name)
-
-
-def _realpath(path: str, folders: dict[str, str], mode: int | None) -> str:
+def _realpath(path: str, folders: dict[str, str]) -> str:
     """os.path.realpath(PATH), resolving its folder once for all the files in it."""
     folder, name = os.path.split(path)
     if name in ("", ".", "..") or not folder:
         return os.path.realpath(path)
-    if mode is None:
-        try:
-            mode = os.lstat(path).st_mode
-        except OSError:
-            mode = 0
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        mode = 0
     if stat.S_ISLNK(mode):
         return os.path.realpath(path)
     return os.path.join(_real_folder(folder, folders), name)
