@@ -1,7 +1,8 @@
 """`wrap status` over a mixed machine: the objects and the table are what they were before
-status resolved settings once per profile (tests/fixtures/status_snapshot.json was written by
-the code before that change), JSON is compact unless a terminal reads it, and the settings of
-many accounts of one profile are resolved once."""
+status resolved settings once per profile and paths once per file (tests/fixtures/
+status_snapshot.json was written by the code before that change); settings are resolved once
+per profile and each path at most once; listing a folder finds what glob finds; JSON is one
+line for a program and indented on a terminal."""
 
 from __future__ import annotations
 
@@ -148,19 +149,6 @@ def test_mixed_accounts_report_exactly_what_they_did(tmp_path: Path, utc: None) 
     assert got["table"] == want["table"]
 
 
-if __name__ == "__main__":
-    # Writes the snapshot: run by the code whose output is the reference, never to make a
-    # failing test pass.
-    import tempfile
-
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        SNAPSHOT.write_text(json.dumps(_render(root, mixed_machine(root)), indent=2) + "\n")
-    sys.exit(0)
-
-
 def _many(root: Path, n: int) -> dict[str, str]:
     """N accounts of one custom profile in one folder, and Claude's own file."""
     env = mixed_machine(root)
@@ -270,3 +258,16 @@ def test_json_is_one_line_for_a_program_and_indented_on_a_terminal(tmp_path: Pat
 def _timeless(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     drop = ("expires_in_seconds", "login_expires_in_seconds", "state")
     return [{k: v for k, v in o.items() if k not in drop} for o in objs]
+
+
+if __name__ == "__main__":
+    # Writes the snapshot: run by the code whose output is the reference, never to make a
+    # failing test pass.
+    import tempfile
+
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        SNAPSHOT.write_text(json.dumps(_render(root, mixed_machine(root)), indent=2) + "\n")
+    sys.exit(0)
