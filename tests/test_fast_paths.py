@@ -42,6 +42,7 @@ HEAVY = {
     "subprocess",
     "urllib",
     "email",
+    "math",  # a shared library to load, for one isfinite()
 }
 
 
@@ -242,3 +243,48 @@ def test_the_fast_path_fails_open_on_an_unreadable_config(home: Home) -> None:
     assert "Traceback" not in r.stderr
     assert r.returncode == 2  # a broken config is a usage error, said in one line
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def _config(home: Home, text: str) -> Path:
+    where = home.root / "config" / "wrap"
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "config.toml").write_text(text)
+    return where / "config.toml"
+
+
+def test_a_config_file_is_parsed_once_and_read_back_after(home: Home) -> None:
+    _config(home, 'threshold = "2d"\n[profiles.claude]\nstore = "file"\n')
+    home.write_claude(time.time() + 3 * 86400)
+    first, found_first = _imports(home, "wrap", "--check-only", "--json")
+    second, found_second = _imports(home, "wrap", "--check-only", "--json")
+    assert "tomllib" in found_first
+    assert "tomllib" not in found_second
+    for r in (first, second):
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["threshold_seconds"] == 2 * 86400
+
+
+def test_an_edited_config_is_never_answered_from_the_kept_copy(home: Home) -> None:
+    path = _config(home, 'threshold = "2d"\n')
+    home.write_claude(time.time() + 3 * 86400)
+    assert home.wrap("--check-only").returncode == 0
+    stat = path.stat()
+    path.write_text('threshold = "9d"\n')  # same size, and the same mtime below
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    r = home.wrap("--check-only", "--json")
+    assert r.returncode == 1, r.stdout  # expiring within 9 days
+    assert json.loads(r.stdout)["threshold_seconds"] == 9 * 86400
+
+
+def test_a_damaged_kept_copy_is_parsed_again(home: Home) -> None:
+    _config(home, 'threshold = "2d"\n')
+    home.write_claude(time.time() + 3 * 86400)
+    assert home.wrap("--check-only").returncode == 0
+    kept = list((home.root / "state" / "wrap" / "config").iterdir())
+    assert len(kept) == 1
+    assert oct(kept[0].stat().st_mode & 0o777) == "0o600"
+    for damage in ("{not json", '{"sha256": "x", "table": {"threshold": "1s"}}', "[]"):
+        kept[0].write_text(damage)
+        r = home.wrap("--check-only", "--json")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["threshold_seconds"] == 2 * 86400
