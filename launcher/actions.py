@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from launcher import config, exitcodes, gate
+from launcher import config, exitcodes, gate, main
 from launcher.errors import UsageError, WrapError
 from launcher.log import Log
 
@@ -20,37 +20,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Any
 
-# The settings flags shared by every command (the contract's precedence: flag, env, config).
-SETTINGS_KEYS = (
-    "profile",
-    "credentials",
-    "threshold",
-    "token_url",
-    "client_id",
-    "strict",
-    "refresh_timeout",
-    "no_browser",
-    "login_warning",
-)
+# The flag and log readers live with the fast reader, which must not import this module.
+flags = main.flags
+log_for = main.log_for
 
 
 def echo(text: str, err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
     stream.write(text + "\n")
     stream.flush()
-
-
-def log_for(opts: Mapping[str, Any]) -> Log:
-    verbosity = -1 if opts["quiet"] else 1 if opts["verbose"] else 0
-    if not verbosity and os.environ.get("WRAP_LOG", "").lower() == "debug":
-        verbosity = 1
-    return Log(verbosity)
-
-
-def flags(opts: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: opts[k] for k in SETTINGS_KEYS}
-    out["verbosity"] = 1 if opts["verbose"] else 0
-    return out
 
 
 def act(
@@ -65,12 +43,13 @@ def act(
     SHOW_HELP gives the help text printed when there is nothing to do (click's reader only)."""
     env = os.environ
     log = log_for(opts)
+    if program is not None and not opts["check_only"] and not opts["force_refresh"]:
+        return gate.launch_program(flags(opts), program, args, env=env, log=log)
     try:
         return _gate_or_check(opts, program, args, env, log, show_help)
     except (Exception, KeyboardInterrupt) as e:
-        # The gate path fails open: PROGRAM still runs, ungated. Reports say "invalid".
-        if program is not None and not opts["check_only"] and not opts["force_refresh"]:
-            return gate.ungated(program, args, env=env, log=log, error=e)
+        # A report or a forced refresh: one line and the contract's code (a plain launch fails
+        # open in gate.launch_program).
         return internal_error(e, env, log, _failure_code(opts))
 
 

@@ -13,8 +13,10 @@ import sys
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any
+
+    from launcher.log import Log
 
 # The top-level options that take a value, as launcher/cli.py declares them.
 VALUE_OPTIONS = {
@@ -37,6 +39,18 @@ FLAGS = {
     "-v": "verbose",
     "--verbose": "verbose",
 }
+# The settings flags shared by every command (the contract's precedence: flag, env, config).
+SETTINGS_KEYS = (
+    "profile",
+    "credentials",
+    "threshold",
+    "token_url",
+    "client_id",
+    "strict",
+    "refresh_timeout",
+    "no_browser",
+    "login_warning",
+)
 # `wrap NAME` with one of these runs the subcommand: click's business (tests/test_main.py keeps
 # this list equal to launcher/cli.py's).
 SUBCOMMANDS = frozenset({"daemon", "fleet", "keepalive", "login", "refresh", "run", "status"})
@@ -82,6 +96,24 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], str | None, list[str]] |
     return opts, program, list(argv[i + 1 :])
 
 
+def flags(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings part of the options, as config.resolve takes them."""
+    out = {k: opts[k] for k in SETTINGS_KEYS}
+    out["verbosity"] = 1 if opts["verbose"] else 0
+    return out
+
+
+def log_for(opts: Mapping[str, Any]) -> Log:
+    import os
+
+    from launcher.log import Log
+
+    verbosity = -1 if opts["quiet"] else 1 if opts["verbose"] else 0
+    if not verbosity and os.environ.get("WRAP_LOG", "").lower() == "debug":
+        verbosity = 1
+    return Log(verbosity)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -92,12 +124,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from launcher import cli
 
         return cli.main(args)
-    from launcher import actions
     from launcher.errors import Terminated
     from launcher.log import Log
 
     opts, program, rest = parsed
     try:
+        if program is not None and not opts["check_only"]:
+            # The launch of an aliased CLI: straight to the gate, as wrap-claude does.
+            import os
+
+            from launcher import gate
+
+            log = log_for(opts)
+            return gate.launch_program(flags(opts), program, rest, env=os.environ, log=log)
+        from launcher import actions
+
         return actions.act(opts, program, rest)
     except Terminated as e:
         # SIGTERM/SIGHUP: any answer in flight was saved and the locks released on the way out.
