@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from launcher import config, exitcodes, gate, main
+from launcher import config, exitcodes, main
 from launcher.errors import UsageError, WrapError
 from launcher.log import Log
 
@@ -44,6 +44,8 @@ def act(
     env = os.environ
     log = log_for(opts)
     if program is not None and not opts["check_only"] and not opts["force_refresh"]:
+        from launcher import gate
+
         return gate.launch_program(flags(opts), program, args, env=env, log=log)
     try:
         return _gate_or_check(opts, program, args, env, log, show_help)
@@ -94,6 +96,8 @@ def _gate_or_check(
         log.warn(str(e))
         return e.exit_code
     assert program is not None
+    from launcher import gate
+
     return gate.launch(settings, program, args, env=env, log=log)
 
 
@@ -101,9 +105,14 @@ def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -
     """`--check-only [--json]`: the contract's line or object, and its exit code."""
     import json
 
-    from launcher import accounts, custom, redact, report
+    from launcher import accounts, report
 
-    aliases = custom.aliases(config.load_config(env)[1], env)
+    table = config.load_config(env)[1]
+    aliases: dict[str, str] = {}
+    if table.get("profiles"):
+        from launcher import custom
+
+        aliases = custom.aliases(table, env)
     account = accounts.Account(
         settings.profile,
         settings.credentials,
@@ -120,6 +129,8 @@ def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -
     else:
         echo(report.summary_line(obj, settings.threshold))
         if problem:
+            from launcher import redact
+
             echo(f"wrap: {redact.text(problem)}", err=True)
     return report.exit_code(obj, settings.threshold)
 

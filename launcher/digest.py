@@ -9,6 +9,8 @@ them, another interpreter). tests/test_digest.py checks both paths against hashl
 
 from __future__ import annotations
 
+import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,7 +18,9 @@ if TYPE_CHECKING:
 
 
 def _builtin() -> Callable[[bytes], Any] | None:
-    for name in ("_sha2", "_sha256"):
+    # This Python's name first: a failed import searches every folder of sys.path.
+    names = ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256", "_sha2")
+    for name in names:
         try:
             module = __import__(name)
         except ImportError:

@@ -73,6 +73,30 @@ def minimal_gate_script(wrap_claude: str, where: str) -> str:
     return path
 
 
+CREDS = {
+    "claudeAiOauth": {
+        "accessToken": "bench-access",
+        "refreshToken": "bench-refresh",
+        "expiresAt": int((time.time() + 300 * 86400) * 1000),
+    }
+}
+
+
+def fresh_home(home: str) -> dict[str, str]:
+    """HOME with a token fresh for 300 days and `claude` as `true`; the environment to run in."""
+    os.makedirs(os.path.join(home, ".claude"), mode=0o700)
+    with open(os.path.join(home, ".claude", ".credentials.json"), "w") as f:
+        json.dump(CREDS, f)
+    bindir = os.path.join(home, "bin")
+    os.mkdir(bindir)
+    os.symlink(shutil.which("true") or "/bin/true", os.path.join(bindir, "claude"))
+    return {
+        "HOME": home,
+        "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+    }
+
+
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     python = sys.executable
@@ -81,25 +105,9 @@ def main() -> int:
         print("wrap is not installed in this environment (pip install -e .)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as home:
-        os.makedirs(os.path.join(home, ".claude"), mode=0o700)
-        creds = {
-            "claudeAiOauth": {
-                "accessToken": "bench-access",
-                "refreshToken": "bench-refresh",
-                "expiresAt": int((time.time() + 300 * 86400) * 1000),
-            }
-        }
-        with open(os.path.join(home, ".claude", ".credentials.json"), "w") as f:
-            json.dump(creds, f)
+        env = fresh_home(home)
         bindir = os.path.join(home, "bin")
-        os.mkdir(bindir)
-        os.symlink(shutil.which("true") or "/bin/true", os.path.join(bindir, "claude"))
-        env = {
-            "HOME": home,
-            "PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
-            "LANG": "C.UTF-8",
-        }
-        keychain_env = _keychain_stand_in(home, bindir, creds, env)
+        keychain_env = _keychain_stand_in(home, bindir, CREDS, env)
         commands = {
             "a) wrap-claude": ([wrap_claude], env),
             "b) minimal gate": ([minimal_gate_script(wrap_claude, home)], env),
