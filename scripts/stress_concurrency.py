@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,10 +36,18 @@ class Result:
         self.launched = 0
         self.saw_new_token = 0
         self.file_ok = False
+        self.peak_rss_kib = 0
+        self.cpu: list[float] = []
 
 
 def launch_many(n: int, env: dict[str, str]) -> list[tuple[int, str]]:
     """Start N wrap-claude processes at once (argument run-I); (exit code, stderr) of each."""
+    return [(code, err) for code, err, _, _ in launch_measured(n, env)]
+
+
+def launch_measured(n: int, env: dict[str, str]) -> list[tuple[int, str, int, float]]:
+    """launch_many, with each launch's peak RSS (KiB) and CPU seconds from wait4: the RSS
+    covers wrap and the program it exec'd."""
     procs = [
         subprocess.Popen(
             [str(BIN / "wrap-claude"), f"run-{i}"],
@@ -46,14 +55,19 @@ def launch_many(n: int, env: dict[str, str]) -> list[tuple[int, str]]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            text=True,
         )
         for i in range(n)
     ]
     out = []
     for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        out.append((proc.returncode, err))
+        assert proc.stderr is not None
+        # Read to EOF first: a child blocked on a full pipe would never exit.
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        cpu = usage.ru_utime + usage.ru_stime
+        out.append((proc.returncode, err, usage.ru_maxrss, cpu))
     return out
 
 
@@ -104,11 +118,14 @@ def run_stress(n: int, tmp: Path) -> Result:
             "XDG_STATE_HOME": str(tmp / "state"),
         }
         start = time.perf_counter()
-        for i, (code, err) in enumerate(launch_many(n, env)):
+        launches = launch_measured(n, env)
+        result.wall = time.perf_counter() - start
+        for i, (code, err, rss, cpu) in enumerate(launches):
             said = unexpected(err)
             if code != 0 or said:
                 result.failures.append(f"run-{i}: exit {code}: {' | '.join(said)}")
-        result.wall = time.perf_counter() - start
+            result.peak_rss_kib = max(result.peak_rss_kib, rss)
+            result.cpu.append(cpu)
         result.requests = server.refresh_requests
         newest_access = server.issued_access[-1] if server.issued_access else None
         newest_refresh = server.issued_refresh[-1] if server.issued_refresh else None
@@ -125,8 +142,16 @@ def run_stress(n: int, tmp: Path) -> Result:
     return result
 
 
+def loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    print(f"load before:          {loadavg()}  ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp:
         r = run_stress(n, Path(tmp))
     print(f"processes:            {n}")
@@ -138,6 +163,13 @@ def main() -> int:
         print(f"  {f}")
     print(f"file holds newest refresh token: {r.file_ok}")
     print(f"wall time:            {r.wall:.2f} s")
+    cpu = sorted(r.cpu)
+    print(
+        f"CPU per launch:       median {statistics.median(cpu) * 1000:.0f} ms, "
+        f"max {cpu[-1] * 1000:.0f} ms, total {sum(cpu):.2f} s (wrap and the program it exec'd)"
+    )
+    print(f"peak RSS:             {r.peak_rss_kib / 1024:.1f} MiB (largest launch)")
+    print(f"load after:           {loadavg()}")
     ok = r.requests == 1 and not r.failures and r.saw_new_token == n and r.file_ok
     return 0 if ok else 1
 
