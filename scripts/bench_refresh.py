@@ -163,9 +163,10 @@ def main() -> int:
             run, code, err = run_child(argv, env)
             sent = server.refresh_requests - before
             newest = server.newest_refresh
-            holds = newest is not None and json.loads(path.read_text())["claudeAiOauth"][
-                "refreshToken"
-            ] == newest
+            holds = (
+                newest is not None
+                and json.loads(path.read_text())["claudeAiOauth"]["refreshToken"] == newest
+            )
             if code != 0 or sent != 1 or not holds or err.strip():
                 first = err.strip().splitlines()[:1]
                 print(

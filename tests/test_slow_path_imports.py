@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -69,3 +70,36 @@ def test_the_launch_that_sends_does_import_httpx(home: Home, server: TokenServer
     assert r.returncode == 0
     assert server.refresh_requests == 1
     assert "httpx" in _imports(r.stderr)
+
+
+# httpx's package imports its command-line client, which imports these (launcher/http.py).
+CLI_PACKAGES = ("click", "pygments", "rich")
+
+
+def test_the_launch_that_sends_imports_no_command_line_toolkit(
+    home: Home, server: TokenServer
+) -> None:
+    home.write_claude(time.time() + 60)
+    r = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=server.url, PYTHONPROFILEIMPORTTIME="1"))
+    assert r.returncode == 0
+    assert server.refresh_requests == 1
+    imported = _imports(r.stderr)
+    assert "httpx" in imported
+    assert not {m for m in imported if m.split(".")[0] in CLI_PACKAGES}
+
+
+def test_importing_the_refresh_module_leaves_httpx_whole_and_click_unimported() -> None:
+    # Whoever imports the grant (renew, keepalive, login) gets the guard; httpx's CLI module
+    # itself stays importable afterwards, as without the guard.
+    probe = (
+        "import sys, importlib.util\n"
+        "import launcher.refresh\n"
+        "import httpx\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'click', 'pygments', 'rich'}))\n"
+        "print(httpx.Client is launcher.refresh.httpx.Client)\n"
+        "print('httpx._main' in sys.modules, importlib.util.find_spec('httpx._main') is not None)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:3] == ["[]", "True", "False True"]
