@@ -36,10 +36,11 @@ def locked(
     on_wait: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[None]:
+) -> Iterator[bool]:
     """Hold the cross-process lock that lives beside PATH (or at FALLBACK, where that directory
     cannot be written: a read-only credentials directory must not stop the refresh attempt,
-    since the recovery file still saves a rotated token).
+    since the recovery file still saves a rotated token). Yields whether another process held
+    it first (it may have refreshed the token meanwhile).
 
     fcntl.flock rather than a lock library or an exclusive-create file: the kernel drops the lock
     when its holder dies, however it dies, so a dead process never leaves a stale lock to reclaim.
@@ -68,11 +69,13 @@ def locked(
     try:
         start = clock()
         noticed = False
+        contended = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                contended = True
                 waited = clock() - start
                 if waited >= timeout:
                     raise LockTimeout(
@@ -83,7 +86,7 @@ def locked(
                     on_wait()
                     noticed = True
                 sleep(0.05)
-        yield
+        yield contended
     finally:
         os.close(fd)  # closing the descriptor releases the flock
 

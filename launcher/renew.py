@@ -72,41 +72,66 @@ def renew(
         )
     path = settings.credentials
     profile = settings.profile
+    env = os.environ if env is None else env
     if settings.refresh_via == "cli":
         from launcher import delegate
 
-        return delegate.refresh_via_cli(
-            settings, env=os.environ if env is None else env, now=now, log=log
-        )
+        return delegate.refresh_via_cli(settings, env=env, now=now, log=log)
     if "{" not in settings.token_url:
         # A configuration error: before any lock, request or import of the HTTP client.
         urls.check_url(settings.token_url)
     started = now()
     # Where the document lives (a file, the Keychain, the keyring); locks and state stay keyed
     # by the account's file path whatever the store.
-    source = stores.for_settings(settings, os.environ if env is None else env)
+    source = stores.for_settings(settings, env)
     if not forced:
         _check_suspended(state.load(state_dir, path), source, profile.login_hint)
 
     def waiting() -> None:
         log.info(f"waiting for another process to finish refreshing {path}")
 
-    with refresh_locks(
-        settings,
-        state_dir,
-        os.environ if env is None else env,
-        on_wait=waiting,
-        clock=clock,
-        sleep=sleep,
-    ) as locks:
-        run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
-        return run.under_locks(
-            forced=forced,
-            started=started,
-            client_factory=client_factory,
-            clock=clock,
-            ahead=ahead,
-        )
+    with wrap_lock(settings, state_dir, on_wait=waiting, clock=clock, sleep=sleep) as waited:
+        if waited and not forced:
+            # The wrap that held the lock most likely refreshed the token: seeing that needs no
+            # vendor lock (the hot path reads without any), and a crowd of launches behind one
+            # refresh then pass wrap's lock one read each. A decision to send is still made
+            # only in under_locks, from a read under every lock.
+            fresh = _refreshed_meanwhile(settings, state_dir, source, now() + ahead, sleep)
+            if fresh is not None:
+                log.debug(f"{path} was refreshed by another process meanwhile")
+                return fresh
+        with vendor_locks(settings, state_dir, env, clock=clock, sleep=sleep) as locks:
+            run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
+            return run.under_locks(
+                forced=forced,
+                started=started,
+                client_factory=client_factory,
+                clock=clock,
+                ahead=ahead,
+            )
+
+
+def _refreshed_meanwhile(
+    settings: Settings,
+    state_dir: str,
+    source: Store,
+    when: float,
+    sleep: Callable[[float], None],
+) -> Credentials | None:
+    """The token, when the file holds one that is fresh at WHEN and nothing waits to be
+    recovered into it; None sends the caller on to the vendor's locks and the full read."""
+    remembered = state.load(state_dir, settings.credentials)
+    if remembered.pending_recovery is not None:
+        return None
+    try:
+        _, _, creds = store.read_parsed(settings.profile, settings.credentials, sleep, source)
+    except WrapError:
+        return None
+    threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
+    if policy.token_state(creds.expires_at, when, threshold) != policy.FRESH:
+        return None
+    redact.add(creds.access_token, creds.refresh_token)
+    return creds
 
 
 @contextlib.contextmanager
@@ -121,26 +146,54 @@ def refresh_locks(
 ) -> Iterator[vendors.Locks]:
     """wrap's lock on the file, then the refresh lock of the vendor's CLI (its write lock is
     the caller's to take around each write). Also what the fleet holds while it pulls."""
+    with (
+        wrap_lock(settings, state_dir, on_wait=on_wait, clock=clock, sleep=sleep),
+        vendor_locks(settings, state_dir, env, clock=clock, sleep=sleep) as locks,
+    ):
+        yield locks
+
+
+def wrap_lock(
+    settings: Settings,
+    state_dir: str,
+    *,
+    on_wait: Callable[[], None] | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> contextlib.AbstractContextManager[bool]:
+    """wrap's own lock on the file (launcher/lock.py): whether another process held it first."""
     path = settings.credentials
-    with lock.locked(
+    return lock.locked(
         path,
         timeout=settings.lock_timeout,
         fallback=os.path.join(state_dir, "locks", key(state_dir, path) + ".lock"),
         on_wait=on_wait,
         clock=clock,
         sleep=sleep,
-    ):
-        locks = vendors.locks_for(
-            settings.profile.vendor_lock,
-            path,
-            env,
-            timeout=settings.lock_timeout,
-            record_dir=os.path.join(state_dir, "locks"),
-            clock=clock,
-            sleep=sleep,
-        )
-        with locks.refresh():
-            yield locks
+    )
+
+
+@contextlib.contextmanager
+def vendor_locks(
+    settings: Settings,
+    state_dir: str,
+    env: Mapping[str, str],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> Iterator[vendors.Locks]:
+    """The refresh lock of the vendor's CLI, taken under wrap's own."""
+    locks = vendors.locks_for(
+        settings.profile.vendor_lock,
+        settings.credentials,
+        env,
+        timeout=settings.lock_timeout,
+        record_dir=os.path.join(state_dir, "locks"),
+        clock=clock,
+        sleep=sleep,
+    )
+    with locks.refresh():
+        yield locks
 
 
 class _Run:

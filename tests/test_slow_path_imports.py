@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import BIN, Home
+from conftest import BIN, Home, digest
 from token_server import TokenServer
 
 
@@ -103,3 +103,66 @@ def test_importing_the_refresh_module_leaves_httpx_whole_and_click_unimported() 
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split("\n")
     assert out[:3] == ["[]", "True", "False True"]
+
+
+def test_a_launch_that_waits_and_finds_the_token_refreshed_takes_no_vendor_lock(
+    home: Home, server: TokenServer
+) -> None:
+    # Claude's own refresh lock is held (a live claude refreshing, as far as wrap can tell):
+    # a launch that had to go on to it would wait out WRAP_LOCK_TIMEOUT and say so.
+    home.write_claude(time.time() + 60)
+    lock_file = home.claude_dir / ".credentials.json.wrap.lock"
+    env = home.env(WRAP_TOKEN_URL=server.url, WRAP_THRESHOLD="1h", WRAP_LOCK_TIMEOUT="2")
+    with open(lock_file, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another wrap is refreshing
+        proc = subprocess.Popen(
+            [str(BIN / "wrap-claude")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not _holds_open(proc.pid, lock_file):
+            assert proc.poll() is None
+            assert time.monotonic() < deadline, "wrap never reached the lock"
+            time.sleep(0.01)
+        home.write_claude(time.time() + 8 * 3600, access="new-access", refresh="new-refresh")
+        (home.claude_dir / ".oauth_refresh.lock").mkdir()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err == ""
+    assert server.refresh_requests == 0
+    [report] = home.reports()
+    assert report["token_digest"] == digest("new-access")
+
+
+def test_a_launch_that_waits_and_finds_the_token_still_due_takes_the_vendor_lock(
+    home: Home, server: TokenServer
+) -> None:
+    # The other side of the shortcut: still expiring after the wait, so this launch must go
+    # on to Claude's lock (held here) before it may decide to send.
+    home.write_claude(time.time() + 60)
+    lock_file = home.claude_dir / ".credentials.json.wrap.lock"
+    env = home.env(WRAP_TOKEN_URL=server.url, WRAP_THRESHOLD="1h", WRAP_LOCK_TIMEOUT="2")
+    with open(lock_file, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen(
+            [str(BIN / "wrap-claude")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not _holds_open(proc.pid, lock_file):
+            assert proc.poll() is None
+            assert time.monotonic() < deadline, "wrap never reached the lock"
+            time.sleep(0.01)
+        (home.claude_dir / ".oauth_refresh.lock").mkdir()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Claude Code's own lock" in err
+    assert server.refresh_requests == 0
