@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import time
-from typing import TYPE_CHECKING
 
 from launcher import (
     credentials,
@@ -24,8 +23,8 @@ from launcher import (
     vendors,
 )
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
-from launcher.vendors import request
 
+TYPE_CHECKING = False  # typing itself costs ~2 ms of import, paid by every launch that waits
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
@@ -562,6 +561,7 @@ def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -
     """The profile's endpoint for this file: a variant's URL unless one was set explicitly,
     {field} placeholders filled from the file, and the client registration file if any."""
     from launcher import refresh as grant
+    from launcher.vendors import request  # platform and string: only once sending is decided
 
     base = settings.profile
     url = profile.token_url if settings.token_url == base.token_url else settings.token_url
