@@ -34,13 +34,15 @@ def locked(
     timeout: float,
     fallback: str,
     on_wait: Callable[[], None] | None = None,
+    settled: Callable[[], bool] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[bool]:
     """Hold the cross-process lock that lives beside PATH (or at FALLBACK, where that directory
     cannot be written: a read-only credentials directory must not stop the refresh attempt,
     since the recovery file still saves a rotated token). Yields whether another process held
-    it first (it may have refreshed the token meanwhile).
+    it first (it may have refreshed the token meanwhile). SETTLED is asked at each poll while
+    another process holds it: True ends the wait without the lock, by raising Unneeded.
 
     fcntl.flock rather than a lock library or an exclusive-create file: the kernel drops the lock
     when its holder dies, however it dies, so a dead process never leaves a stale lock to reclaim.
@@ -76,6 +78,8 @@ def locked(
                 break
             except BlockingIOError:
                 contended = True
+                if settled is not None and settled():
+                    raise Unneeded from None
                 waited = clock() - start
                 if waited >= timeout:
                     raise LockTimeout(
@@ -93,3 +97,7 @@ def locked(
 
 class LockTimeout(WriteError):
     """Another process held the lock past the bound."""
+
+
+class Unneeded(Exception):
+    """The caller's `settled` said so while waiting: what it waited for happened elsewhere."""

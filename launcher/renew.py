@@ -89,7 +89,24 @@ def renew(
     def waiting() -> None:
         log.info(f"waiting for another process to finish refreshing {path}")
 
-    with wrap_lock(settings, state_dir, on_wait=waiting, clock=clock, sleep=sleep) as waited:
+    watch = None if forced else _Watch(settings, state_dir, source, lambda: now() + ahead, sleep)
+    with contextlib.ExitStack() as held:
+        try:
+            waited = held.enter_context(
+                wrap_lock(
+                    settings,
+                    state_dir,
+                    on_wait=waiting,
+                    settled=watch.settled if watch else None,
+                    clock=clock,
+                    sleep=sleep,
+                )
+            )
+        except lock.Unneeded:
+            assert watch is not None
+            assert watch.creds is not None
+            log.debug(f"{path} was refreshed by another process meanwhile")
+            return watch.creds
         if waited and not forced:
             # The wrap that held the lock most likely refreshed the token: seeing that needs no
             # vendor lock (the hot path reads without any), and a crowd of launches behind one
@@ -108,6 +125,52 @@ def renew(
                 clock=clock,
                 ahead=ahead,
             )
+
+
+class _Watch:
+    """While another process holds wrap's lock: whether the token it was refreshing is on disk.
+
+    The hot path launches on a fresh token read without any lock, and so may a launch that
+    waits: the whole crowd behind one refresh leaves as soon as it lands, instead of passing
+    through the lock one by one. Between polls only the credentials file and the state file
+    are stat()ed; they are read again when either changed (the refresher writes the token,
+    then the lifetime that makes it fresh under the lifetime rule).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        state_dir: str,
+        source: Store,
+        when: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.source = source
+        self.when = when
+        self.sleep = sleep
+        self.paths = (settings.credentials, state.state_path(state_dir, settings.credentials))
+        self.seen: tuple[tuple[int, int, int] | None, ...] | None = None
+        self.creds: Credentials | None = None
+
+    def settled(self) -> bool:
+        now = tuple(_stat(p) for p in self.paths)
+        if now == self.seen:
+            return False
+        self.seen = now
+        self.creds = _refreshed_meanwhile(
+            self.settings, self.state_dir, self.source, self.when(), self.sleep
+        )
+        return self.creds is not None
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _refreshed_meanwhile(
@@ -157,6 +220,7 @@ def wrap_lock(
     state_dir: str,
     *,
     on_wait: Callable[[], None] | None,
+    settled: Callable[[], bool] | None = None,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> contextlib.AbstractContextManager[bool]:
@@ -167,6 +231,7 @@ def wrap_lock(
         timeout=settings.lock_timeout,
         fallback=os.path.join(state_dir, "locks", key(state_dir, path) + ".lock"),
         on_wait=on_wait,
+        settled=settled,
         clock=clock,
         sleep=sleep,
     )

@@ -5,11 +5,15 @@ server, how many launches failed, and the wall time.
 The server rotates refresh tokens and rejects a reused one (revoking the family), so anything
 but exactly one request means launches raced each other.
 
-Usage: python scripts/stress_concurrency.py [N]      (default 50)
+Each launch's CPU time and peak RSS come from wait4 (the RSS covers wrap and the program it
+exec'd); the machine's load is printed before and after.
+
+Usage: python scripts/stress_concurrency.py [N] [--rounds R] [--baseline DIR]   (N: 50)
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -81,7 +85,8 @@ def unexpected(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip() and not WAITING.match(line)]
 
 
-def run_stress(n: int, tmp: Path) -> Result:
+def run_stress(n: int, tmp: Path, source: str | None = None) -> Result:
+    """N launches at once; SOURCE: a directory whose `launcher` package they run instead."""
     result = Result()
     home = tmp / "home"
     (home / ".claude").mkdir(parents=True, mode=0o700)
@@ -117,6 +122,8 @@ def run_stress(n: int, tmp: Path) -> Result:
             "WRAP_TOKEN_URL": server.url,
             "XDG_STATE_HOME": str(tmp / "state"),
         }
+        if source is not None:
+            env["PYTHONPATH"] = source
         start = time.perf_counter()
         launches = launch_measured(n, env)
         result.wall = time.perf_counter() - start
@@ -150,28 +157,58 @@ def loadavg() -> str:
 
 
 def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=50, help="launches at once (50)")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run, interleaved, the `launcher` package in DIR (another revision: "
+        "git archive REV launcher | tar -x -C DIR) and print the ratio",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each (medians)")
+    args = parser.parse_args()
+    n = args.n
+    variants: dict[str, str | None] = {"this tree": None}
+    if args.baseline:
+        variants["baseline"] = os.path.abspath(args.baseline)
     print(f"load before:          {loadavg()}  ({os.cpu_count()} CPUs)")
-    with tempfile.TemporaryDirectory() as tmp:
-        r = run_stress(n, Path(tmp))
-    print(f"processes:            {n}")
-    print(f"refresh requests:     {r.requests}  (want 1)")
-    print(f"launched:             {r.launched}")
-    print(f"saw the new token:    {r.saw_new_token}")
-    print(f"failures:             {len(r.failures)}")
+    results: dict[str, list[Result]] = {name: [] for name in variants}
+    for i in range(args.rounds):
+        # Alternate which goes first: whatever else loads the machine hits both alike.
+        order = list(variants) if i % 2 == 0 else list(reversed(variants))
+        for name in order:
+            with tempfile.TemporaryDirectory() as tmp:
+                results[name].append(run_stress(n, Path(tmp), variants[name]))
+    ok = True
+    for name, runs in results.items():
+        print(f"== {name} ({len(runs)} runs of {n} processes)")
+        for r in runs:
+            ok = ok and report(r, n)
+        if len(runs) > 1:
+            print(f"median wall time:     {statistics.median(r.wall for r in runs):.2f} s")
+    print(f"load after:           {loadavg()}")
+    if args.baseline:
+        mine, base = (statistics.median(r.wall for r in results[k]) for k in variants)
+        print(f"wall time ratio this tree / baseline: {mine / base:.2f}")
+    return 0 if ok else 1
+
+
+def report(r: Result, n: int) -> bool:
+    """Print one run; whether it was right (one request, no failure, all on the new token)."""
+    print(
+        f"requests {r.requests} (want 1), launched {r.launched}, saw the new token "
+        f"{r.saw_new_token}, failures {len(r.failures)}, file holds the newest refresh token: "
+        f"{r.file_ok}"
+    )
     for f in r.failures[:5]:
         print(f"  {f}")
-    print(f"file holds newest refresh token: {r.file_ok}")
-    print(f"wall time:            {r.wall:.2f} s")
     cpu = sorted(r.cpu)
     print(
-        f"CPU per launch:       median {statistics.median(cpu) * 1000:.0f} ms, "
-        f"max {cpu[-1] * 1000:.0f} ms, total {sum(cpu):.2f} s (wrap and the program it exec'd)"
+        f"wall {r.wall:.2f} s; CPU per launch median {statistics.median(cpu) * 1000:.0f} ms, "
+        f"max {cpu[-1] * 1000:.0f} ms, total {sum(cpu):.2f} s (wrap and the program it "
+        f"exec'd); peak RSS {r.peak_rss_kib / 1024:.1f} MiB (largest launch)"
     )
-    print(f"peak RSS:             {r.peak_rss_kib / 1024:.1f} MiB (largest launch)")
-    print(f"load after:           {loadavg()}")
-    ok = r.requests == 1 and not r.failures and r.saw_new_token == n and r.file_ok
-    return 0 if ok else 1
+    return r.requests == 1 and not r.failures and r.saw_new_token == n and r.file_ok
 
 
 if __name__ == "__main__":
