@@ -14,11 +14,15 @@ sent exactly one request and left the newest refresh token in its file, or the s
 The machine's load (/proc/loadavg) is printed before and after: on a shared machine the
 figures mean little without it.
 
-Usage: python scripts/bench_refresh.py [N]      (default 40)
+With --baseline DIR, d) is wrap-claude running the `launcher` package of DIR (another revision),
+for a before/after in the same invocation.
+
+Usage: python scripts/bench_refresh.py [N] [--baseline DIR]      (N: 40)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -132,7 +136,16 @@ def loadavg() -> str:
 
 
 def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=40, help="runs of each (40)")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run, interleaved, wrap-claude on the `launcher` package in DIR (another "
+        "revision: git archive REV launcher | tar -x -C DIR)",
+    )
+    args = parser.parse_args()
+    n = args.n
     python = sys.executable
     wrap_claude = shutil.which("wrap-claude", path=os.path.dirname(python))
     if wrap_claude is None:
@@ -147,10 +160,14 @@ def main() -> int:
             "b) stdlib refresh": "b",
             "c) stdlib refresh + CA store": "c",
         }
+        if args.baseline:
+            names["d) wrap-claude, baseline tree"] = "d"
         commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         for name, short in names.items():
             env = {**make_home(root, short), "WRAP_TOKEN_URL": server.url}
-            if short == "a":
+            if short in ("a", "d"):
+                if short == "d":
+                    env["PYTHONPATH"] = os.path.abspath(args.baseline)
                 commands[name] = ([wrap_claude], env)
             else:
                 mode = "ca" if short == "c" else "plain"
@@ -194,9 +211,12 @@ def main() -> int:
             f"{name:30s} median {wall[name] * 1000:7.1f} ms  cpu {cpu * 1000:6.1f} ms  "
             f"peak RSS {peak:5.1f} MiB  (n={n})"
         )
-    a, b, c = (wall[k] for k in names)
+    a, b, c = (wall[k] for k in list(names)[:3])
     print(f"ratio a/b: {a / b:.2f}  (target <= 1.5)")
     print(f"ratio a/c: {a / c:.2f}")
+    if args.baseline:
+        d = wall["d) wrap-claude, baseline tree"]
+        print(f"ratio d/b: {d / b:.2f} (the baseline tree), a/d: {a / d:.2f}")
     return 0
 
 
