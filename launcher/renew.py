@@ -108,10 +108,10 @@ def renew(
             log.debug(f"{path} was refreshed by another process meanwhile")
             return watch.creds
         if waited and not forced:
-            # The wrap that held the lock most likely refreshed the token: seeing that needs no
-            # vendor lock (the hot path reads without any), and a crowd of launches behind one
-            # refresh then pass wrap's lock one read each. A decision to send is still made
-            # only in under_locks, from a read under every lock.
+            # The wrap that held the lock most likely refreshed the token, in writes the watch
+            # may not have polled yet: seeing that needs no vendor lock (the hot path reads
+            # without any). A decision to send is still made only in under_locks, from a read
+            # under every lock.
             fresh = _refreshed_meanwhile(settings, state_dir, source, now() + ahead, sleep)
             if fresh is not None:
                 log.debug(f"{path} was refreshed by another process meanwhile")
