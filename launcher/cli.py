@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from launcher import config, exitcodes, gate, redact, report
+from launcher import actions, config, exitcodes, redact
 from launcher.errors import Terminated, UsageError, WrapError
 from launcher.log import Log
 
@@ -426,120 +426,21 @@ def _fleet_exit(opts: dict[str, Any], run: Any) -> None:
 
 
 def _log(opts: dict[str, Any]) -> Log:
-    verbosity = -1 if opts["quiet"] else 1 if opts["verbose"] else 0
-    if not verbosity and os.environ.get("WRAP_LOG", "").lower() == "debug":
-        verbosity = 1
-    return Log(verbosity)
-
-
-def _act(opts: dict[str, Any], program: str | None, args: list[str]) -> int:
-    env = os.environ
-    log = _log(opts)
-    try:
-        return _gate_or_check(opts, program, args, env, log)
-    except (Exception, KeyboardInterrupt) as e:
-        # The gate path fails open: PROGRAM still runs, ungated. Reports say "invalid".
-        if program is not None and not opts["check_only"] and not opts["force_refresh"]:
-            return gate.ungated(program, args, env=env, log=log, error=e)
-        return _internal_error(e, env, log, _failure_code(opts))
-
-
-def _failure_code(opts: dict[str, Any]) -> int:
-    # Never 1 (CI reads it as "expiring") nor 0: --check-only cannot tell, a refresh did not happen.
-    return exitcodes.NO_CREDENTIALS if opts["check_only"] else exitcodes.REFRESH_FAILED
-
-
-def _internal_error(error: BaseException, env: Any, log: Log, code: int) -> int:
-    """One line and CODE for a failure nobody foresaw; the traceback goes to a crash report."""
-    if isinstance(error, KeyboardInterrupt):
-        log.warn("interrupted")
-        return 128 + 2  # the shell's code for SIGINT
-    from launcher import crash
-
-    log.warn(crash.describe(error, crash.report(config.state_dir(env), error)))
-    return code
-
-
-def _gate_or_check(
-    opts: dict[str, Any], program: str | None, args: list[str], env: Any, log: Log
-) -> int:
-    try:
-        settings = config.resolve(_flags(opts), env, program=program)
-        if opts["check_only"]:
-            return _check(settings, env, as_json=opts["as_json"])
-        if opts["force_refresh"]:
-            code = _force_refresh(settings, env, log, quiet=program is not None)
-            if code != exitcodes.REFRESHED or program is None:
-                return code
-        elif program is None:
-            click.echo(click.get_current_context().get_help(), err=True)
-            log.warn("no program given: wrap [OPTIONS] PROGRAM [ARGS]..., or --check-only")
-            return exitcodes.USAGE
-    except WrapError as e:
-        log.warn(str(e))
-        return e.exit_code
-    assert program is not None
-    return gate.launch(settings, program, args, env=env, log=log)
+    return actions.log_for(opts)
 
 
 def _flags(opts: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "profile",
-        "credentials",
-        "threshold",
-        "token_url",
-        "client_id",
-        "strict",
-        "refresh_timeout",
-        "no_browser",
-        "login_warning",
+    return actions.flags(opts)
+
+
+def _act(opts: dict[str, Any], program: str | None, args: list[str]) -> int:
+    return actions.act(
+        opts, program, args, show_help=lambda: click.get_current_context().get_help()
     )
-    flags = {k: opts[k] for k in keys}
-    flags["verbosity"] = 1 if opts["verbose"] else 0
-    return flags
-
-
-def _check(settings: config.Settings, env: Any, *, as_json: bool) -> int:
-    from launcher import accounts, custom
-
-    aliases = custom.aliases(config.load_config(env)[1], env)
-    account = accounts.Account(
-        settings.profile,
-        settings.credentials,
-        aliases.get(os.path.realpath(settings.credentials))
-        or accounts.alias_from_name(settings.credentials),
-    )
-
-    def name(doc: dict[str, Any] | None) -> str:
-        return accounts.display_name(account, doc, env)
-
-    obj, problem = report.describe(settings, config.state_dir(env), time.time(), name)
-    if as_json:
-        click.echo(json.dumps(obj))
-    else:
-        click.echo(report.summary_line(obj, settings.threshold))
-        if problem:
-            click.echo(f"wrap: {redact.text(problem)}", err=True)
-    return report.exit_code(obj, settings.threshold)
 
 
 def _force_refresh(settings: config.Settings, env: Any, log: Log, *, quiet: bool) -> int:
-    from launcher.renew import renew
-
-    try:
-        creds = renew(settings, config.state_dir(env), now=time.time, log=log, forced=True)
-    except WrapError as e:
-        if isinstance(e, UsageError):
-            raise
-        log.warn(f"could not refresh the token in {settings.credentials}: {e}")
-        return e.exit_code
-    when = report.iso(creds.expires_at) or "no expiry"
-    message = f"refreshed {settings.credentials} (expires {when})"
-    if quiet:
-        log.info(message)
-    else:
-        click.echo(message)
-    return exitcodes.REFRESHED
+    return actions.force_refresh(settings, env, log, quiet=quiet)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -553,5 +454,5 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + e.signum
     except Exception as e:
         # status, refresh, login: a bug there is one line and exit 5, never a traceback.
-        return _internal_error(e, os.environ, Log(), exitcodes.REFRESH_FAILED)
+        return actions.internal_error(e, os.environ, Log(), exitcodes.REFRESH_FAILED)
     return 0

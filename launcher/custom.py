@@ -14,13 +14,14 @@ body = "form"                     # json | form
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from launcher import profiles
 from launcher.errors import UsageError
 
+TYPE_CHECKING = False  # typing costs ~2 ms on the --check-only path
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
     from launcher.profiles import Profile
 

@@ -22,6 +22,7 @@ from launcher.log import Log
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
 
     from launcher.config import Settings
     from launcher.stores import Store
@@ -216,6 +217,22 @@ def launch(
             return exitcodes.REFRESH_FAILED
         log.warn(f"{why}; launching {name} anyway")
     return run(path, program, args, log, name=name)
+
+
+def launch_program(
+    flags: Mapping[str, Any], program: str, args: Sequence[str], *, env: Mapping[str, str], log: Log
+) -> int:
+    """`wrap [OPTIONS] PROGRAM [ARGS]...`: the settings, then launch(); a usage error is one line
+    and its code, anything unforeseen launches PROGRAM ungated."""
+    try:
+        try:
+            settings = config.resolve(flags, env, program=program)
+        except WrapError as e:
+            log.warn(str(e))
+            return e.exit_code
+        return launch(settings, program, args, env=env, log=log)
+    except (Exception, KeyboardInterrupt) as e:
+        return ungated(program, args, env=env, log=log, error=e)
 
 
 def run(path: str, program: str, args: Sequence[str], log: Log, *, name: str) -> int:

@@ -11,17 +11,32 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 import threading
 import zlib
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from launcher.errors import UsageError
 from launcher.urls import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+# httpx's package imports its own command-line client, httpx._main, which imports click and
+# pygments (then gives up when rich is missing): about 10 ms of every refresh for a CLI wrap
+# never runs. httpx falls back to a stub on ImportError (its documented state without
+# `httpx[cli]`), and a None entry in sys.modules makes an import raise exactly that (the
+# import system's way to block a module). The entry goes once httpx is in: nothing else in
+# the process is kept from importing it. tests/test_slow_path_imports.py checks the effect.
+_HTTPX_CLI = "httpx._main"
+_block = "httpx" not in sys.modules and _HTTPX_CLI not in sys.modules
+if _block:
+    sys.modules[_HTTPX_CLI] = None  # type: ignore[assignment]
+try:
+    import httpx as httpx  # re-exported: launcher.refresh imports it from here, after the block
+finally:
+    if _block:
+        del sys.modules[_HTTPX_CLI]
 
 # A token answer is a few KiB; anything past this is not one.
 MAX_BODY = 1 << 20

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import sys
 
-from launcher import redact
-
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
 if TYPE_CHECKING:
     from typing import TextIO
@@ -34,5 +32,8 @@ class Log:
 
     def _emit(self, message: str) -> None:
         # Every line: a server's text may quote a token or carry terminal escape sequences.
+        # Imported here: a fresh launch says nothing and need not load it.
+        from launcher import redact
+
         self.stream.write(f"wrap: {redact.text(message)}\n")
         self.stream.flush()

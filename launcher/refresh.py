@@ -12,10 +12,9 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from launcher import http, redact, urls
 from launcher.errors import RefreshError, UsageError
+from launcher.http import httpx  # through launcher.http, which keeps httpx's CLI unimported
 from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
 
 if TYPE_CHECKING:

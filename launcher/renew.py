@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import time
-from typing import TYPE_CHECKING
 
 from launcher import (
     credentials,
@@ -24,8 +23,8 @@ from launcher import (
     vendors,
 )
 from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
-from launcher.vendors import request
 
+TYPE_CHECKING = False  # typing itself costs ~2 ms of import, paid by every launch that waits
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
@@ -72,41 +71,129 @@ def renew(
         )
     path = settings.credentials
     profile = settings.profile
+    env = os.environ if env is None else env
     if settings.refresh_via == "cli":
         from launcher import delegate
 
-        return delegate.refresh_via_cli(
-            settings, env=os.environ if env is None else env, now=now, log=log
-        )
+        return delegate.refresh_via_cli(settings, env=env, now=now, log=log)
     if "{" not in settings.token_url:
         # A configuration error: before any lock, request or import of the HTTP client.
         urls.check_url(settings.token_url)
     started = now()
     # Where the document lives (a file, the Keychain, the keyring); locks and state stay keyed
     # by the account's file path whatever the store.
-    source = stores.for_settings(settings, os.environ if env is None else env)
+    source = stores.for_settings(settings, env)
     if not forced:
         _check_suspended(state.load(state_dir, path), source, profile.login_hint)
 
     def waiting() -> None:
         log.info(f"waiting for another process to finish refreshing {path}")
 
-    with refresh_locks(
-        settings,
-        state_dir,
-        os.environ if env is None else env,
-        on_wait=waiting,
-        clock=clock,
-        sleep=sleep,
-    ) as locks:
-        run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
-        return run.under_locks(
-            forced=forced,
-            started=started,
-            client_factory=client_factory,
-            clock=clock,
-            ahead=ahead,
+    watch = None if forced else _Watch(settings, state_dir, source, lambda: now() + ahead, sleep)
+    with contextlib.ExitStack() as held:
+        try:
+            waited = held.enter_context(
+                wrap_lock(
+                    settings,
+                    state_dir,
+                    on_wait=waiting,
+                    settled=watch.settled if watch else None,
+                    clock=clock,
+                    sleep=sleep,
+                )
+            )
+        except lock.Unneeded:
+            assert watch is not None
+            assert watch.creds is not None
+            log.debug(f"{path} was refreshed by another process meanwhile")
+            return watch.creds
+        if waited and not forced:
+            # The wrap that held the lock most likely refreshed the token, in writes the watch
+            # may not have polled yet: seeing that needs no vendor lock (the hot path reads
+            # without any). A decision to send is still made only in under_locks, from a read
+            # under every lock.
+            fresh = _refreshed_meanwhile(settings, state_dir, source, now() + ahead, sleep)
+            if fresh is not None:
+                log.debug(f"{path} was refreshed by another process meanwhile")
+                return fresh
+        with vendor_locks(settings, state_dir, env, clock=clock, sleep=sleep) as locks:
+            run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
+            return run.under_locks(
+                forced=forced,
+                started=started,
+                client_factory=client_factory,
+                clock=clock,
+                ahead=ahead,
+            )
+
+
+class _Watch:
+    """While another process holds wrap's lock: whether the token it was refreshing is on disk.
+
+    The hot path launches on a fresh token read without any lock, and so may a launch that
+    waits: the whole crowd behind one refresh leaves as soon as it lands, instead of passing
+    through the lock one by one. Between polls only the credentials file and the state file
+    are stat()ed; they are read again when either changed (the refresher writes the token,
+    then the lifetime that makes it fresh under the lifetime rule).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        state_dir: str,
+        source: Store,
+        when: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.source = source
+        self.when = when
+        self.sleep = sleep
+        self.paths = (settings.credentials, state.state_path(state_dir, settings.credentials))
+        self.seen: tuple[tuple[int, int, int] | None, ...] | None = None
+        self.creds: Credentials | None = None
+
+    def settled(self) -> bool:
+        now = tuple(_stat(p) for p in self.paths)
+        if now == self.seen:
+            return False
+        self.seen = now
+        self.creds = _refreshed_meanwhile(
+            self.settings, self.state_dir, self.source, self.when(), self.sleep
         )
+        return self.creds is not None
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _refreshed_meanwhile(
+    settings: Settings,
+    state_dir: str,
+    source: Store,
+    when: float,
+    sleep: Callable[[float], None],
+) -> Credentials | None:
+    """The token, when the file holds one that is fresh at WHEN and nothing waits to be
+    recovered into it; None sends the caller on to the vendor's locks and the full read."""
+    remembered = state.load(state_dir, settings.credentials)
+    if remembered.pending_recovery is not None:
+        return None
+    try:
+        _, _, creds = store.read_parsed(settings.profile, settings.credentials, sleep, source)
+    except WrapError:
+        return None
+    threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
+    if policy.token_state(creds.expires_at, when, threshold) != policy.FRESH:
+        return None
+    redact.add(creds.access_token, creds.refresh_token)
+    return creds
 
 
 @contextlib.contextmanager
@@ -121,26 +208,56 @@ def refresh_locks(
 ) -> Iterator[vendors.Locks]:
     """wrap's lock on the file, then the refresh lock of the vendor's CLI (its write lock is
     the caller's to take around each write). Also what the fleet holds while it pulls."""
+    with (
+        wrap_lock(settings, state_dir, on_wait=on_wait, clock=clock, sleep=sleep),
+        vendor_locks(settings, state_dir, env, clock=clock, sleep=sleep) as locks,
+    ):
+        yield locks
+
+
+def wrap_lock(
+    settings: Settings,
+    state_dir: str,
+    *,
+    on_wait: Callable[[], None] | None,
+    settled: Callable[[], bool] | None = None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> contextlib.AbstractContextManager[bool]:
+    """wrap's own lock on the file (launcher/lock.py): whether another process held it first."""
     path = settings.credentials
-    with lock.locked(
+    return lock.locked(
         path,
         timeout=settings.lock_timeout,
         fallback=os.path.join(state_dir, "locks", key(state_dir, path) + ".lock"),
         on_wait=on_wait,
+        settled=settled,
         clock=clock,
         sleep=sleep,
-    ):
-        locks = vendors.locks_for(
-            settings.profile.vendor_lock,
-            path,
-            env,
-            timeout=settings.lock_timeout,
-            record_dir=os.path.join(state_dir, "locks"),
-            clock=clock,
-            sleep=sleep,
-        )
-        with locks.refresh():
-            yield locks
+    )
+
+
+@contextlib.contextmanager
+def vendor_locks(
+    settings: Settings,
+    state_dir: str,
+    env: Mapping[str, str],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> Iterator[vendors.Locks]:
+    """The refresh lock of the vendor's CLI, taken under wrap's own."""
+    locks = vendors.locks_for(
+        settings.profile.vendor_lock,
+        settings.credentials,
+        env,
+        timeout=settings.lock_timeout,
+        record_dir=os.path.join(state_dir, "locks"),
+        clock=clock,
+        sleep=sleep,
+    )
+    with locks.refresh():
+        yield locks
 
 
 class _Run:
@@ -509,6 +626,7 @@ def endpoint_for(settings: Settings, profile: Profile, doc: dict[str, object]) -
     """The profile's endpoint for this file: a variant's URL unless one was set explicitly,
     {field} placeholders filled from the file, and the client registration file if any."""
     from launcher import refresh as grant
+    from launcher.vendors import request  # platform and string: only once sending is decided
 
     base = settings.profile
     url = profile.token_url if settings.token_url == base.token_url else settings.token_url

@@ -82,10 +82,10 @@ def _folder(state_dir: str) -> str:
 def key(cred_path: str, *, resolved: bool = False) -> str:
     """A short name for a credentials file in wrap's own directories: its base name, for people
     reading the directory, and a hash of its resolved path, so that any path length fits."""
-    import hashlib
+    from launcher.digest import sha256_hex
 
     real = cred_path if resolved else os.path.realpath(cred_path)
-    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    digest = sha256_hex(real.encode("utf-8", "surrogateescape"))[:16]
     name = os.path.basename(real)
     # Most names need no replacing, and checking that in C rather than a character at a time
     # was most of what a key cost status per account.
@@ -98,9 +98,9 @@ def key(cred_path: str, *, resolved: bool = False) -> str:
 
 def token_digest(token: str) -> str:
     """A fingerprint of a token for wrap's state: tells two tokens apart, never reveals one."""
-    import hashlib
+    from launcher.digest import sha256_hex
 
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return sha256_hex(token.encode("utf-8", "surrogatepass"))[:16]
 
 
 def listing(state_dir: str) -> frozenset[str] | None:

@@ -56,9 +56,9 @@ class Store:
             data = self.read()
         except CredentialsError:
             return None
-        import hashlib
+        from launcher.digest import sha256_hex
 
-        return f"{self.kind}:{hashlib.sha256(data).hexdigest()[:16]}"
+        return f"{self.kind}:{sha256_hex(data)[:16]}"
 
 
 class Fallback(Store):

@@ -1,0 +1,170 @@
+"""The `wrap` console script: plain launches and --check-only without loading click.
+
+`wrap PROGRAM ...` runs before every launch of an aliased CLI (gemini, codex, qwen), and
+`wrap --check-only` before every CI job: click's import alone would cost them more than the whole
+gate. This reader accepts only the plain forms of the top-level options; anything else (help,
+--version, a subcommand, --refresh-token, a malformed or unknown option, no program) goes to
+click (launcher/cli.py), which parses it again from the start, so errors and help read the same.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from launcher.log import Log
+
+# The top-level options that take a value, as launcher/cli.py declares them.
+VALUE_OPTIONS = {
+    "--profile": "profile",
+    "--credentials": "credentials",
+    "--threshold": "threshold",
+    "--token-url": "token_url",
+    "--client-id": "client_id",
+    "--refresh-timeout": "refresh_timeout",
+    "--login-warning": "login_warning",
+}
+# The flags this reader handles; --refresh-token is left to click (it is not a launch's path).
+FLAGS = {
+    "--strict": "strict",
+    "--no-browser": "no_browser",
+    "--check-only": "check_only",
+    "--json": "as_json",
+    "-q": "quiet",
+    "--quiet": "quiet",
+    "-v": "verbose",
+    "--verbose": "verbose",
+}
+# The settings flags shared by every command (the contract's precedence: flag, env, config).
+SETTINGS_KEYS = (
+    "profile",
+    "credentials",
+    "threshold",
+    "token_url",
+    "client_id",
+    "strict",
+    "refresh_timeout",
+    "no_browser",
+    "login_warning",
+)
+# `wrap NAME` with one of these runs the subcommand: click's business (tests/test_main.py keeps
+# this list equal to launcher/cli.py's).
+SUBCOMMANDS = frozenset({"daemon", "fleet", "keepalive", "login", "refresh", "run", "status"})
+
+
+def parse(argv: Sequence[str]) -> tuple[dict[str, Any], str | None, list[str]] | None:
+    """(options as click would give them, PROGRAM, ARGS), or None when click must read ARGV."""
+    opts: dict[str, Any] = dict.fromkeys(VALUE_OPTIONS.values())
+    opts.update(strict=None, no_browser=None, check_only=False, force_refresh=False)
+    opts.update(as_json=False, quiet=False, verbose=False)
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        name, eq, value = arg.partition("=")
+        if name in VALUE_OPTIONS:
+            if not eq:
+                i += 1
+                if i == len(argv):
+                    return None
+                value = argv[i]
+            # An empty value or one that looks like an option: let click say what it makes of it.
+            if not value or value.startswith("-"):
+                return None
+            opts[VALUE_OPTIONS[name]] = value
+        elif arg in FLAGS:
+            opts[FLAGS[arg]] = True
+        else:
+            return None
+        i += 1
+    else:
+        # No PROGRAM: only --check-only has something to do without one.
+        return (opts, None, []) if opts["check_only"] else None
+    if i == len(argv):
+        return (opts, None, []) if opts["check_only"] else None
+    program = argv[i]
+    if program in SUBCOMMANDS and argv[i - 1 : i] != ["--"]:
+        return None
+    return opts, program, list(argv[i + 1 :])
+
+
+def flags(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings part of the options, as config.resolve takes them."""
+    out = {k: opts[k] for k in SETTINGS_KEYS}
+    out["verbosity"] = 1 if opts["verbose"] else 0
+    return out
+
+
+def log_for(opts: Mapping[str, Any]) -> Log:
+    import os
+
+    from launcher.log import Log
+
+    verbosity = -1 if opts["quiet"] else 1 if opts["verbose"] else 0
+    if not verbosity and os.environ.get("WRAP_LOG", "").lower() == "debug":
+        verbosity = 1
+    return Log(verbosity)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parsed = parse(args)
+    except Exception:  # pragma: no cover - a bug here must not cost the launch: click reads it
+        parsed = None
+    if parsed is None:
+        from launcher import cli
+
+        return cli.main(args)
+    from launcher.errors import Terminated
+    from launcher.log import Log
+
+    opts, program, rest = parsed
+    try:
+        if program is not None and not opts["check_only"]:
+            # The launch of an aliased CLI: straight to the gate, as wrap-claude does.
+            import os
+
+            from launcher import gate
+
+            log = log_for(opts)
+            return gate.launch_program(flags(opts), program, rest, env=os.environ, log=log)
+        from launcher import actions
+
+        return actions.act(opts, program, rest)
+    except Terminated as e:
+        # SIGTERM/SIGHUP: any answer in flight was saved and the locks released on the way out.
+        Log().warn(f"stopped by signal {e.signum}")
+        return 128 + e.signum
+
+
+def entry() -> None:
+    """The console script: main(), then out without the interpreter's teardown when nothing
+    else can run after it. Tearing down every module costs ~2 ms, as much as the whole check
+    a CI job runs; a launch never gets there (it execs), --check-only would."""
+    args = sys.argv[1:]
+    code = main(args)
+    parsed = parse(args)
+    if parsed is not None and parsed[0]["check_only"]:
+        import os
+
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            # A closed or broken stdout: Python's own exit would report it as 120.
+            code = 120
+        os._exit(code)
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()
