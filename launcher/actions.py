@@ -135,6 +135,26 @@ def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -
     return report.exit_code(obj, settings.threshold)
 
 
+def status(
+    opts: Mapping[str, Any], *, as_json: bool, expiring: bool, echo: Callable[[str], None]
+) -> int:
+    """`wrap status [--json] [--expiring]`: every account, as a table or the contract's JSON."""
+    from launcher import status as accounts_status
+
+    log = log_for(opts)
+    try:
+        entries = accounts_status.collect(flags(opts), os.environ, time.time())
+    except WrapError as e:
+        log.warn(str(e))
+        return e.exit_code
+    if expiring:
+        entries = [e for e in entries if accounts_status.expiring(e)]
+    tty = sys.stdout.isatty()
+    color = tty and not os.environ.get("NO_COLOR")
+    echo(accounts_status.render(entries, as_json=as_json, expiring=expiring, tty=tty, color=color))
+    return accounts_status.expiring_exit_code(entries) if expiring else exitcodes.FRESH
+
+
 def force_refresh(
     settings: config.Settings, env: Mapping[str, str], log: Log, *, quiet: bool
 ) -> int:

@@ -189,23 +189,13 @@ def run(opts: dict[str, Any], program: str, args: tuple[str, ...]) -> None:
 @click.pass_obj
 def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
     """Every known credential file and account: state, expiry, time left, last refresh."""
-    from launcher import status
 
-    log = _log(opts)
-    try:
-        entries = status.collect(_flags(opts), os.environ, time.time())
-    except WrapError as e:
-        log.warn(str(e))
-        sys.exit(e.exit_code)
-    if expiring:
-        entries = [e for e in entries if status.expiring(e)]
-    tty = sys.stdout.isatty()
-    color = tty and not os.environ.get("NO_COLOR")
-    text = status.render(entries, as_json=as_json, expiring=expiring, tty=tty, color=color)
-    # JSON escapes every control character: no escape sequence for click to look for and strip
-    # (a pass over megabytes of output at 10,000 accounts). Names in the table may hold some.
-    click.echo(text, color=True if as_json else None)
-    sys.exit(status.expiring_exit_code(entries) if expiring else 0)
+    def echo(text: str) -> None:
+        # JSON escapes every control character: no escape sequence for click to look for and
+        # strip (a pass over megabytes at 10,000 accounts). Names in the table may hold some.
+        click.echo(text, color=True if as_json else None)
+
+    sys.exit(actions.status(opts, as_json=as_json, expiring=expiring, echo=echo))
 
 
 @wrap.command("refresh", context_settings=CONTEXT)

@@ -46,6 +46,10 @@ HEAVY = {
 }
 
 
+# The same arguments through click's reader alone.
+CLICK_ONLY = "import sys; from launcher import cli; sys.exit(cli.main())"
+
+
 def _true_bin(home: Home) -> Path:
     """A PATH entry where claude and gemini are /bin/true: no Python of their own to import."""
     where = home.root / "truebin"
@@ -117,7 +121,9 @@ def test_a_fresh_gemini_launch_imports_nothing_heavy(home: Home) -> None:
     [
         ("--help",),
         ("--version",),
-        ("status", "--json"),
+        ("status",),
+        ("status", "--json", "--bogus"),
+        ("--check-only", "status", "--json"),
         ("--check-only", "--no-such-option"),
         ("--threshold",),
         ("--refresh-token", "--check-only"),
@@ -127,6 +133,38 @@ def test_help_subcommands_and_errors_still_go_to_click(home: Home, args: tuple[s
     home.write_claude(time.time() + 30 * 86400)
     _, found = _imports(home, "wrap", *args)
     assert "click" in found
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", "--json"),
+        ("status", "--json", "--expiring"),
+        ("--threshold", "40d", "status", "--expiring", "--json"),
+    ],
+)
+def test_status_json_runs_without_click_and_says_what_click_says(
+    home: Home, args: tuple[str, ...]
+) -> None:
+    home.write_claude(time.time() + 30 * 86400)
+    fast, found = _imports(home, "wrap", *args)
+    slow = subprocess.run(
+        [str(BIN / "python"), "-c", CLICK_ONLY, *args],
+        env=home.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "click" not in found
+    assert fast.returncode == slow.returncode
+    strip = [
+        {k: v for k, v in o.items() if k != "expires_in_seconds"} for o in json.loads(slow.stdout)
+    ]
+    got = [
+        {k: v for k, v in o.items() if k != "expires_in_seconds"} for o in json.loads(fast.stdout)
+    ]
+    assert got == strip
+    assert len(fast.stdout.splitlines()) == 1  # a pipe gets one line
 
 
 def test_a_bad_option_gets_clicks_usage_error(home: Home) -> None:
@@ -213,9 +251,6 @@ def test_the_fast_reader_reads_arguments_as_click_does(
 )
 def test_the_fast_reader_declines_what_only_click_can_answer(argv: list[str]) -> None:
     assert main.parse(argv) is None
-
-
-CLICK_ONLY = "import sys; from launcher import cli; sys.exit(cli.main())"
 
 
 def test_check_only_json_is_the_same_object_through_either_reader(home: Home) -> None:
