@@ -134,7 +134,12 @@ def log_for(opts: Mapping[str, Any]) -> Log:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
+    return _run(sys.argv[1:] if argv is None else list(argv))[0]
+
+
+def _run(args: list[str]) -> tuple[int, bool]:
+    """(exit code, whether the answer is complete once stdout is flushed: a report, after
+    which nothing of the interpreter's teardown is needed)."""
     try:
         parsed = parse(args)
         listing = None if parsed is not None else parse_status(args)
@@ -144,11 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from launcher import actions
 
         opts, expiring = listing
-        return actions.status(opts, as_json=True, expiring=expiring, echo=actions.echo)
+        return actions.status(opts, as_json=True, expiring=expiring, echo=actions.echo), True
     if parsed is None:
         from launcher import cli
 
-        return cli.main(args)
+        return cli.main(args), False
     from launcher.errors import Terminated
     from launcher.log import Log
 
@@ -161,14 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from launcher import gate
 
             log = log_for(opts)
-            return gate.launch_program(flags(opts), program, rest, env=os.environ, log=log)
+            code = gate.launch_program(flags(opts), program, rest, env=os.environ, log=log)
+            return code, False
         from launcher import actions
 
-        return actions.act(opts, program, rest)
+        return actions.act(opts, program, rest), bool(opts["check_only"])
     except Terminated as e:
         # SIGTERM/SIGHUP: any answer in flight was saved and the locks released on the way out.
         Log().warn(f"stopped by signal {e.signum}")
-        return 128 + e.signum
+        return 128 + e.signum, False
 
 
 def entry() -> None:
@@ -176,10 +182,8 @@ def entry() -> None:
     else can run after it. Tearing down every module costs ~2 ms, as much as the whole check
     a CI job runs (and more after `status --json` built 10,000 objects); a launch never gets
     there (it execs), --check-only would."""
-    args = sys.argv[1:]
-    code = main(args)
-    parsed = parse(args)
-    if (parsed is not None and parsed[0]["check_only"]) or parse_status(args) is not None:
+    code, complete = _run(sys.argv[1:])
+    if complete:
         import os
 
         try:

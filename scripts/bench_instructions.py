@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_startup import TARGETS, fresh_home, installed, minimal_gate_script
+from bench_startup import TARGETS, fresh_home, minimal_gate_script, wrap_scripts
 
 RUNNER = """
 import os, sys
@@ -53,10 +53,7 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
-    wrap_claude, wrap = installed("wrap-claude"), installed("wrap")
-    if wrap_claude is None or wrap is None:
-        print("wrap is not installed in this environment (pip install -e .)", file=sys.stderr)
-        return 2
+    wrap_claude, wrap = wrap_scripts()
     with tempfile.TemporaryDirectory() as home:
         env = fresh_home(home)
         runner = os.path.join(home, "runner.py")

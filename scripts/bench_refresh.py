@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+import benchlib  # noqa: E402
 from token_server import TokenServer  # noqa: E402
 
 STDLIB_REFRESH = r"""
@@ -128,13 +129,6 @@ def expiring(env: dict[str, str], refresh_token: str) -> Path:
     return path
 
 
-def loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return "unknown"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=40, help="runs of each (40)")
@@ -151,7 +145,7 @@ def main() -> int:
     if wrap_claude is None:
         print("wrap-claude is not installed beside this python (pip install -e .)", file=sys.stderr)
         return 2
-    print(f"load before: {loadavg()}  ({os.cpu_count()} CPUs)")
+    print(f"load before: {benchlib.load()}  ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as root, TokenServer() as server:
         server.seed("bench-refresh-0")
         live = ["bench-refresh-0"]
@@ -202,7 +196,7 @@ def main() -> int:
         for _ in range(n):
             for name in commands:
                 runs[name].append(once(name))
-    print(f"load after:  {loadavg()}")
+    print(f"load after:  {benchlib.load()}")
     wall = {k: statistics.median(r.wall for r in v) for k, v in runs.items()}
     for name, rs in runs.items():
         cpu = statistics.median(r.cpu for r in rs)

@@ -59,6 +59,15 @@ def installed(name: str) -> str | None:
     return shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
 
 
+def wrap_scripts() -> tuple[str, str]:
+    """The installed wrap-claude and wrap, or exit 2 saying how to install them."""
+    wrap_claude, wrap = installed("wrap-claude"), installed("wrap")
+    if wrap_claude is None or wrap is None:
+        print("wrap is not installed in this environment (pip install -e .)", file=sys.stderr)
+        raise SystemExit(2)
+    return wrap_claude, wrap
+
+
 def minimal_gate_script(wrap_claude: str, where: str) -> str:
     """wrap-claude's own console script with wrap's import replaced by the minimal gate."""
     with open(wrap_claude) as f:
@@ -100,10 +109,7 @@ def fresh_home(home: str) -> dict[str, str]:
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     python = sys.executable
-    wrap_claude, wrap = installed("wrap-claude"), installed("wrap")
-    if wrap_claude is None or wrap is None:
-        print("wrap is not installed in this environment (pip install -e .)", file=sys.stderr)
-        return 2
+    wrap_claude, wrap = wrap_scripts()
     with tempfile.TemporaryDirectory() as home:
         env = fresh_home(home)
         bindir = os.path.join(home, "bin")

@@ -18,12 +18,12 @@ GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else shutil.wh
 
 
 def load() -> str:
-    """The one-minute load average, to print beside every figure."""
+    """/proc/loadavg as it reads, to print beside every figure."""
     try:
         with open("/proc/loadavg") as f:
-            return f.read().split()[0]
+            return f.read().strip()
     except OSError:
-        return "?"
+        return "unknown"
 
 
 def timed(argv: list[str], env: dict[str, str], *, check: bool = True) -> float:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+import benchlib  # noqa: E402
 from token_server import TokenServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -149,13 +150,6 @@ def run_stress(n: int, tmp: Path, source: str | None = None) -> Result:
     return result
 
 
-def loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return "unknown"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=50, help="launches at once (50)")
@@ -171,7 +165,7 @@ def main() -> int:
     variants: dict[str, str | None] = {"this tree": None}
     if args.baseline:
         variants["baseline"] = os.path.abspath(args.baseline)
-    print(f"load before:          {loadavg()}  ({os.cpu_count()} CPUs)")
+    print(f"load before:          {benchlib.load()}  ({os.cpu_count()} CPUs)")
     results: dict[str, list[Result]] = {name: [] for name in variants}
     for i in range(args.rounds):
         # Alternate which goes first: whatever else loads the machine hits both alike.
@@ -186,7 +180,7 @@ def main() -> int:
             ok = ok and report(r, n)
         if len(runs) > 1:
             print(f"median wall time:     {statistics.median(r.wall for r in runs):.2f} s")
-    print(f"load after:           {loadavg()}")
+    print(f"load after:           {benchlib.load()}")
     if args.baseline:
         mine, base = (statistics.median(r.wall for r in results[k]) for k in variants)
         print(f"wall time ratio this tree / baseline: {mine / base:.2f}")

@@ -33,6 +33,24 @@ def _imports(stderr: str) -> set[str]:
     return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if "|" in line}
 
 
+def _waiting_launch(home: Home, env: dict[str, str], lock_file: Path) -> subprocess.Popen[str]:
+    """A wrap-claude started while LOCK_FILE is held, once it is waiting on it."""
+    proc = subprocess.Popen(
+        [str(BIN / "wrap-claude")],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not _holds_open(proc.pid, lock_file):
+        assert proc.poll() is None
+        assert time.monotonic() < deadline, "wrap never reached the lock"
+        time.sleep(0.01)
+    return proc
+
+
 def test_a_launch_that_waits_and_finds_the_token_refreshed_never_imports_httpx(
     home: Home, server: TokenServer
 ) -> None:
@@ -41,19 +59,7 @@ def test_a_launch_that_waits_and_finds_the_token_refreshed_never_imports_httpx(
     env = home.env(WRAP_TOKEN_URL=server.url, PYTHONPROFILEIMPORTTIME="1", WRAP_THRESHOLD="1h")
     with open(lock_file, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another wrap is refreshing
-        proc = subprocess.Popen(
-            [str(BIN / "wrap-claude")],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while not _holds_open(proc.pid, lock_file):  # past its first read, waiting on the lock
-            assert proc.poll() is None
-            assert time.monotonic() < deadline, "wrap never reached the lock"
-            time.sleep(0.01)
+        proc = _waiting_launch(home, env, lock_file)  # past its first read, on the lock
         home.write_claude(time.time() + 8 * 3600, access="new-access", refresh="new-refresh")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -116,19 +122,7 @@ def test_a_launch_that_waits_and_finds_the_token_refreshed_takes_no_vendor_lock(
     env = home.env(WRAP_TOKEN_URL=server.url, WRAP_THRESHOLD="1h", WRAP_LOCK_TIMEOUT="2")
     with open(lock_file, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another wrap is refreshing
-        proc = subprocess.Popen(
-            [str(BIN / "wrap-claude")],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while not _holds_open(proc.pid, lock_file):
-            assert proc.poll() is None
-            assert time.monotonic() < deadline, "wrap never reached the lock"
-            time.sleep(0.01)
+        proc = _waiting_launch(home, env, lock_file)  # past its first read, on the lock
         home.write_claude(time.time() + 8 * 3600, access="new-access", refresh="new-refresh")
         (home.claude_dir / ".oauth_refresh.lock").mkdir()
     _, err = proc.communicate(timeout=60)
@@ -149,42 +143,12 @@ def test_a_launch_that_waits_and_finds_the_token_still_due_takes_the_vendor_lock
     env = home.env(WRAP_TOKEN_URL=server.url, WRAP_THRESHOLD="1h", WRAP_LOCK_TIMEOUT="2")
     with open(lock_file, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        proc = subprocess.Popen(
-            [str(BIN / "wrap-claude")],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while not _holds_open(proc.pid, lock_file):
-            assert proc.poll() is None
-            assert time.monotonic() < deadline, "wrap never reached the lock"
-            time.sleep(0.01)
+        proc = _waiting_launch(home, env, lock_file)  # past its first read, on the lock
         (home.claude_dir / ".oauth_refresh.lock").mkdir()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Claude Code's own lock" in err
     assert server.refresh_requests == 0
-
-
-def _waiting_launch(home: Home, env: dict[str, str], lock_file: Path) -> subprocess.Popen[str]:
-    """A wrap-claude started while LOCK_FILE is held, once it is waiting on it."""
-    proc = subprocess.Popen(
-        [str(BIN / "wrap-claude")],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not _holds_open(proc.pid, lock_file):
-        assert proc.poll() is None
-        assert time.monotonic() < deadline, "wrap never reached the lock"
-        time.sleep(0.01)
-    return proc
 
 
 def test_a_waiting_launch_leaves_once_the_refreshed_token_is_on_disk_without_the_lock(
