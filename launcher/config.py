@@ -659,11 +659,19 @@ def bound_account(
     except UsageError as e:
         return Bound(problem=str(e))
     variable = profile.config_dir_env
+
+    def handed(directory: str) -> str | None:
+        # The CLI's own default directory is not handed over: Claude names its Keychain item
+        # after CLAUDE_CONFIG_DIR whenever it is set, even to ~/.claude.
+        return None if _is_default(profile, directory, home) else variable
+
     if chosen is not None:
         real = os.path.realpath(os.path.expanduser(chosen))
         for name, (directory, fleet) in accounts.items():
             if os.path.realpath(account_file(profile, directory) or "") == real:
-                return Bound(name=name, directory=directory, variable=variable, fleet=fleet)
+                return Bound(
+                    name=name, directory=directory, variable=handed(directory), fleet=fleet
+                )
         return Bound()
     if given:
         return Bound(why="--credentials (or WRAP_CREDENTIALS) wins over the account bindings")
@@ -679,7 +687,7 @@ def bound_account(
         return Bound(
             name=wanted,
             directory=directory,
-            variable=variable,
+            variable=handed(directory),
             credentials=account_file(profile, directory),
             fleet=fleet,
             why=f"{ACCOUNT_ENV}={wanted} chooses the account",
@@ -711,11 +719,18 @@ def bound_account(
     return Bound(
         name=name,
         directory=directory,
-        variable=variable,
+        variable=handed(directory),
         credentials=account_file(profile, directory),
         fleet=fleet,
         why=f'{here} is in "{key}" (profiles.{profile.name}.dirs): account {name}',
     )
+
+
+def _is_default(profile: Profile, directory: str, home: str) -> bool:
+    """Whether DIRECTORY is where the profile's CLI looks when no variable is set."""
+    own = profile.path_candidates({"HOME": home})
+    file = account_file(profile, directory)
+    return bool(own) and file is not None and os.path.realpath(file) == os.path.realpath(own[0])
 
 
 def _absolute(value: object, home: str) -> str | None:
