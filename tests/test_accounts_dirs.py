@@ -422,3 +422,39 @@ work = "~/.mycli-work"
     settings = config.resolve({"profile": "mycli"}, m.home.env(), cwd=str(m.root / "work"))
     assert settings.credentials == str(m.root / ".mycli-work" / "creds.json")
     assert settings.program_env({}) == {"MYCLI_HOME": str(m.root / ".mycli-work")}
+
+
+@pytest.mark.realcli
+@pytest.mark.parametrize("version", ["2.1.197", "2.1.330"])
+def test_the_real_claude_started_through_a_binding_sees_the_bound_account(
+    machine: Machine, version: str
+) -> None:
+    from test_real_clis import claude_binary
+
+    binary = claude_binary(version)
+    if binary is None:
+        pytest.skip(
+            f"claude {version} is not installed in tests/realcli (scripts/test runs npm ci)"
+        )
+    # Where each account's claude keeps its login's profile: $CLAUDE_CONFIG_DIR/.claude.json,
+    # and ~/.claude.json for the default directory.
+    for where, email in [
+        (machine.work_dir / ".claude.json", "work@example.com"),
+        (machine.root / ".claude.json", "personal@example.com"),
+    ]:
+        where.write_text(json.dumps({"oauthAccount": {"emailAddress": email}}))
+    quiet = {"DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    for cwd, email in [("work/deep", "work@example.com"), ("elsewhere", "personal@example.com")]:
+        r = machine.run(
+            "wrap-claude",
+            "auth",
+            "status",
+            "--json",
+            cwd=machine.root / cwd,
+            WRAP_CLAUDE_BIN=str(binary),
+            **quiet,
+        )
+        assert r.returncode == 0, r.stderr
+        answer = json.loads(r.stdout)
+        assert answer["loggedIn"] is True
+        assert answer["email"] == email

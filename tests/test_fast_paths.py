@@ -323,3 +323,50 @@ def test_a_damaged_kept_copy_is_parsed_again(home: Home) -> None:
         r = home.wrap("--check-only", "--json")
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["threshold_seconds"] == 2 * 86400
+
+
+def _modules(home: Home, cwd: Path, **extra: str) -> tuple[subprocess.CompletedProcess[str], set]:
+    """Every module (full dotted name) a `wrap-claude` started in CWD imports."""
+    env = home.env(**extra)
+    env["PATH"] = f"{_true_bin(home)}{os.pathsep}{env['PATH']}"
+    r = subprocess.run(
+        [str(BIN / "python"), "-X", "importtime", str(BIN / "wrap-claude")],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    found = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in r.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return r, found
+
+
+def test_a_bound_launch_imports_no_more_than_an_unbound_one(home: Home) -> None:
+    """The binding ([profiles.claude.dirs]) is decided on the config already read: a launch
+    in a bound directory imports exactly what a launch with a plain config does."""
+    (home.root / "work").mkdir()
+    work = home.root / ".claude-work"
+    work.mkdir(mode=0o700)
+    home.write_claude(time.time() + 30 * 86400)
+    (work / ".credentials.json").write_bytes(home.creds.read_bytes())
+    (work / ".credentials.json").chmod(0o600)
+    _config(home, '[profiles.claude]\nstore = "file"\n')
+    _modules(home, home.root)  # parses the config once; later launches read the kept copy
+    plain, unbound = _modules(home, home.root)
+    _config(
+        home,
+        '[profiles.claude]\nstore = "file"\n[profiles.claude.accounts]\nwork = "~/.claude-work"\n'
+        '[profiles.claude.dirs]\n"~/work" = "work"\n',
+    )
+    said, _ = _modules(home, home.root / "work", WRAP_LOG="debug")
+    assert "account work" in said.stderr  # a launch there is a bound one
+    r, bound = _modules(home, home.root / "work")
+    for done in (plain, r):
+        assert done.returncode == 0, done.stderr
+    assert sorted(HEAVY & {m.split(".")[0] for m in bound}) == []
+    assert sorted(bound - unbound) == []
