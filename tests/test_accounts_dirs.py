@@ -458,3 +458,17 @@ def test_the_real_claude_started_through_a_binding_sees_the_bound_account(
         answer = json.loads(r.stdout)
         assert answer["loggedIn"] is True
         assert answer["email"] == email
+
+
+def test_login_by_account_name_points_the_cli_at_the_accounts_directory(
+    machine: Machine,
+) -> None:
+    from launcher.login import vendor_cli
+
+    env = machine.home.env()
+    loaded = config.load_config(env)
+    found = accounts_dirs.find("work", loaded, config.known_profiles(loaded), env)
+    assert found is not None
+    settings = config.resolve({"profile": "claude"}, env, credentials_path=found.file)
+    assert settings.credentials == str(machine.work_creds)
+    assert vendor_cli._child_env(settings, env)["CLAUDE_CONFIG_DIR"] == str(machine.work_dir)
