@@ -345,9 +345,8 @@ def test_a_bound_launch_imports_no_more_than_an_unbound_one(home: Home) -> None:
     (work / ".credentials.json").write_bytes(home.creds.read_bytes())
     (work / ".credentials.json").chmod(0o600)
     _config(home, '[profiles.claude]\nstore = "file"\n')
-    _modules(
-        home, home.root, "wrap-claude"
-    )  # parses the config once; later launches read the kept copy
+    # The first launch parses the config; later ones read the kept copy.
+    _modules(home, home.root, "wrap-claude")
     plain, unbound = _modules(home, home.root, "wrap-claude")
     _config(
         home,
