@@ -7,6 +7,7 @@ platform directories come from platformdirs only off Linux (see `_xdg`).
 from __future__ import annotations
 
 import os
+import stat  # loaded with os already (genericpath)
 import sys
 
 from launcher import profiles
@@ -564,7 +565,7 @@ def named_accounts(
             'variable; name it with dir_env = "VAR" and a path under ${VAR}'
         )
     out: dict[str, tuple[str, str | None]] = {}
-    seen: dict[str, str] = {}
+    seen: dict[object, str] = {}
     for name, value in table.items():
         key = f"{where}.{name}"
         raw: object = value
@@ -585,13 +586,13 @@ def named_accounts(
             raise UsageError(
                 f"config file {config_path}: {key} must be a directory (an absolute path or ~/...)"
             )
-        real = os.path.realpath(directory)
-        if real in seen:
+        same = _identity(directory)
+        if same in seen:
             raise UsageError(
-                f"config file {config_path}: {where}.{seen[real]} and {key} share the directory "
+                f"config file {config_path}: {where}.{seen[same]} and {key} share the directory "
                 f"{directory}; give each account a directory of its own"
             )
-        seen[real] = name
+        seen[same] = name
         out[name] = (directory, fleet)
     return out
 
@@ -602,18 +603,17 @@ def bindings(
     accounts: Mapping[str, tuple[str, str | None]],
     config_path: str,
     home: str,
-) -> list[tuple[str, str, str]]:
-    """(key, real directory, account) of each [profiles.NAME.dirs] entry; UsageError naming
-    the key for an unknown account, a directory that does not exist, or one directory bound
-    to two accounts."""
+) -> dict[tuple[int, int], tuple[str, str]]:
+    """{(device, inode) of the directory: (key, account)} of [profiles.NAME.dirs]; UsageError
+    naming the key for an unknown account, a directory that does not exist, or one directory
+    bound to two accounts. One stat each: a symlinked key is the directory it points to."""
     table = section.get("dirs", {})
     where = f"profiles.{profile.name}.dirs"
     if not isinstance(table, dict):
         raise UsageError(
             f"config file {config_path}: {where} must be a table of directory = account"
         )
-    out: list[tuple[str, str, str]] = []
-    seen: dict[str, tuple[str, str]] = {}
+    out: dict[tuple[int, int], tuple[str, str]] = {}
     for key, name in table.items():
         full = f'{where}."{key}"'
         if not isinstance(name, str) or name not in accounts:
@@ -623,19 +623,22 @@ def bindings(
                 f"profiles.{profile.name}.accounts; use one of {names}"
             )
         directory = _absolute(key, home)
-        if directory is None or not os.path.isdir(directory):
+        try:
+            st = os.stat(directory) if directory is not None else None
+        except OSError:
+            st = None
+        if st is None or not stat.S_ISDIR(st.st_mode):
             raise UsageError(
                 f"config file {config_path}: {full}: no such directory; create it or fix the key"
             )
-        real = os.path.realpath(directory)
-        other = seen.get(real)
+        found = (st.st_dev, st.st_ino)
+        other = out.get(found)
         if other is not None and other[1] != name:
             raise UsageError(
                 f'config file {config_path}: {where}."{other[0]}" and {full} are one directory '
                 f"bound to two accounts ({other[1]}, {name}); keep one"
             )
-        seen[real] = (key, name)
-        out.append((key, real, name))
+        out[found] = (key, name)
     return out
 
 
@@ -695,26 +698,23 @@ def bound_account(
     for var in dir_variables(profile):
         value = env.get(var)
         if value:
-            real = os.path.realpath(value)
+            same = _identity(value)
             for name, (directory, fleet) in accounts.items():
-                if os.path.realpath(directory) == real:
+                if _identity(directory) == same:
                     return Bound(name=name, fleet=fleet, why=f"{var} is set: account {name}")
             return Bound(why=f"{var} is set: it wins over the account bindings")
     try:
         bound = bindings(section, profile, accounts, config_path, home)
-        here = os.path.realpath(cwd if cwd is not None else os.getcwd())
+        # getcwd is the physical path already (the kernel's): symlinks are resolved.
+        here = os.getcwd() if cwd is None else os.path.realpath(cwd)
     except UsageError as e:
         return Bound(problem=str(e))
     except OSError:  # the working directory is gone: nothing is bound to it
         return Bound(why="the working directory is gone: the profile's default account")
-    best: tuple[str, str, str] | None = None
-    for key, real, name in bound:
-        inside = here == real or here.startswith(real if real.endswith(os.sep) else real + os.sep)
-        if inside and (best is None or len(real) > len(best[1])):
-            best = (key, real, name)
-    if best is None:
+    hit = _innermost(here, bound)
+    if hit is None:
         return Bound(why=f"no bound directory holds {here}: the profile's default account")
-    key, _, name = best
+    key, name = hit
     directory, fleet = accounts[name]
     return Bound(
         name=name,
@@ -726,11 +726,42 @@ def bound_account(
     )
 
 
+def _innermost(
+    here: str, bound: Mapping[tuple[int, int], tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The binding of HERE or of its nearest ancestor (the longest bound directory holding
+    it), by identity: `~/work2` is not under `~/work`. A stat per level, from HERE up."""
+    path = here
+    while True:
+        try:
+            st = os.stat(path)
+        except OSError:
+            pass
+        else:
+            hit = bound.get((st.st_dev, st.st_ino))
+            if hit is not None:
+                return hit
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+def _identity(path: str) -> tuple[int, int] | str:
+    """(device, inode) of an existing PATH (links followed), else its normalized string."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.normpath(path)
+    return (st.st_dev, st.st_ino)
+
+
 def _is_default(profile: Profile, directory: str, home: str) -> bool:
-    """Whether DIRECTORY is where the profile's CLI looks when no variable is set."""
+    """Whether DIRECTORY, as written, is where the profile's CLI looks when no variable is set
+    (as written: Claude names the Keychain item after the variable's string, not its target)."""
     own = profile.path_candidates({"HOME": home})
     file = account_file(profile, directory)
-    return bool(own) and file is not None and os.path.realpath(file) == os.path.realpath(own[0])
+    return bool(own) and file is not None and os.path.normpath(file) == os.path.normpath(own[0])
 
 
 def _absolute(value: object, home: str) -> str | None:
