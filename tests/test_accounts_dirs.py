@@ -472,3 +472,16 @@ def test_login_by_account_name_points_the_cli_at_the_accounts_directory(
     settings = config.resolve({"profile": "claude"}, env, credentials_path=found.file)
     assert settings.credentials == str(machine.work_creds)
     assert vendor_cli._child_env(settings, env)["CLAUDE_CONFIG_DIR"] == str(machine.work_dir)
+
+
+def test_a_named_gemini_accounts_login_gets_its_home_not_the_files_folder(home: Home) -> None:
+    from launcher.login import vendor_cli
+
+    m = Machine(home, '[profiles.gemini.accounts]\nclient = "~/gemini-client"\n')
+    env = m.home.env()
+    loaded = config.load_config(env)
+    found = accounts_dirs.find("client", loaded, config.known_profiles(loaded), env)
+    assert found is not None
+    assert found.file == str(m.root / "gemini-client" / ".gemini" / "oauth_creds.json")
+    settings = config.resolve({"profile": "gemini"}, env, credentials_path=found.file)
+    assert vendor_cli._child_env(settings, env)["GEMINI_CLI_HOME"] == str(m.root / "gemini-client")
