@@ -485,3 +485,32 @@ def test_a_named_gemini_accounts_login_gets_its_home_not_the_files_folder(home: 
     assert found.file == str(m.root / "gemini-client" / ".gemini" / "oauth_creds.json")
     settings = config.resolve({"profile": "gemini"}, env, credentials_path=found.file)
     assert vendor_cli._child_env(settings, env)["GEMINI_CLI_HOME"] == str(m.root / "gemini-client")
+
+
+def test_a_keepalive_pass_refreshes_each_named_account_that_is_due(
+    machine: Machine, server: TokenServer
+) -> None:
+    server.seed("work-refresh")
+    machine.write(machine.work_creds, time.time() + 3600, access="w", refresh="work-refresh")
+    personal = machine.home.creds.read_bytes()  # 30 days left: not due
+    machine.config.write_text(
+        f'[profiles.claude]\ntoken_url = "{server.url}"\n' + CONFIG.lstrip("\n")
+    )
+    r = machine.run("wrap", "keepalive", cwd=machine.root / "elsewhere")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (line,) = r.stdout.splitlines()
+    assert line.startswith("✓ work (claude): refreshed")
+    assert server.received == ["work-refresh"]
+    assert machine.home.creds.read_bytes() == personal
+
+
+def test_claudes_securestorage_variable_also_wins_over_the_binding(machine: Machine) -> None:
+    r = machine.run(
+        "wrap-claude",
+        cwd=machine.root / "work",
+        CLAUDE_SECURESTORAGE_CONFIG_DIR=str(machine.root / ".claude"),
+        WRAP_LOG="debug",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "CLAUDE_SECURESTORAGE_CONFIG_DIR is set" in one_line(r.stderr)
+    assert machine.launched()["env"] == {}  # nothing handed over: claude reads what is set
