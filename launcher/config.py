@@ -135,7 +135,8 @@ class Settings:
 
     def for_file(self, path: str) -> Settings:
         """These settings for another file of the same profile: what resolve() gives with
-        credentials_path=PATH when nothing else differs (no setting depends on the file), so
+        credentials_path=PATH when nothing else differs (no setting depends on the file, but
+        a named account's directory and fleet record, which `status` resolves for each), so
         that `status` resolves a profile's settings once, not once per account."""
         other = Settings.__new__(Settings)
         for name in Settings.__slots__:
