@@ -81,6 +81,9 @@ def _gate_or_check(
 ) -> int:
     try:
         settings = config.resolve(flags(opts), env, program=program)
+        warning = config.binding_warning(settings)
+        if warning:
+            log.warn(warning)
         if opts["check_only"]:
             return check(settings, env, as_json=opts["as_json"])
         if opts["force_refresh"]:

@@ -233,7 +233,8 @@ def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> 
     """Log in again interactively: the vendor's own login under a pty (`claude auth login`,
     `codex login`), or a browser with PKCE and a loopback redirect (gemini). NAME is a profile
     or a file path; without it, the default profile. ARGS after -- go to the vendor's login
-    command (wrap login claude -- --email a@b). Needs a terminal."""
+    command (wrap login claude -- --email a@b). NAME may be a named account
+    ([profiles.NAME.accounts]). Needs a terminal."""
     from launcher import login
 
     if name is not None and name.startswith("-"):
@@ -243,13 +244,20 @@ def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> 
     env = os.environ
     flags = _flags(opts)
     try:
+        path = None
         if name is not None:
-            known = config.known_profiles(config.load_config(env))
+            from launcher import accounts_dirs
+
+            loaded = config.load_config(env)
+            known = config.known_profiles(loaded)
+            account = None if name in known else accounts_dirs.find(name, loaded, known, env)
             if name in known:
                 flags["profile"] = name
+            elif account is not None:
+                flags["profile"], path = account.profile.name, account.file
             else:
                 flags["credentials"] = name
-        settings = config.resolve(flags, env)
+        settings = config.resolve(flags, env, credentials_path=path)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         login.login(settings, env=env, log=log, interactive=interactive, args=args)
     except WrapError as e:

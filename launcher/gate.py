@@ -190,6 +190,7 @@ def launch(
     if reentered(name, env):
         # What the first pass exec'd led back to wrap: that pass already gated.
         return run(path, name, args, log, name=name)
+    env = _bound_dir(settings, env, log)
     try:
         code = gate(
             settings,
@@ -217,6 +218,25 @@ def launch(
             return exitcodes.REFRESH_FAILED
         log.warn(f"{why}; launching {name} anyway")
     return run(path, program, args, log, name=name)
+
+
+def _bound_dir(settings: Settings, env: Mapping[str, str], log: Log) -> Mapping[str, str]:
+    """The named account's directory ([profiles.NAME.dirs], WRAP_ACCOUNT) handed to the program
+    in its directory variable, and why, under -v; a bad binding is one line, and the default."""
+    bound = settings.bound
+    if bound is None:
+        return env
+    warning = config.binding_warning(settings)
+    if warning:
+        log.warn(warning)
+        return env
+    if bound.why:
+        log.debug(bound.why)
+    if bound.variable is None or bound.directory is None:
+        return env
+    # exec passes os.environ on; the refresh (locks, Keychain service) reads ENV.
+    os.environ[bound.variable] = bound.directory
+    return settings.program_env(env)
 
 
 def launch_program(

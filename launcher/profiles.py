@@ -136,6 +136,7 @@ class Profile:
         # Candidate files, first existing wins for the gate; "~" is HOME; globs allowed.
         # "${VAR}/rest" uses VAR when set (the CLI's own config-dir variable).
         self.default_paths = default_paths
+        # The variable that points the CLI at another directory (a named account's).
         self.config_dir_env = config_dir_env
         self.access_field = access_field
         self.refresh_field = refresh_field
@@ -308,6 +309,7 @@ CLAUDE = Profile(
 
 GEMINI = Profile(
     "gemini",
+    config_dir_env="GEMINI_CLI_HOME",
     # Gemini CLI's own home override (0.61.0): $GEMINI_CLI_HOME/.gemini/.
     default_paths=("${GEMINI_CLI_HOME}/.gemini/oauth_creds.json", "~/.gemini/oauth_creds.json"),
     access_field="access_token",
@@ -345,6 +347,7 @@ GEMINI = Profile(
 # the profile serves older installs and the routers that still use such files.
 QWEN = Profile(
     "qwen",
+    config_dir_env="QWEN_HOME",
     default_paths=("${QWEN_HOME}/oauth_creds.json", "~/.qwen/oauth_creds.json"),
     access_field="access_token",
     refresh_field="refresh_token",

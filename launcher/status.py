@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from launcher.config import Settings
     from launcher.log import Log
+    from launcher.profiles import Profile
 
 MARKERS = {
     policy.FRESH: ("✓", "32"),
@@ -50,13 +51,16 @@ def collect(
     listed = state.listing(state_dir)
     launched = config.launched_settings(flags, env, loaded=loaded, known=known)
     launched_real = None if launched is None else os.path.realpath(launched.credentials)
+    names, bound = _named_accounts(flags, env, loaded, known, launched, aliases)
     # No setting but the file depends on the account: each profile's are resolved once (and
-    # once more for the launched account, which alone takes the endpoint overrides).
-    resolved: dict[tuple[str, bool], Settings] = {}
+    # once more for the launched account, which alone takes the endpoint overrides); a named
+    # account's once each (its directory and fleet record are its own).
+    resolved: dict[tuple[str, bool, str | None], Settings] = {}
     entries = []
-    for account in accounts.discover(known, env, aliases, _store_choices(loaded[1])):
+    for account in accounts.discover(known, env, aliases, _store_choices(loaded[1]), names):
         is_launched = accounts.is_launched(account, launched, launched_real)
-        key = (account.profile.name, is_launched)
+        named = account.alias if account.real in names.get(account.profile.name, {}) else None
+        key = (account.profile.name, is_launched, named)
         base = resolved.get(key)
         if base is None:
             settings = resolved[key] = config.resolve(
@@ -80,8 +84,38 @@ def collect(
         else:
             remembered = state.load(state_dir, settings.credentials, listed=listed)
         obj, _ = report.describe_with(settings, remembered, now, name, env)
+        if named is not None and bound.get(account.profile.name) == named:
+            obj["bound"] = True
         entries.append(Entry(account, settings, obj))
     return entries
+
+
+def _named_accounts(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    loaded: tuple[str, dict[str, Any]],
+    known: Mapping[str, Profile],
+    launched: Settings | None,
+    aliases: dict[str, str],
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """({profile: {real path: file}} of the named accounts, listed even without a file; their
+    names go into ALIASES), and {profile: the account a launch here uses}. A bad binding is a
+    usage error here, where the gate only warns."""
+    if not any(
+        isinstance(s, dict) and ("accounts" in s or "dirs" in s)
+        for s in (loaded[1].get("profiles") or {}).values()
+    ):
+        return {}, {}
+    from launcher import accounts_dirs
+
+    name = None if launched is None else launched.profile.name
+    accounts_dirs.check(loaded, known, env, name)
+    files: dict[str, dict[str, str]] = {}
+    for n in accounts_dirs.named(loaded, known, env):
+        real = os.path.realpath(n.file)
+        aliases[real] = n.name
+        files.setdefault(n.profile.name, {})[real] = n.file
+    return files, accounts_dirs.bound_names(flags, env, loaded, known, name)
 
 
 def expiring(entry: Entry) -> bool:
@@ -144,7 +178,9 @@ def table(entries: list[Entry], *, color: bool) -> str:
         left = r["expires_in_seconds"]
         rows.append(
             [
-                r["account"] or os.path.basename(r["path"]),
+                (r["account"] or os.path.basename(r["path"]))
+                # The account a launch in this directory uses ([profiles.NAME.dirs]).
+                + (" (here)" if r.get("bound") else ""),
                 r["profile"],
                 r["state"],
                 _local(r["expires_at"]),

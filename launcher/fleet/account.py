@@ -396,7 +396,17 @@ def resolve_accounts(
             )
             for p in known
         ]
-        chosen = [s for s in every if s.fleet and (everything or name in (s.profile.name, s.fleet))]
+        every += _named_with_records(flags, env, loaded, known)
+        chosen = [
+            s
+            for s in every
+            if s.fleet
+            and (everything or name in (s.profile.name, s.fleet, s.bound and s.bound.name))
+        ]
+        # An account named twice (a profile's binding and its own entry) is one account.
+        chosen = list(
+            {(s.profile.name, os.path.realpath(s.credentials)): s for s in chosen}.values()
+        )
         if not chosen and name is None:
             raise UsageError(
                 f'no account has `fleet` set: add fleet = "NAME" to a [profiles.NAME] table '
@@ -414,3 +424,26 @@ def resolve_accounts(
                 f"[profiles.{s.profile.name}] of {loaded[0]}"
             )
     return chosen
+
+
+def _named_with_records(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    loaded: tuple[str, dict[str, Any]],
+    known: Mapping[str, Profile],
+) -> list[Settings]:
+    """The named accounts ([profiles.NAME.accounts]) with a fleet record of their own."""
+    from launcher import accounts_dirs
+
+    return [
+        config.resolve(
+            {**flags, "profile": n.profile.name, "credentials": None},
+            env,
+            loaded=loaded,
+            known=known,
+            credentials_path=n.file,
+            launched=False,
+        )
+        for n in accounts_dirs.named(loaded, known, env)
+        if n.fleet
+    ]

@@ -100,12 +100,19 @@ def _child_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
     child = {k: v for k, v in env.items() if k != TOKEN_ENV}
     profile, path = settings.profile, settings.credentials
     var, default = profile.config_dir_env, profile.default_path(env)
-    if not var or not default or os.path.basename(path) != os.path.basename(default):
-        return child
-    here = os.path.dirname(os.path.realpath(path))
-    if here == os.path.dirname(os.path.realpath(default)):
-        return child
-    child[var] = os.path.dirname(os.path.abspath(path))
+    bound = settings.bound
+    if bound is not None and bound.variable and bound.directory:
+        # A named account ([profiles.NAME.accounts]): its directory as a launch hands it over
+        # (gemini's GEMINI_CLI_HOME is the parent of the file's own folder).
+        var, directory = bound.variable, bound.directory
+    else:
+        if not var or not default or os.path.basename(path) != os.path.basename(default):
+            return child
+        here = os.path.dirname(os.path.realpath(path))
+        if here == os.path.dirname(os.path.realpath(default)):
+            return child
+        directory = os.path.dirname(os.path.abspath(path))
+    child[var] = directory
     for pattern in profile.default_paths:
         if pattern.startswith("${" + var + "}"):
             break
