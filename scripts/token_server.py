@@ -86,9 +86,11 @@ class TokenServer(LoopbackServer):
         self.refused: list[str] = []
         # Authorization codes a login may exchange, each once (the authorization_code grant).
         self.codes: set[str] = set()
-        # Per request, the path it was sent to and the status it got: a soak gives each actor
-        # its own path (/token/<machine>/<actor>) to count requests and rotations by whom.
-        self.answers: list[tuple[str, int]] = []
+        # Per request: the path it was sent to, the status it got, and which refresh token it
+        # sent, as its place in the chain (0: the seed, n: the nth issued, -1: none or
+        # unknown), never the value. A soak gives each actor its own path
+        # (/token/<machine>/<actor>) to count requests and rotations by whom.
+        self.answers: list[tuple[str, int, int]] = []
         # Replays that killed a live family (later ones find it dead already).
         self.revocations = 0
         # The access tokens of the live family and when each expires (epoch seconds): what a
@@ -112,6 +114,12 @@ class TokenServer(LoopbackServer):
         family not revoked since."""
         with self.lock:
             return self.access_expiry.get(token, 0.0) > now
+
+    def _place(self, token: Any) -> int:
+        """TOKEN's place in the chain (see `answers`); the caller holds the lock."""
+        if token in self.issued_refresh:
+            return self.issued_refresh.index(token) + 1
+        return 0 if token in self.used or token in self.valid else -1
 
     @property
     def refresh_requests(self) -> int:
@@ -282,8 +290,9 @@ class TokenServer(LoopbackServer):
                     fields["_authorization"] = "present"
                 server.current.path = self.path
                 status, headers, body = server._answer(fields)
+                sent = fields.get("refresh_token", fields.get("refreshToken"))
                 with server.lock:
-                    server.answers.append((self.path, status))
+                    server.answers.append((self.path, status, server._place(sent)))
                 self.send_response(status)
                 if "Content-Type" not in headers:
                     self.send_header("Content-Type", "application/json")
@@ -291,7 +300,9 @@ class TokenServer(LoopbackServer):
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(body)
+                # A client that went away before its answer (killed mid-request) is no error here.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
