@@ -64,7 +64,7 @@ def internal_error(error: BaseException, env: Mapping[str, str], log: Log, code:
     """One line and CODE for a failure nobody foresaw; the traceback goes to a crash report."""
     if isinstance(error, KeyboardInterrupt):
         log.warn("interrupted")
-        return 128 + 2  # the shell's code for SIGINT
+        return exitcodes.INTERRUPTED
     from launcher import crash
 
     log.warn(crash.describe(error, crash.report(config.state_dir(env), error)))
@@ -88,9 +88,9 @@ def _gate_or_check(
             if code != exitcodes.REFRESHED or program is None:
                 return code
         elif program is None:
+            log.warn("no program given: name a PROGRAM to launch, or a command")
             if show_help is not None:
                 echo(show_help(), err=True)
-            log.warn("no program given: wrap [OPTIONS] PROGRAM [ARGS]..., or --check-only")
             return exitcodes.USAGE
     except WrapError as e:
         log.warn(str(e))
@@ -103,8 +103,6 @@ def _gate_or_check(
 
 def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -> int:
     """`--check-only [--json]`: the contract's line or object, and its exit code."""
-    import json
-
     from launcher import accounts, report
 
     table = config.load_config(env)[1]
@@ -125,7 +123,7 @@ def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -
 
     obj, problem = report.describe(settings, config.state_dir(env), time.time(), name, env)
     if as_json:
-        echo(json.dumps(obj))
+        echo(report.dumps(obj))
     else:
         echo(report.summary_line(obj, settings.threshold))
         if problem:

@@ -75,6 +75,12 @@ class LoginError(WrapError):
     exit_code = exitcodes.REFRESH_FAILED
 
 
+class Interrupted(WrapError):
+    """Ctrl-C (or a login command killed by a signal) before anything was changed."""
+
+    exit_code = exitcodes.INTERRUPTED
+
+
 class ExecError(WrapError):
     """The program could not be found or executed."""
 

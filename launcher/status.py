@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -119,7 +118,7 @@ def render(entries: list[Entry], *, as_json: bool, expiring: bool, tty: bool, co
     most of the time status spent at 10,000 accounts, for whitespace no parser reads."""
     if as_json:
         objs = [e.report for e in entries]
-        return json.dumps(objs, indent=2) if tty else json.dumps(objs)
+        return report.dumps(objs, tty=tty)
     if entries:
         return table(entries, color=color)
     return "no expiring accounts" if expiring else "no credential files found"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -204,3 +205,27 @@ def test_check_only_never_prints_a_traceback(home: Home) -> None:
     r = _with_a_bug(home, "launcher.report.describe", "cli.main(['--check-only'])")
     assert r.returncode == 4
     assert "unexpected error (ZeroDivisionError" in one_line(r.stderr)
+
+
+def test_the_ctrl_c_tests_pass_when_the_suite_starts_with_sigint_ignored(tmp_path: Path) -> None:
+    # As `bash scripts/test &` starts it: SIGINT and SIGQUIT ignored, inherited through exec.
+    here = Path(__file__).resolve()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            f"{here}::test_ctrl_c_during_a_refresh_launches_without_a_traceback",
+        ],
+        cwd=here.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "1 passed" in r.stdout
