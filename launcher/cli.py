@@ -100,7 +100,7 @@ def _settings_options(f: Any) -> Any:
         click.option(
             "--threshold",
             metavar="DURATION",
-            help="Refresh when the token expires within this: 7d, 36h, 90m, 45s or seconds; "
+            help="Refresh when the token expires within this: 7d, 36h, 1h30m, 15min or seconds; "
             "0 = only when expired [env WRAP_THRESHOLD; default 7d].",
         ),
         click.option(

@@ -24,13 +24,24 @@ from launcher.errors import UsageError
         ("3600", 3600),
         ("0", 0),
         (" 2h ", 7200),
+        # The compound forms of systemd and Go.
+        ("1h30m", 5400),
+        ("1h 30min", 5400),
+        ("15min", 900),
+        ("2 days", 172800),
+        ("1w", 604800),
+        ("1.5h", 5400),
+        ("1m30s", 90),
+        ("500ms", 0.5),
     ],
 )
 def test_duration_forms(text: str, seconds: int) -> None:
     assert config.parse_duration(text, "test") == seconds
 
 
-@pytest.mark.parametrize("text", ["", "abc", "7w", "-1d", "d", "1.5.2h", "nan", "inf"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "7x", "-1d", "d", "1.5.2h", "nan", "inf", "1h30", "h1", "1h-30m", ".h"]
+)
 def test_bad_duration_names_source_and_lists_forms(text: str) -> None:
     with pytest.raises(UsageError) as e:
         config.parse_duration(text, "WRAP_THRESHOLD")
