@@ -188,17 +188,26 @@ def parse_bool(text: str, source: str) -> bool:
     raise UsageError(f"invalid value {text!r} ({source}): use 1 or 0 (true/false, yes/no, on/off)")
 
 
-def config_dir(env: Mapping[str, str]) -> str:
-    return _platform_dir("config", env)
+def config_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    return _platform_dir("config", env, platform)
 
 
-def state_dir(env: Mapping[str, str]) -> str:
-    return _platform_dir("state", env)
+def state_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    return _platform_dir("state", env, platform)
 
 
-def _platform_dir(kind: str, env: Mapping[str, str]) -> str:
-    if sys.platform.startswith("linux"):
+def _platform_dir(kind: str, env: Mapping[str, str], platform: str) -> str:
+    if platform.startswith("linux"):
         return _xdg(kind, env)
+    if platform == "darwin":
+        # platformdirs' macOS rule (an absolute XDG_CONFIG_HOME / XDG_STATE_HOME wins, else
+        # ~/Library/Application Support/wrap for both), from ENV rather than os.environ, and
+        # the same whichever platformdirs version is installed (older ones ignore XDG there).
+        var = "XDG_CONFIG_HOME" if kind == "config" else "XDG_STATE_HOME"
+        xdg = env.get(var, "")
+        if os.path.isabs(xdg):
+            return os.path.join(xdg, "wrap")
+        return os.path.join(profiles.home_dir(env), "Library", "Application Support", "wrap")
     import platformdirs
 
     if kind == "config":

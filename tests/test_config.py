@@ -149,6 +149,30 @@ def test_xdg_dirs_agree_with_platformdirs(
     assert config.state_dir(env) == platformdirs.user_state_dir("wrap", appauthor=False)
 
 
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-elsewhere", "relative/ignored"])
+def test_macos_dirs_follow_platformdirs_macos_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None
+) -> None:
+    # platformdirs' own macOS class, run here with the same HOME and XDG variables: where the
+    # README says a Mac keeps config.toml and wrap's state.
+    from platformdirs.macos import MacOS
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        if xdg is None:
+            monkeypatch.delenv(var, raising=False)
+        else:
+            monkeypatch.setenv(var, f"{xdg}/{var}")
+    import os
+
+    env = dict(os.environ)
+    mac = MacOS("wrap", appauthor=False)
+    assert config.config_dir(env, "darwin") == mac.user_config_dir
+    assert config.state_dir(env, "darwin") == mac.user_state_dir
+    if xdg is None:
+        assert mac.user_config_dir == f"{tmp_path}/Library/Application Support/wrap"
+
+
 def test_refresh_command_default_wait_yields_to_explicit_settings(tmp_path: Path) -> None:
     env = _env(tmp_path)
     assert config.resolve({}, env, refresh_timeout=60).refresh_timeout == 60
