@@ -148,9 +148,19 @@ def status(
     if expiring:
         entries = [e for e in entries if accounts_status.expiring(e)]
     tty = sys.stdout.isatty()
-    color = tty and not os.environ.get("NO_COLOR")
+    color = wants_color(os.environ, tty=tty)
     echo(accounts_status.render(entries, as_json=as_json, expiring=expiring, tty=tty, color=color))
     return accounts_status.expiring_exit_code(entries) if expiring else exitcodes.FRESH
+
+
+def wants_color(env: Mapping[str, str], *, tty: bool) -> bool:
+    """NO_COLOR (any value) off; FORCE_COLOR / CLICOLOR_FORCE (anything but 0) on, even into a
+    pipe; TERM=dumb off; else only on a terminal (no-color.org, bixense.com/clicolors)."""
+    if env.get("NO_COLOR"):
+        return False
+    if any(env.get(v, "0") not in ("", "0") for v in ("FORCE_COLOR", "CLICOLOR_FORCE")):
+        return True
+    return tty and env.get("TERM") != "dumb"
 
 
 def force_refresh(

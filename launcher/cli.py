@@ -84,17 +84,53 @@ def _dashdash_first(cmd: click.Command, args: list[str]) -> bool:
     return False
 
 
+def _looks_like_path(text: str) -> bool:
+    return text.startswith(("/", "~", ".")) or os.sep in text
+
+
+def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Profile names (built-in and the config's); a path when the word looks like one."""
+    from click.shell_completion import CompletionItem
+
+    if _looks_like_path(incomplete):
+        return [CompletionItem(incomplete, type="file")]
+    try:
+        names = sorted(config.known_profiles(config.load_config(os.environ)))
+    except Exception:  # completion must never print a traceback into the user's prompt
+        return []
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def complete_accounts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Profile names and the accounts `wrap status` lists; a path when the word looks like one."""
+    from click.shell_completion import CompletionItem
+
+    if _looks_like_path(incomplete):
+        return [CompletionItem(incomplete, type="file")]
+    names = {item.value for item in complete_profiles(ctx, param, "")}
+    try:
+        from launcher import status
+
+        entries = status.collect({}, os.environ, time.time())
+    except Exception:  # profiles alone, rather than a traceback in the prompt
+        entries = []
+    names |= {str(e.report["account"]) for e in entries}
+    return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+
+
 def _settings_options(f: Any) -> Any:
     options = [
         click.option(
             "--profile",
             metavar="NAME",
+            shell_complete=complete_profiles,
             help="Credentials profile [env WRAP_PROFILE; default: claude, "
             "or the one matching PROGRAM].",
         ),
         click.option(
             "--credentials",
             metavar="PATH",
+            type=click.Path(),
             help="Credentials file [env WRAP_CREDENTIALS; default: the profile's].",
         ),
         click.option(
@@ -227,13 +263,14 @@ def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
     def echo(text: str) -> None:
         # JSON escapes every control character: no escape sequence for click to look for and
         # strip (a pass over megabytes at 10,000 accounts). Names in the table may hold some.
-        click.echo(text, color=True if as_json else None)
+        forced = actions.wants_color(os.environ, tty=False)
+        click.echo(text, color=True if as_json or forced else None)
 
     sys.exit(actions.status(opts, as_json=as_json, expiring=expiring, echo=echo))
 
 
 @wrap.command("refresh", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_accounts)
 @click.option("--all", "everything", is_flag=True, help="Refresh every known account.")
 @click.pass_obj
 def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> None:
@@ -260,7 +297,7 @@ def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> Non
 
 
 @wrap.command("login", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_profiles)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> None:
@@ -406,7 +443,7 @@ def doctor_cmd(as_json: bool, network: bool) -> None:
 
 
 @wrap.command("forget", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_accounts)
 @click.option("--all", "everything", is_flag=True, help="Every account, and wrap's shared state.")
 @click.option("-n", "--dry-run", is_flag=True, help="Only say what would be removed.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask on a terminal.")
@@ -475,7 +512,7 @@ def fleet_group() -> None:
 
 
 @fleet_group.command("pull", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_accounts)
 @click.option("--all", "everything", is_flag=True, help="Every account with `fleet` set.")
 @click.pass_obj
 def fleet_pull(opts: dict[str, Any], name: str | None, everything: bool) -> None:
@@ -493,7 +530,7 @@ def fleet_pull(opts: dict[str, Any], name: str | None, everything: bool) -> None
 
 
 @fleet_group.command("push", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_accounts)
 @click.option("--force", is_flag=True, help="Replace a record that holds another login.")
 @click.pass_obj
 def fleet_push(opts: dict[str, Any], name: str | None, force: bool) -> None:

@@ -125,3 +125,38 @@ def test_keyboard_interrupt_in_a_command_is_130(home: Home) -> None:
     )
     assert r.returncode == 130, r.stderr
     assert "interrupted" in _one_error_line(r.stderr)
+
+
+def _complete(home: Home, shell: str, words: str, cword: int | str) -> list[str]:
+    # bash and zsh pass the index of the word completed, fish the word itself.
+    env = home.env(_WRAP_COMPLETE=f"{shell}_complete", COMP_WORDS=words, COMP_CWORD=str(cword))
+    r = home.wrap(env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.splitlines()
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_are_generated_for_each_documented_shell(home: Home, shell: str) -> None:
+    r = home.wrap(env=home.env(_WRAP_COMPLETE=f"{shell}_source"))
+    assert r.returncode == 0, r.stderr
+    assert "_WRAP_COMPLETE" in r.stdout
+
+
+def test_completion_offers_profiles_accounts_and_paths(home: Home) -> None:
+    import time
+
+    home.write_claude(time.time() + 30 * 86400)
+    (home.root / ".claude.json").write_text('{"oauthAccount": {"emailAddress": "me@example.com"}}')
+    assert "plain,gemini" in _complete(home, "bash", "wrap --profile ge", 2)
+    accounts = _complete(home, "bash", "wrap refresh ", 2)
+    assert "plain,me@example.com" in accounts
+    assert "plain,codex" in accounts
+    assert _complete(home, "bash", "wrap forget ~/.cl", 2) == ["file,~/.cl"]
+    assert _complete(home, "bash", "wrap --credentials /tm", 2) == ["file,/tm"]
+    assert _complete(home, "bash", "wrap login q", 2) == ["plain,qwen"]
+    commands = _complete(home, "bash", "wrap ", 1)
+    assert "plain,doctor" in commands
+    assert "plain,run" not in commands
+    # zsh and fish read the same answers in their own formats.
+    assert any("gemini" in line for line in _complete(home, "zsh", "wrap --profile ge", 2))
+    assert any("gemini" in line for line in _complete(home, "fish", "wrap --profile ge", "ge"))

@@ -208,3 +208,35 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(home: Home, no_color:
     child.close()
     assert "✓ fresh" in out
     assert ("\x1b[32m" in out) is not no_color
+
+
+@pytest.mark.parametrize(
+    ("extra", "coloured"),
+    [
+        ({}, False),
+        ({"FORCE_COLOR": "1"}, True),
+        ({"CLICOLOR_FORCE": "1"}, True),
+        ({"FORCE_COLOR": "0"}, False),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+    ],
+)
+def test_force_color_colours_a_pipe(home: Home, extra: dict[str, str], coloured: bool) -> None:
+    home.write_claude(NOW + 30 * DAY)
+    r = home.wrap("status", env=home.env(**extra))
+    assert r.returncode == 0, r.stderr
+    assert "fresh" in r.stdout
+    assert ("\x1b[32m" in r.stdout) is coloured
+
+
+def test_term_dumb_gets_no_colour_on_a_terminal(home: Home) -> None:
+    import pexpect
+    from conftest import BIN
+
+    home.write_claude(NOW + 30 * DAY)
+    env = home.env(TERM="dumb")
+    child = pexpect.spawn(str(BIN / "wrap"), ["status"], env=env, encoding="utf-8", timeout=30)
+    child.expect(pexpect.EOF)
+    out = child.before
+    child.close()
+    assert "fresh" in out
+    assert "\x1b[" not in out
