@@ -134,7 +134,12 @@ def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -
 
 
 def status(
-    opts: Mapping[str, Any], *, as_json: bool, expiring: bool, echo: Callable[[str], None]
+    opts: Mapping[str, Any],
+    *,
+    as_json: bool,
+    expiring: bool,
+    echo: Callable[[str], None],
+    wide: bool = False,
 ) -> int:
     """`wrap status [--json] [--expiring]`: every account, as a table or the contract's JSON."""
     from launcher import status as accounts_status
@@ -149,7 +154,16 @@ def status(
         entries = [e for e in entries if accounts_status.expiring(e)]
     tty = sys.stdout.isatty()
     color = wants_color(os.environ, tty=tty)
-    echo(accounts_status.render(entries, as_json=as_json, expiring=expiring, tty=tty, color=color))
+    # On a terminal the table fits its width (--wide: every column, whole); a pipe gets it all.
+    width = None
+    if tty and not wide and not as_json:
+        import shutil
+
+        width = shutil.get_terminal_size().columns
+    shown = accounts_status.render(
+        entries, as_json=as_json, expiring=expiring, tty=tty, color=color, width=width
+    )
+    echo(shown)
     return accounts_status.expiring_exit_code(entries) if expiring else exitcodes.FRESH
 
 

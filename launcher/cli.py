@@ -256,8 +256,9 @@ def run(ctx: click.Context, program: str, args: tuple[str, ...]) -> None:
     is_flag=True,
     help="Only expiring and expired accounts; exit 1 (expiring) or 3 (expired) if any.",
 )
+@click.option("--wide", is_flag=True, help="Every column, whole, however wide the terminal.")
 @click.pass_obj
-def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
+def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool, wide: bool) -> None:
     """Every known credential file and account: state, expiry, time left, last refresh."""
 
     def echo(text: str) -> None:
@@ -266,7 +267,7 @@ def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
         forced = actions.wants_color(os.environ, tty=False)
         click.echo(text, color=True if as_json or forced else None)
 
-    sys.exit(actions.status(opts, as_json=as_json, expiring=expiring, echo=echo))
+    sys.exit(actions.status(opts, as_json=as_json, expiring=expiring, echo=echo, wide=wide))
 
 
 @wrap.command("refresh", context_settings=CONTEXT)

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import config, exitcodes
+from launcher import config, exitcodes, report
 from launcher.errors import WrapError
 
 if TYPE_CHECKING:
@@ -110,13 +110,6 @@ def _guarded(name: str, call: Callable[..., list[Finding]], *args: Any) -> list[
         return [Finding(name.removeprefix("check_"), FAIL, f"could not check: {type(e).__name__}")]
 
 
-def home_short(path: str, env: Mapping[str, str]) -> str:
-    home = env.get("HOME") or os.path.expanduser("~")
-    if home and (path == home or path.startswith(home.rstrip("/") + "/")):
-        return "~" + path[len(home.rstrip("/")) :]
-    return path
-
-
 def _mode_owner(path: str, ctx: Context, *, private: int) -> tuple[str, str | None]:
     """("0600, yours", None) or a description and what to do when others could read or write
     it (PRIVATE: the bits nobody else may have) or it belongs to another user."""
@@ -125,10 +118,10 @@ def _mode_owner(path: str, ctx: Context, *, private: int) -> tuple[str, str | No
     mine = st.st_uid == ctx.uid
     text = f"{mode:04o}, {'yours' if mine else f'owned by uid {st.st_uid}'}"
     if not mine:
-        return text, f"it must be yours: chown {os.getuid()} {home_short(path, ctx.env)}"
+        return text, f"it must be yours: chown {os.getuid()} {report.tilde(path, ctx.env)}"
     if mode & private:
         wanted = "700" if stat.S_ISDIR(st.st_mode) else "600"
-        return text, f"others can reach it: chmod {wanted} {home_short(path, ctx.env)}"
+        return text, f"others can reach it: chmod {wanted} {report.tilde(path, ctx.env)}"
     return text, None
 
 
@@ -139,16 +132,16 @@ def check_config(ctx: Context) -> list[Finding]:
     path = ctx.env.get("WRAP_CONFIG") or os.path.join(config.config_dir(ctx.env), "config.toml")
     ctx.loaded = config.load_config(ctx.env)  # a UsageError is the finding: file, key, fix
     if not os.path.exists(path):
-        return [Finding("config", INFO, f"{home_short(path, ctx.env)} absent: built-in defaults")]
-    return [Finding("config", OK, f"{home_short(path, ctx.env)} parses")]
+        return [Finding("config", INFO, f"{report.tilde(path, ctx.env)} absent: built-in defaults")]
+    return [Finding("config", OK, f"{report.tilde(path, ctx.env)} parses")]
 
 
 def check_state_dir(ctx: Context) -> list[Finding]:
     path = config.state_dir(ctx.env)
     if not os.path.exists(path):
-        return [Finding("state", INFO, f"{home_short(path, ctx.env)} not created yet")]
+        return [Finding("state", INFO, f"{report.tilde(path, ctx.env)} not created yet")]
     text, fix = _mode_owner(path, ctx, private=0o022)
-    return [Finding("state", WARN if fix else OK, f"{home_short(path, ctx.env)} {text}", fix)]
+    return [Finding("state", WARN if fix else OK, f"{report.tilde(path, ctx.env)} {text}", fix)]
 
 
 def check_secure_store(ctx: Context) -> list[Finding]:
@@ -272,9 +265,9 @@ def check_program(ctx: Context, profile: Profile) -> list[Finding]:
         except WrapError:
             continue
         real = os.path.realpath(path)
-        shown = home_short(path, ctx.env)
+        shown = report.tilde(path, ctx.env)
         if real != path:
-            shown += f" -> {home_short(real, ctx.env)}"
+            shown += f" -> {report.tilde(real, ctx.env)}"
         return [Finding("program", OK, shown, profile=profile.name)]
     names = ", ".join(profile.programs)
     missing = f"{names} not on PATH (besides wrap's own)"
@@ -286,7 +279,7 @@ def check_credentials(ctx: Context, profile: Profile) -> list[Finding]:
 
     settings = config.resolve({"profile": profile.name}, ctx.env)
     store = stores.for_settings(settings, ctx.env)
-    where = home_short(store.where or settings.credentials, ctx.env)
+    where = report.tilde(store.where or settings.credentials, ctx.env)
     if store.kind != stores.FILE:
         return [Finding("credentials", OK, f"{where} ({store.kind})", profile=profile.name)]
     path = settings.credentials

@@ -42,6 +42,14 @@ def dumps(value: dict[str, Any] | list[dict[str, Any]], *, tty: bool | None = No
     return json.dumps(value, indent=2 if tty else None)
 
 
+def tilde(path: str, env: Mapping[str, str]) -> str:
+    """PATH with the home directory as ~, for people (JSON keeps the whole path)."""
+    home = (env.get("HOME") or os.path.expanduser("~")).rstrip("/")
+    if home and (path == home or path.startswith(home + "/")):
+        return "~" + path[len(home) :]
+    return path
+
+
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
