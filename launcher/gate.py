@@ -145,11 +145,13 @@ def _login(
 def _failed(
     settings: Settings, log: Log, error: WrapError, current: str, program: str, path: str
 ) -> int | None:
-    # A rejected token's message already says how to log in again; a usage error how to fix it.
+    # A rejected token's message already says how to log in again; a usage error how to fix it;
+    # one the next launch will not send (no answer came, or the firewall's cooldown) says so.
+    held = ("rejected", "held_back", "firewall", "blocked")
     retry = (
         ""
-        if isinstance(error, UsageError) or getattr(error, "rejected", False)
-        else ("; it will be tried again at the next launch")
+        if isinstance(error, UsageError) or any(getattr(error, a, False) for a in held)
+        else "; it will be tried again at the next launch"
     )
     what = f"could not refresh the token in {path}: {error}{retry}"
     if current == policy.EXPIRED:
