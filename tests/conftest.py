@@ -169,6 +169,18 @@ class Home:
             stdin=subprocess.DEVNULL,
         )
 
+    def python(self, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """CODE in a real process of the installed package (a seam set up in the code itself)."""
+        return subprocess.run(
+            [str(BIN / "python"), "-c", code],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.root,
+        )
+
     def wrap(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:

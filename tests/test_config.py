@@ -131,20 +131,25 @@ def test_unknown_profile_lists_known(tmp_path: Path) -> None:
         config.resolve({"profile": "nope"}, _env(tmp_path))
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG fast path is Linux-only")
-@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-elsewhere"])
-def test_xdg_dirs_agree_with_platformdirs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None
-) -> None:
+def _xdg_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None) -> dict[str, str]:
+    """HOME and the XDG variables, in os.environ (what platformdirs reads) and returned."""
+    import os
+
     monkeypatch.setenv("HOME", str(tmp_path))
     for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
         if xdg is None:
             monkeypatch.delenv(var, raising=False)
         else:
             monkeypatch.setenv(var, f"{xdg}/{var}")
-    import os
+    return dict(os.environ)
 
-    env = dict(os.environ)
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG fast path is Linux-only")
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-elsewhere"])
+def test_xdg_dirs_agree_with_platformdirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None
+) -> None:
+    env = _xdg_env(tmp_path, monkeypatch, xdg)
     assert config.config_dir(env) == platformdirs.user_config_dir("wrap", appauthor=False)
     assert config.state_dir(env) == platformdirs.user_state_dir("wrap", appauthor=False)
 
@@ -157,15 +162,7 @@ def test_macos_dirs_follow_platformdirs_macos_rules(
     # README says a Mac keeps config.toml and wrap's state.
     from platformdirs.macos import MacOS
 
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        if xdg is None:
-            monkeypatch.delenv(var, raising=False)
-        else:
-            monkeypatch.setenv(var, f"{xdg}/{var}")
-    import os
-
-    env = dict(os.environ)
+    env = _xdg_env(tmp_path, monkeypatch, xdg)
     mac = MacOS("wrap", appauthor=False)
     assert config.config_dir(env, "darwin") == mac.user_config_dir
     assert config.state_dir(env, "darwin") == mac.user_state_dir

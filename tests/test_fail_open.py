@@ -179,15 +179,7 @@ def _with_a_bug(home: Home, target: str, call: str) -> subprocess.CompletedProce
         "def boom(*a, **k): raise ZeroDivisionError('bug')\n"
         f"{module}.{name} = boom\nsys.exit({call})\n"
     )
-    return subprocess.run(
-        [str(BIN / "python"), "-c", code],
-        env=home.env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        cwd=home.root,
-    )
+    return home.python(code)
 
 
 def test_a_bug_before_the_gate_still_launches_the_program(home: Home) -> None:

@@ -143,13 +143,7 @@ def test_a_redis_store_without_redis_py_is_a_usage_error_not_an_unreachable_stor
         "import sys\nsys.modules['redis'] = None\n"
         "from launcher import cli\nsys.exit(cli.main(['fleet', 'status']))\n"
     )
-    r = subprocess.run(
-        [str(BIN / "python"), "-c", code],
-        env=home.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = home.python(code)
     assert r.returncode == 2, r.stderr  # something to install: not 6, "store unreachable"
     assert "needs redis-py" in r.stderr
     assert "pipx inject wrap-launcher redis" in r.stderr

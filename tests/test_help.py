@@ -103,10 +103,6 @@ def test_login_with_an_unknown_name_is_a_usage_error_naming_the_choices(home: Ho
 
 def test_keyboard_interrupt_in_a_command_is_130(home: Home) -> None:
     # A real SIGINT mid-command: the report command is made to wait on a read of stdin.
-    import subprocess
-
-    from conftest import BIN
-
     code = (
         "import sys, signal, os\n"
         "from launcher import cli, status\n"
@@ -116,13 +112,7 @@ def test_keyboard_interrupt_in_a_command_is_130(home: Home) -> None:
         "status.collect = wait\n"
         "sys.exit(cli.main(['refresh', '--all']))\n"
     )
-    r = subprocess.run(
-        [str(BIN / "python"), "-c", code],
-        env=home.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = home.python(code)
     assert r.returncode == 130, r.stderr
     assert "interrupted" in _one_error_line(r.stderr)
 
