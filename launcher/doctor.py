@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from launcher import config, exitcodes, report
-from launcher.errors import WrapError
+from launcher.errors import CredentialsError, WrapError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -281,7 +281,15 @@ def check_credentials(ctx: Context, profile: Profile) -> list[Finding]:
     store = stores.for_settings(settings, ctx.env)
     where = report.tilde(store.where or settings.credentials, ctx.env)
     if store.kind != stores.FILE:
-        return [Finding("credentials", OK, f"{where} ({store.kind})", profile=profile.name)]
+        # Reachable is what matters for a Keychain or keyring item: read it (the document stays
+        # in this process; a locked keyring or a missing bus is the finding, in its own words).
+        try:
+            store.read()
+        except CredentialsError as e:
+            return [Finding("credentials", WARN, str(e), profile=profile.name)]
+        # A fallback store says after the read which of its two it read.
+        detail = f"{report.tilde(store.where, ctx.env)} ({store.kind}, readable)"
+        return [Finding("credentials", OK, detail, profile=profile.name)]
     path = settings.credentials
     if not os.path.exists(path):
         fix = f"log in: wrap login {profile.name}"

@@ -105,3 +105,17 @@ def test_without_network_no_endpoint_is_tried(home: Home) -> None:
     home.write_claude(time.time() + 30 * DAY)
     _, obj = _checks(home, env=home.env(WRAP_TOKEN_URL="http://127.0.0.1:9/t"))
     assert not [c for c in obj["checks"] if c["check"] == "endpoint"]
+
+
+def test_a_keyring_account_that_cannot_be_reached_needs_the_user(home: Home) -> None:
+    codex = home.root / ".codex"
+    codex.mkdir()
+    (codex / "auth.json").write_text("{}")
+    # codex's own setting: its login lives in the keyring alone.
+    (codex / "config.toml").write_text('cli_auth_credentials_store = "keyring"\n')
+    env = home.env(DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent")
+    code, obj = _checks(home, env=env)
+    assert code == 1
+    finding = _find(obj, "credentials", "codex")
+    assert finding["status"] == "warn"
+    assert "keyring" in finding["detail"]
