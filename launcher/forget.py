@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
 from typing import TYPE_CHECKING
 
 from launcher import lock, state
@@ -69,13 +68,15 @@ def remove(paths: Iterable[str], *, say: Callable[[str], None]) -> int:
     left = 0
     for path in paths:
         try:
-            if path.endswith(".lock") and not os.path.isdir(path):
+            if os.path.isdir(path) and not os.path.islink(path):
+                # File by file: a folder may hold a lock somebody holds (locks/, keepalive/).
+                left += remove(sorted(os.path.join(path, n) for n in os.listdir(path)), say=say)
+                if not os.listdir(path):
+                    os.rmdir(path)
+            elif path.endswith(".lock"):
                 if not _unlink_lock(path):
                     say(f"{path} is held by a running refresh or login; left in place")
                     left += 1
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
             else:
                 os.unlink(path)
         except FileNotFoundError:

@@ -134,3 +134,22 @@ def test_a_waiter_whose_lock_file_was_forgotten_locks_the_new_one(tmp_path: Path
     finally:
         leave.set()
         thread.join(30)
+
+
+def test_forget_all_leaves_a_lock_held_inside_the_state_directory(home: Home) -> None:
+    # keepalive/pass.lock keeps two passes from overlapping: a running pass keeps it.
+    _refreshed(home)
+    folder = home.root / "state" / "wrap" / "keepalive"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    held = folder / "pass.lock"
+    (folder / "last-pass.json").write_text("{}")
+    fd = os.open(held, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        r = home.wrap("forget", "--all")
+    finally:
+        os.close(fd)
+    assert r.returncode == 1
+    assert held.exists()
+    assert not (folder / "last-pass.json").exists()
+    assert "left in place" in r.stderr
