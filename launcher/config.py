@@ -29,8 +29,16 @@ DEFAULT_LOGIN_TIMEOUT = 180.0
 # Claude Code itself warns three days ahead, but only inside a session.
 DEFAULT_LOGIN_WARNING = 3 * 86400.0
 
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION_FORMS = "use seconds or a number with d, h, m or s (7d, 36h, 90m, 45s)"
+# The units of systemd's and Go's durations (`1h30m`, `15min`, `2 days`), any case.
+_UNITS = {
+    **dict.fromkeys(("w", "week", "weeks"), 604800),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    "ms": 0.001,
+}
+_DURATION_FORMS = "use seconds or numbers with units: 7d, 36h, 90m, 45s, 1h30m, 15min"
 # Longer than any token lives or anyone waits; past it, sums with `now` stop being dates.
 MAX_DURATION = 36500 * 86400
 # Top-level keys besides the settings a profile section may also carry (custom.SETTING_KEYS);
@@ -147,21 +155,43 @@ class Settings:
 
 def parse_duration(text: str, source: str) -> float:
     """'7d', '36h', '90m', '45s' (any case) or plain seconds; raise UsageError naming SOURCE."""
-    raw = text.strip().lower()
-    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in _UNITS else (raw, "s")
-    try:
-        value = float(number)
-    except ValueError:
-        value = -1.0
-    if not number or value < 0 or value != value or value == float("inf"):
+    seconds = _seconds(text.strip().lower())
+    if seconds is None:
         raise UsageError(f"invalid duration {text!r} ({source}): {_DURATION_FORMS}")
-    seconds = value * _UNITS[unit]
     if seconds > MAX_DURATION:
         raise UsageError(
             f"invalid duration {text!r} ({source}): longer than {MAX_DURATION // 86400}d; "
             f"{_DURATION_FORMS}"
         )
     return seconds
+
+
+def _seconds(raw: str) -> float | None:
+    """RAW (lowercase) in seconds: a plain number, or terms of a number and a unit ("1h30m",
+    "1h 30min"); None for anything else. By hand: `re` costs the launch path its import."""
+    if raw.replace(".", "", 1).isdigit():
+        return float(raw)
+    total = 0.0
+    i, n = 0, len(raw)
+    if not n:
+        return None
+    while i < n:
+        start = i
+        while i < n and (raw[i].isdigit() or raw[i] == "."):
+            i += 1
+        number = raw[start:i]
+        while i < n and raw[i] == " ":
+            i += 1
+        begin = i
+        while i < n and raw[i].isalpha():
+            i += 1
+        unit = _UNITS.get(raw[begin:i])
+        if not number or number.count(".") > 1 or number == "." or unit is None:
+            return None
+        total += float(number) * unit
+        while i < n and raw[i] == " ":
+            i += 1
+    return total
 
 
 def parse_bool(text: str, source: str) -> bool:
@@ -173,17 +203,26 @@ def parse_bool(text: str, source: str) -> bool:
     raise UsageError(f"invalid value {text!r} ({source}): use 1 or 0 (true/false, yes/no, on/off)")
 
 
-def config_dir(env: Mapping[str, str]) -> str:
-    return _platform_dir("config", env)
+def config_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    return _platform_dir("config", env, platform)
 
 
-def state_dir(env: Mapping[str, str]) -> str:
-    return _platform_dir("state", env)
+def state_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    return _platform_dir("state", env, platform)
 
 
-def _platform_dir(kind: str, env: Mapping[str, str]) -> str:
-    if sys.platform.startswith("linux"):
+def _platform_dir(kind: str, env: Mapping[str, str], platform: str) -> str:
+    if platform.startswith("linux"):
         return _xdg(kind, env)
+    if platform == "darwin":
+        # platformdirs' macOS rule (an absolute XDG_CONFIG_HOME / XDG_STATE_HOME wins, else
+        # ~/Library/Application Support/wrap for both), from ENV rather than os.environ, and
+        # the same whichever platformdirs version is installed (older ones ignore XDG there).
+        var = "XDG_CONFIG_HOME" if kind == "config" else "XDG_STATE_HOME"
+        xdg = env.get(var, "")
+        if os.path.isabs(xdg):
+            return os.path.join(xdg, "wrap")
+        return os.path.join(profiles.home_dir(env), "Library", "Application Support", "wrap")
     import platformdirs
 
     if kind == "config":

@@ -145,20 +145,25 @@ def _login(
 def _failed(
     settings: Settings, log: Log, error: WrapError, current: str, program: str, path: str
 ) -> int | None:
-    # A rejected token's message already says how to log in again; a usage error how to fix it.
+    # A rejected token's message already says how to log in again; a usage error how to fix it;
+    # one the next launch will not send (no answer came, or the firewall's cooldown) says so.
+    held = ("rejected", "held_back", "firewall", "blocked")
     retry = (
         ""
-        if isinstance(error, UsageError) or getattr(error, "rejected", False)
-        else ("; it will be tried again at the next launch")
+        if isinstance(error, UsageError) or any(getattr(error, a, False) for a in held)
+        else "; the next launch tries again"
     )
-    what = f"could not refresh the token in {path}: {error}{retry}"
+    # What happened, then what wrap does about it, then what comes next: one line, kept short.
+    from launcher.report import tilde
+
+    what = f"could not refresh {tilde(path, os.environ)}: {error}"
     if current == policy.EXPIRED:
         if settings.strict:
-            log.warn(f"{what} (--strict: not launching {program} with an expired token)")
+            log.warn(f"{what}; not launching {program} with an expired token (--strict){retry}")
             return exitcodes.REFRESH_FAILED
-        log.warn(f"{what}; launching {program} with an expired token")
+        log.warn(f"{what}; launching {program} with an expired token{retry}")
     else:
-        log.warn(f"{what}; launching {program} anyway (its token is still valid for now)")
+        log.warn(f"{what}; launching {program} anyway, its token is valid for now{retry}")
     return None
 
 

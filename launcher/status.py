@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -147,67 +146,140 @@ def expiring_exit_code(entries: list[Entry]) -> int:
     return exitcodes.FRESH
 
 
-def render(entries: list[Entry], *, as_json: bool, expiring: bool, tty: bool, color: bool) -> str:
+def render(
+    entries: list[Entry],
+    *,
+    as_json: bool,
+    expiring: bool,
+    tty: bool,
+    color: bool,
+    width: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
     """What `wrap status` prints. JSON is indented for a person at a terminal and one line for
     a program (the same objects, keys in the same order): indenting is Python's slow encoder,
-    most of the time status spent at 10,000 accounts, for whitespace no parser reads."""
+    most of the time status spent at 10,000 accounts, for whitespace no parser reads.
+    WIDTH: the terminal's columns the table must fit (None: every column, whole)."""
     if as_json:
         objs = [e.report for e in entries]
-        return json.dumps(objs, indent=2) if tty else json.dumps(objs)
+        return report.dumps(objs, tty=tty)
     if entries:
-        return table(entries, color=color)
+        return table(entries, color=color, width=width, env=os.environ if env is None else env)
     return "no expiring accounts" if expiring else "no credential files found"
 
 
-def table(entries: list[Entry], *, color: bool) -> str:
-    """An aligned table for people: expiry in local time, time left in words."""
-    header = [
-        "ACCOUNT",
-        "PROFILE",
-        "STATE",
-        "EXPIRES",
-        "LEFT",
-        "LOGIN ENDS",
-        "LAST REFRESH",
-        "FAILURES",
-        "WHERE",
-    ]
+HEADER = (
+    "ACCOUNT",
+    "PROFILE",
+    "STATE",
+    "EXPIRES",
+    "LEFT",
+    "LOGIN ENDS",
+    "LAST REFRESH",
+    "FAILURES",
+    "WHERE",
+)
+STATE_COLUMN = 2
+# What goes first when the table is wider than the terminal: what `status --json`, `--wide`
+# or `wrap doctor` still say, before what tells the accounts apart and whether they need you.
+DROP_ORDER = ("FAILURES", "LAST REFRESH", "EXPIRES", "PROFILE", "LOGIN ENDS")
+# Then these shrink, WHERE from its start (the file name matters most), ACCOUNT from its end.
+SHRINK = {"WHERE": 12, "ACCOUNT": 12}
+# The state a person reads: a fresh token under a login that ends within the threshold (which
+# --check-only and status --expiring report too) is not a green "fresh".
+LOGIN_MARKERS = {policy.EXPIRING: "login ending", policy.EXPIRED: "login ended"}
+
+
+def _state_cell(e: Entry) -> tuple[str, str]:
+    """(the text, the marker's state)."""
+    r = e.report
+    state = r["state"]
+    if state == policy.FRESH:
+        login = report.login_state(r, e.settings.threshold)
+        if login in LOGIN_MARKERS:
+            return LOGIN_MARKERS[login], login
+    return state, state
+
+
+def table(
+    entries: list[Entry],
+    *,
+    color: bool,
+    width: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """An aligned table for people: expiry in local time, time left in words, paths with ~;
+    within WIDTH columns when given, dropping and then shrinking columns (DROP_ORDER, SHRINK)."""
+    env = os.environ if env is None else env
     rows = []
+    marks = []
     for e in entries:
         r = e.report
         left = r["expires_in_seconds"]
+        state, mark = _state_cell(e)
+        marks.append(mark)
         rows.append(
             [
                 (r["account"] or os.path.basename(r["path"]))
                 # The account a launch in this directory uses ([profiles.NAME.dirs]).
                 + (" (here)" if r.get("bound") else ""),
                 r["profile"],
-                r["state"],
+                state,
                 _local(r["expires_at"]),
                 "-" if left is None else (report.human_duration(left) if left > 0 else "expired"),
                 _login_ends(r),
                 _local(r["last_refreshed"]),
                 str(r["consecutive_failures"]),
                 # A path, or keychain:<service>, keyring:<service>/<account>.
-                r["where"],
+                report.tilde(r["where"], env),
             ]
         )
-    widths = [
-        max(len(h), *(len(row[i]) + (2 if i == 2 else 0) for row in rows))
-        for i, h in enumerate(header)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    for row in rows:
+    columns = list(range(len(HEADER)))
+
+    def widths() -> dict[int, int]:
+        extra = {STATE_COLUMN: 2}  # the marker and its space
+        return {
+            i: max(len(HEADER[i]), *(len(row[i]) + extra.get(i, 0) for row in rows))
+            for i in columns
+        }
+
+    def total(w: dict[int, int]) -> int:
+        return sum(w.values()) + 2 * (len(w) - 1)
+
+    w = widths()
+    if width is not None:
+        for name in DROP_ORDER:
+            if total(w) <= width:
+                break
+            columns.remove(HEADER.index(name))
+            w = widths()
+        for name, least in SHRINK.items():
+            over = total(w) - width
+            i = HEADER.index(name)
+            if over > 0:
+                w[i] = max(least, w[i] - over)
+        for row in rows:
+            for name in SHRINK:
+                i = HEADER.index(name)
+                row[i] = _shorten(row[i], w[i], keep_end=name == "WHERE")
+    lines = ["  ".join(HEADER[i].ljust(w[i]) for i in columns).rstrip()]
+    for row, mark in zip(rows, marks, strict=True):
         cells = []
-        for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
-            if i == 2:
-                mark, code = MARKERS[cell]
-                text = f"{mark} {cell}".ljust(width)
+        for i in columns:
+            if i == STATE_COLUMN:
+                sign, code = MARKERS[mark]
+                text = f"{sign} {row[i]}".ljust(w[i])
                 cells.append(f"\x1b[{code}m{text}\x1b[0m" if color else text)
             else:
-                cells.append(cell.ljust(width))
+                cells.append(row[i].ljust(w[i]))
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def _shorten(text: str, width: int, *, keep_end: bool) -> str:
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
 
 
 def _login_ends(r: dict[str, Any]) -> str:

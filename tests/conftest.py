@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +38,17 @@ _FOREIGN_VARS = {
     # The user's own bus and keyring daemon live there; the keyring tests start their own.
     "XDG_RUNTIME_DIR",
 }
+
+
+# Started in the background by a POSIX shell (`bash scripts/test &`, a CI script), the suite
+# arrives with SIGINT and SIGQUIT ignored, and an ignored disposition survives exec: the Ctrl-C
+# tests' children would never see their SIGINT. A handler does not survive exec, so installing
+# Python's own gives every child the default disposition, as when started from a terminal.
+for _signum in (signal.SIGINT, signal.SIGQUIT):
+    if signal.getsignal(_signum) == signal.SIG_IGN:
+        signal.signal(
+            _signum, signal.default_int_handler if _signum == signal.SIGINT else signal.SIG_DFL
+        )
 
 
 def _inherited(name: str) -> bool:
@@ -155,6 +167,18 @@ class Home:
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+        )
+
+    def python(self, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """CODE in a real process of the installed package (a seam set up in the code itself)."""
+        return subprocess.run(
+            [str(BIN / "python"), "-c", code],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.root,
         )
 
     def wrap(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -179,15 +180,7 @@ def _with_a_bug(home: Home, target: str, call: str) -> subprocess.CompletedProce
         "def boom(*a, **k): raise ZeroDivisionError('bug')\n"
         f"{module}.{name} = boom\nsys.exit({call})\n"
     )
-    return subprocess.run(
-        [str(BIN / "python"), "-c", code],
-        env=home.env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        cwd=home.root,
-    )
+    return home.python(code)
 
 
 def test_a_bug_before_the_gate_still_launches_the_program(home: Home) -> None:
@@ -205,3 +198,27 @@ def test_check_only_never_prints_a_traceback(home: Home) -> None:
     r = _with_a_bug(home, "launcher.report.describe", "cli.main(['--check-only'])")
     assert r.returncode == 4
     assert "unexpected error (ZeroDivisionError" in one_line(r.stderr)
+
+
+def test_the_ctrl_c_tests_pass_when_the_suite_starts_with_sigint_ignored(tmp_path: Path) -> None:
+    # As `bash scripts/test &` starts it: SIGINT and SIGQUIT ignored, inherited through exec.
+    here = Path(__file__).resolve()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            f"{here}::test_ctrl_c_during_a_refresh_launches_without_a_traceback",
+        ],
+        cwd=here.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "1 passed" in r.stdout

@@ -180,7 +180,7 @@ def test_status_json_runs_without_click_and_says_what_click_says(
 def test_a_bad_option_gets_clicks_usage_error(home: Home) -> None:
     r = home.wrap("--check-only", "--no-such-option")
     assert r.returncode == 2
-    assert "No such option '--no-such-option'" in r.stderr
+    assert r.stderr == "wrap: no such option '--no-such-option'; see 'wrap --help'\n"
 
 
 def test_the_fast_path_knows_every_subcommand() -> None:

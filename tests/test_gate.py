@@ -162,7 +162,7 @@ def test_strict_with_expiring_token_and_failed_refresh_still_launches(
     # The refresh was tried and failed; the launch goes on because the token is still valid.
     assert server.refresh_requests == 1
     assert "invalid_grant" in err
-    assert "launching claude anyway (its token is still valid for now)" in err
+    assert "launching claude anyway, its token is valid for now" in err
     assert home.creds.read_bytes() == data
 
 
@@ -304,3 +304,24 @@ def test_write_back_keeps_indentation(home: Home, server: TokenServer, indent: A
         assert new == json.dumps(expected_doc, separators=(",", ":"))
     else:
         assert new == json.dumps(expected_doc, indent=indent, ensure_ascii=False)
+
+
+def test_a_failed_refresh_is_one_short_line_in_order(home: Home) -> None:
+    # What happened (where), what wrap does, what comes next; ~ for the home directory.
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/token"
+    home.write_claude(time.time() + HOUR)
+    r = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=closed, WRAP_REFRESH_TIMEOUT="2s"))
+    assert r.returncode == 0
+    line = r.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith("wrap: could not refresh ~/.claude/.credentials.json: cannot connect")
+    said = [line.index(p) for p in ("could not", "launching claude", "next launch tries again")]
+    assert said == sorted(said)
+    # Most of it is the cause as the HTTP client says it (was 318 with the whole path and a
+    # longer tail; the cause's own wording is launcher/refresh's).
+    assert len(line) <= 280, len(line)

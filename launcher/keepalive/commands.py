@@ -213,7 +213,8 @@ def install(
         )
     for line in lines:
         echo(line)
-    return exitcodes.FRESH
+    # A script running `wrap keepalive install && ...` must learn that nothing is scheduled.
+    return exitcodes.NEEDS_USER if isinstance(scheduler, units.Cron) else exitcodes.FRESH
 
 
 def remove(

@@ -50,7 +50,7 @@ def login(
     path = settings.credentials
     profile = settings.profile
     if not interactive:
-        raise LoginError(f"logging in needs a terminal; {profile.login_hint}")
+        raise UsageError(f"logging in needs a terminal; {profile.login_hint}")
     if profile.login_method is None:
         raise LoginError(f"wrap cannot log in to {profile.name} itself: {profile.login_hint}")
     if args and profile.login_method != "cli":

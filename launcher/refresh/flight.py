@@ -246,6 +246,7 @@ class _Run:
                 "have rotated it: wrap will not send it again blindly; run "
                 f"'wrap --refresh-token' to try it anyway, or {profile.login_hint}",
                 sent=False,
+                held_back=True,
             )
         writer.sent = sent
         # Only now, holding every lock and having decided to send, does this process pay for
@@ -287,6 +288,7 @@ class _Run:
                     )
                 unanswered = _ambiguous(e) and writer.saved_refresh_token is None
                 record_failure(state_dir, source, now(), e, unanswered=sent if unanswered else None)
+                e.held_back = e.held_back or unanswered
                 if e.firewall:
                     e = RefreshError(
                         f"{e}; wrap will not ask it again for "
