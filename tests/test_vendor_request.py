@@ -9,7 +9,7 @@ from conftest import FIXTURES, Home
 from token_server import TokenServer
 
 from launcher import profiles
-from launcher.vendors import request
+from launcher.vendors import codex, request
 
 
 def test_claude_refresh_looks_like_claude_codes(home: Home, server: TokenServer) -> None:
@@ -41,7 +41,7 @@ def test_codex_refresh_looks_like_codex_execs(home: Home) -> None:
     assert sent["refresh_reason"] == "proactive_expiry"
     assert headers["originator"] == "codex_exec"
     agent = headers["user-agent"]
-    assert agent.startswith("codex_exec/0.169.0 (")
+    assert agent.startswith(f"codex_exec/{codex.CHECKED} (")  # no codex installed here
     assert agent.endswith(") xterm")
     assert "python-httpx" not in agent
 

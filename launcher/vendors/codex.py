@@ -1,4 +1,4 @@
-"""codex's locks around `auth.json` (0.169.0, read from its behaviour under strace).
+"""codex's locks around `auth.json` (0.169.0 and 0.171.0, read from their behaviour under strace).
 
 codex sends its refresh holding no lock, then, to write the answer, takes `flock` on
 `<CODEX_HOME>/auth.lock` and then on `auth.json.lock`, re-reads, and replaces the file (temp
@@ -19,6 +19,9 @@ from launcher.vendors import Locks
 TYPE_CHECKING = False  # typing itself costs ~2 ms of import, paid by every launch that waits
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+# The newest release these facts were checked with (launcher/vendors/installed.py compares).
+CHECKED = "0.171.0"
 
 LOCK_NAMES = ("auth.lock", "auth.json.lock")
 # codex holds them for one write; one held longer belongs to a hung process, and the rotated
