@@ -58,8 +58,8 @@ CLAUDE_SCOPE = (
     "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload"
 )
 CODEX_RACE = (
-    "codex 0.169.0 sends its refresh before taking any lock (auth.lock is taken only to write "
-    "the answer): with an expired token on both sides nothing tells wrap a refresh is in flight"
+    "codex (0.169.0, 0.171.0) sends its refresh before taking any lock (auth.lock only guards "
+    "the write): with an expired token on both sides nothing tells wrap a refresh is in flight"
 )
 
 _ARCH = {"x86_64": ("x64", "x86_64"), "amd64": ("x64", "x86_64"), "aarch64": ("arm64", "aarch64")}
