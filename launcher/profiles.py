@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from launcher.vendors import gemini
+
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -320,6 +322,9 @@ GEMINI = Profile(
     client_id="681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
     client_secret="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",
     body="form",
+    # As gemini-cli 0.61.0 sends it (launcher/vendors/gemini.py).
+    request=gemini.REFRESH_REQUEST,
+    headers=gemini.REFRESH_HEADERS,
     login_method="browser",
     authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
     authorize_params={"access_type": "offline", "prompt": "consent"},

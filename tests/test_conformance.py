@@ -19,10 +19,12 @@ from test_real_clis import (
     CLAUDE_RUN,
     CLAUDE_VERSIONS,
     CODEX_VERSIONS,
+    GEMINI_VERSIONS,
     Stack,
     _stack,
     claude_binary,
     codex_binary,
+    finish,
     ok,
 )
 from test_real_clis import pytestmark as real_cli_marks
@@ -104,6 +106,29 @@ def test_wraps_codex_request_is_codex_execs(codex_stack: Stack) -> None:
     problems = _compare(theirs, ours, f"codex {s.codex_version}")
     assert problems == [], "\n".join(problems)
     s.assert_codex_holds_newest()
+
+
+@pytest.fixture
+def gemini_stack(home: Home) -> Iterator[Stack]:
+    yield from _stack(home, jwt=False, rotate=False)
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_wraps_gemini_request_is_gemini_clis(gemini_stack: Stack, version: str) -> None:
+    """gemini-cli refreshes an expired login before it asks tokeninfo about it (answered by the
+    proxy), then stops at its next call (404s, and no trusted folder): only its request counts."""
+    s = gemini_stack
+    s.write_gemini(-60)
+    finish(s.gemini(version, "-p", "hi"))
+    [theirs] = s.proxy.token_requests()
+    s.write_gemini(-60)
+    r = ok(
+        s.start([str(BIN / "wrap"), "--profile", "gemini", "--refresh-token"], _through_proxy(s))
+    )
+    assert len(s.proxy.token_requests()) == 2, r.stderr
+    ours = s.proxy.token_requests()[1]
+    problems = _compare(theirs, ours, f"gemini {version}")
+    assert problems == [], "\n".join(problems)
 
 
 def test_refresh_via_cli_lets_the_newest_claude_refresh(stack: Stack) -> None:

@@ -36,6 +36,7 @@ from token_server import TokenServer
 REALCLI = ROOT / "tests" / "realcli"
 PINNED_CLAUDE = ("2.1.197", "2.1.330", "2.1.337")
 PINNED_CODEX = ("0.169.0", "0.171.0")
+PINNED_GEMINI = ("0.61.0",)
 # scripts/check-vendors runs these tests against another install (a throw-away folder holding
 # the versions it names): a setting of the test run only, never read by wrap itself.
 _OTHER = os.environ.get("WRAP_TEST_REALCLI")
@@ -50,6 +51,7 @@ def _versions(name: str, pinned: tuple[str, ...]) -> tuple[str, ...]:
 # Every version the conformance test runs; the other real-CLI tests run the oldest and newest.
 CLAUDE_VERSIONS = _versions("claude", PINNED_CLAUDE)
 CODEX_VERSIONS = _versions("codex", PINNED_CODEX)
+GEMINI_VERSIONS = _versions("gemini", PINNED_GEMINI)
 CLAUDE_RUN = tuple(dict.fromkeys(CLAUDE_VERSIONS[:1] + CLAUDE_VERSIONS[-1:]))
 CODEX_RUN = tuple(dict.fromkeys(CODEX_VERSIONS[:1] + CODEX_VERSIONS[-1:]))
 # The scopes Claude Code asks for (2.1.197's list); it saves nothing from an answer whose scope
@@ -98,11 +100,20 @@ def codex_binary(version: str) -> Path | None:
     return None
 
 
+def gemini_entry(version: str) -> Path | None:
+    """gemini-cli's bundled entry point (run with node): the package itself, or an alias."""
+    for pkg in (NODE_MODULES / f"gemini-{version}", NODE_MODULES / "@google" / "gemini-cli"):
+        if _package_version(pkg) == version and (pkg / "bundle" / "gemini.js").is_file():
+            return pkg / "bundle" / "gemini.js"
+    return None
+
+
 _missing = [
     what
     for what, found in [
         *[(f"claude {v}", claude_binary(v)) for v in CLAUDE_VERSIONS],
         *[(f"codex {v}", codex_binary(v)) for v in CODEX_VERSIONS],
+        *[(f"gemini {v}", gemini_entry(v)) for v in GEMINI_VERSIONS],
         ("proper-lockfile", (NODE_MODULES / "proper-lockfile").is_dir() or None),
     ]
     if found is None
@@ -213,6 +224,29 @@ class Stack:
 
     def codex(self, *args: str) -> subprocess.Popen[str]:
         return self.start([str(codex_binary(self.codex_version)), *args], self.env())
+
+    def gemini(self, version: str, *args: str) -> subprocess.Popen[str]:
+        entry = gemini_entry(version)
+        assert entry is not None
+        return self.start(["node", str(entry), *args], self.env())
+
+    def write_gemini(self, expires_in: float) -> Path:
+        """gemini-cli's login (oauth_creds.json, as it writes it) and its choice of it."""
+        directory = self.home.root / ".gemini"
+        directory.mkdir(mode=0o700, exist_ok=True)
+        settings = {"security": {"auth": {"selectedType": "oauth-personal"}}}
+        (directory / "settings.json").write_text(json.dumps(settings))
+        doc = {
+            "access_token": "old-access",
+            "refresh_token": "old-refresh",
+            "scope": "https://www.googleapis.com/auth/cloud-platform",
+            "token_type": "Bearer",
+            "expiry_date": int((time.time() + expires_in) * 1000),
+        }
+        path = directory / "oauth_creds.json"
+        path.write_text(json.dumps(doc, indent=2))
+        path.chmod(0o600)
+        return path
 
     def wrap(self, *args: str) -> subprocess.Popen[str]:
         codex = codex_binary(self.codex_version)
@@ -364,8 +398,11 @@ def lines_of(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _stack(home: Home, *, jwt: bool, codex: str = CODEX_RUN[-1]) -> Iterator[Stack]:
-    with TokenServer(jwt=jwt) as server, TLSProxy(server.url) as proxy:
+def _stack(
+    home: Home, *, jwt: bool, codex: str = CODEX_RUN[-1], rotate: bool = True
+) -> Iterator[Stack]:
+    """ROTATE False: Google's endpoint, which keeps the refresh token (gemini)."""
+    with TokenServer(jwt=jwt, rotate=rotate) as server, TLSProxy(server.url) as proxy:
         server.seed("old-refresh")
         if not jwt:
             server.extra = {"scope": CLAUDE_SCOPE}
@@ -498,9 +535,14 @@ def test_wrap_starting_while_claude_refreshes(stack: Stack, version: str) -> Non
     claude = stack.claude(version, "-p", "hi")
     assert hold.arrived.wait(30), finish(claude)
     assert (stack.home.claude_dir / ".oauth_refresh.lock").is_dir()  # claude holds its lock
+    # 2.1.330 and later describe the holder in an owner record (2.1.337: with parentPid);
+    # the lock directory alone decides, and wrap leaves the record as claude wrote it.
+    owner = stack.home.claude_dir / ".oauth_refresh.lock.owner"
+    record = owner.read_bytes() if owner.exists() else None
     wrap = stack.wrap_claude(version, "-p", "hi")
     wait_until_waiting(wrap, stack.server, sent_before=1)
     assert len(stack.server.requests) == 1  # wrap waits: nothing sent
+    assert (owner.read_bytes() if owner.exists() else None) == record
     hold.release()
     ok(claude)
     assert ok(wrap).stdout.strip() == "ok"

@@ -33,6 +33,14 @@ ALLOWED_DIFFERENCES: dict[str, frozenset[str]] = {
     "claude 2.1.337": frozenset(_HTTPX),
     "codex 0.169.0": frozenset(_HTTPX),
     "codex 0.171.0": frozenset(_HTTPX),
+    "gemini 0.61.0": frozenset(
+        {
+            *_HTTPX,
+            # gemini names the Node.js version that runs it (gl-node/20.20.2 here); wrap cannot
+            # know it without starting Node, and Google's endpoint does not ask for it.
+            "x-goog-api-client",
+        }
+    ),
 }
 
 
