@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, ROOT, Home
+from conftest import BIN, CLAUDE_2_1_337_KEYS, ROOT, Home
 from tls_proxy import CODEX_CONFIG, TLSProxy
 from token_server import TokenServer
 
@@ -523,6 +523,26 @@ def test_codex_refreshes_through_the_proxy(codex_stack: Stack) -> None:
     _assert_wire(sent, CODEX_WIRE, s.codex_version)
     assert sent.fields["refresh_reason"] == "proactive_expiry"
     s.assert_codex_holds_newest()
+
+
+@pytest.mark.parametrize("version", CLAUDE_RUN)
+def test_claude_and_wrap_keep_the_newer_top_level_keys(stack: Stack, version: str) -> None:
+    """2.1.337's other chain (chatHistoryOauth) and device state beside the login: claude's
+    own refresh keeps them, wrap's after it keeps them byte for byte, and neither sends the
+    other chain's refresh token."""
+    stack.write_claude(60)
+    doc = {**stack.home.read(), **CLAUDE_2_1_337_KEYS}
+    stack.home.creds.write_text(json.dumps(doc, separators=(",", ":")))
+    ok(stack.claude(version, "-p", "hi"))
+    assert {k: stack.home.read()[k] for k in CLAUDE_2_1_337_KEYS} == CLAUDE_2_1_337_KEYS
+    stack.age_claude()
+    ok(stack.wrap_claude(version, "-p", "hi"))
+    written = stack.home.creds.read_text()
+    for key, value in CLAUDE_2_1_337_KEYS.items():
+        assert f'"{key}":{json.dumps(value, separators=(",", ":"))}' in written
+    assert "chat-refresh" not in stack.server.received
+    assert len(stack.server.received) == 2
+    stack.assert_claude_holds_newest(version)
 
 
 # -- a. claude refreshing while wrap-claude starts ----------------------------------------------
