@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, Home
-from token_server import TokenServer
+from conftest import Home
+from test_vendor_request import codex_refresh
 
 from launcher.vendors import claude, codex, installed
 
@@ -131,18 +131,7 @@ def test_status_json_says_null_when_the_version_is_unknown(home: Home) -> None:
 
 
 def _codex_refresh(home: Home) -> str:
-    codex_home = home.root / "codex"
-    codex_home.mkdir()
-    doc = json.loads((FIXTURES / "codex.auth.json").read_text())
-    doc["tokens"]["refresh_token"] = "old-refresh"
-    (codex_home / "auth.json").write_text(json.dumps(doc, indent=2))
-    with TokenServer(jwt=True) as server:
-        server.seed("old-refresh")
-        env = home.env(WRAP_TOKEN_URL=server.url, CODEX_HOME=str(codex_home), TERM="xterm")
-        r = home.wrap("--profile", "codex", "--refresh-token", env=env)
-        assert r.returncode == 0, r.stderr
-        (headers,) = server.headers
-    return headers["user-agent"]
+    return codex_refresh(home)[1]["user-agent"]
 
 
 def test_codexs_user_agent_names_the_installed_codex(home: Home) -> None:
