@@ -333,7 +333,8 @@ def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> 
                 # A typo must not start the default login and then fail on a file "nosuch".
                 names = sorted({*known, *(n.name for n in accounts_dirs.named(loaded, known, env))})
                 raise UsageError(
-                    f"no profile or account named {name!r}{near(name, names)}; name one, or a file path"
+                    f"no profile or account named {name!r}{near(name, names)}; "
+                    "name one, or a file path"
                 )
         settings = config.resolve(flags, env, credentials_path=path)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()

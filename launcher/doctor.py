@@ -200,7 +200,7 @@ def check_proxies(ctx: Context) -> list[Finding]:
 
 
 def check_ca_store(ctx: Context) -> list[Finding]:
-    from launcher import http
+    from launcher.refresh import http
 
     http.ssl_context(ctx.env)  # what every request uses; a UsageError is the finding
     for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
@@ -316,7 +316,7 @@ def reach_url(url: str, env: Mapping[str, str]) -> str:
     not. Any answer counts: a token endpoint refuses a GET, and that is the point."""
     import httpx
 
-    from launcher import http
+    from launcher.refresh import http
 
     try:
         with http.client_for(url, env) as client:

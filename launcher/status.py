@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from launcher import accounts, config, custom, exitcodes, policy, report, state
 from launcher.credentials import INVALID, MISSING
 from launcher.errors import UsageError, WrapError
+from launcher.vendors import installed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -55,6 +56,8 @@ def collect(
     # once more for the launched account, which alone takes the endpoint overrides); a named
     # account's once each (its directory and fleet record are its own).
     resolved: dict[tuple[str, bool, str | None], Settings] = {}
+    # The installed CLI's version, once per profile, read beside the program (never run).
+    versions: dict[tuple[str, ...], str | None] = {}
     entries = []
     for account in accounts.discover(known, env, aliases, _store_choices(loaded[1]), names):
         is_launched = accounts.is_launched(account, launched, launched_real)
@@ -83,6 +86,10 @@ def collect(
         else:
             remembered = state.load(state_dir, settings.credentials, listed=listed)
         obj, _ = report.describe_with(settings, remembered, now, name, env)
+        programs = settings.profile.programs
+        if programs not in versions:
+            versions[programs] = installed.program_version(programs, env)
+        obj["cli_version"] = versions[programs]
         if named is not None and bound.get(account.profile.name) == named:
             obj["bound"] = True
         entries.append(Entry(account, settings, obj))

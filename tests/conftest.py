@@ -88,6 +88,21 @@ def claude_doc(
     return doc
 
 
+# Top-level keys Claude Code 2.1.337 writes beside the login: another token chain with its own
+# client id, and device state. Each as Claude writes it (compact JSON.stringify).
+CLAUDE_2_1_337_KEYS = {
+    "chatHistoryOauth": {
+        "accessToken": "chat-access",
+        "refreshToken": "chat-refresh",
+        "expiresAt": 1_800_003_600_000,
+        "scopes": ["user:chat_history"],
+        "clientId": "00000000-0000-4000-8000-00000000c4a9",
+    },
+    "trustedDeviceByAccount": {"acct-1": {"deviceId": "d-1", "trustedAt": 1_799_000_000_000}},
+    "removedHybridSignIn": True,
+}
+
+
 class Clock:
     """An injected `now`: epoch seconds that move only when a test sets them."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Clock, Home
+from conftest import CLAUDE_2_1_337_KEYS, Clock, Home, claude_doc
 from token_server import TokenServer
 
 from launcher import config, gate, state
@@ -177,6 +177,25 @@ def test_new_refresh_token_saved_even_when_response_unusable(
     assert after["claudeAiOauth"].pop("refreshToken") == "test-refresh-1"
     before["claudeAiOauth"].pop("refreshToken")
     assert after == before
+
+
+def test_newer_claudes_top_level_keys_are_kept_byte_for_byte(
+    home: Home, server: TokenServer
+) -> None:
+    doc = {**claude_doc(T0 + 2 * DAY), **CLAUDE_2_1_337_KEYS}
+    home.creds.write_text(json.dumps(doc, separators=(",", ":")))
+    home.creds.chmod(0o600)
+    code, err = _gate(home, server, T0)
+    assert (code, err) == (None, "")
+    assert server.refresh_requests == 1
+    written = home.creds.read_text()
+    for key, value in CLAUDE_2_1_337_KEYS.items():
+        assert f'"{key}":{json.dumps(value, separators=(",", ":"))}' in written
+    new = json.loads(written)
+    assert list(new) == list(doc)
+    assert new["claudeAiOauth"]["refreshToken"] == "test-refresh-1"
+    # The other chain is Claude's to refresh: wrap sent only the login's token.
+    assert server.received == ["old-refresh"]
 
 
 def test_missing_refresh_token_in_response_keeps_old(home: Home) -> None:

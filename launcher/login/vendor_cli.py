@@ -59,6 +59,15 @@ def login(
     if not command:
         raise UsageError(f"profile {profile.name} has no login_command")
     program = program_for(command[0], env, profile.login_hint)
+    if profile.vendor_lock == "codex":
+        from launcher.vendors import codex
+
+        held = codex.sign_in_in_progress(path)
+        if held is not None:
+            raise LoginError(
+                f"another sign-in for {path} is in progress ({held} is held); finish or "
+                "cancel it, then retry"
+            )
     extra = [a for a in profile.login_args_headless if headless and a not in args]
     argv = [program, *command[1:], *extra, *args]
     shown = " ".join([command[0], *argv[1:]])
