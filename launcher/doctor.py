@@ -274,6 +274,35 @@ def check_program(ctx: Context, profile: Profile) -> list[Finding]:
     return [Finding("program", WARN, missing, profile=profile.name)]
 
 
+def check_version(ctx: Context, profile: Profile) -> list[Finding]:
+    """The installed CLI's version, from its package files (never by starting it), and whether
+    wrap's vendor facts were checked with a version that new."""
+    from launcher.vendors import installed
+
+    version = installed.program_version(profile.programs, ctx.env)
+    if version is None:
+        return [Finding("version", INFO, "unknown", profile=profile.name)]
+    newer = installed.newer_than_checked(profile.name, version)
+    if newer is not None:
+        return [Finding("version", WARN, version, newer, profile=profile.name)]
+    return [Finding("version", OK, version, profile=profile.name)]
+
+
+def check_account(ctx: Context, profile: Profile) -> list[Finding]:
+    """The account a launch in this directory would use, and why (launcher.accounts_dirs)."""
+    from launcher import accounts_dirs
+
+    which = accounts_dirs.which({"profile": profile.name}, ctx.env, loaded=ctx.loaded)
+    where = report.tilde(which.credentials, ctx.env)
+    name = which.name or "the default"
+    detail = f"{name}: {where}" + (f" ({which.why})" if which.why else "")
+    if which.problem:
+        problem = f"{which.problem}; a launch here uses the default: {where}"
+        fix = "correct that key in the config file"
+        return [Finding("account", WARN, problem, fix, profile=profile.name)]
+    return [Finding("account", OK, detail, profile=profile.name)]
+
+
 def check_credentials(ctx: Context, profile: Profile) -> list[Finding]:
     from launcher import stores
 
@@ -327,6 +356,8 @@ def reach_url(url: str, env: Mapping[str, str]) -> str:
 
 PROFILE_CHECKS: tuple[Callable[[Context, Profile], list[Finding]], ...] = (
     check_program,
+    check_version,
+    check_account,
     check_credentials,
     check_endpoint,
 )

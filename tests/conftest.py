@@ -197,11 +197,16 @@ class Home:
         )
 
     def wrap(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "wrap"), *args],
             env=env if env is not None else self.env(),
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -119,3 +119,83 @@ def test_a_keyring_account_that_cannot_be_reached_needs_the_user(home: Home) -> 
     finding = _find(obj, "credentials", "codex")
     assert finding["status"] == "warn"
     assert "keyring" in finding["detail"]
+
+
+def _installed_claude(home: Home, version: str) -> None:
+    """An npm install of claude VERSION as the claude on PATH (package.json beside the program)."""
+    package = home.root / "npm" / "lib" / "node_modules" / "@anthropic-ai" / "claude-code"
+    program = package / "bin" / "claude.exe"
+    program.parent.mkdir(parents=True)
+    (package / "package.json").write_text(
+        json.dumps({"name": "@anthropic-ai/claude-code", "version": version})
+    )
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    (home.bin / "claude").unlink()  # the suite's stand-in, which has no package
+    (home.bin / "claude").symlink_to(program)
+
+
+def test_the_installed_version_is_shown_and_a_newer_one_than_checked_needs_the_user(
+    home: Home,
+) -> None:
+    from launcher.vendors import claude
+
+    home.write_claude(time.time() + 30 * DAY)
+    _installed_claude(home, claude.CHECKED)
+    code, obj = _checks(home)
+    assert _find(obj, "version", "claude") == {
+        "check": "version",
+        "profile": "claude",
+        "status": "ok",
+        "detail": claude.CHECKED,
+        "fix": None,
+    }
+    assert code == 0, obj
+    major, minor, patch = claude.CHECKED.split(".")
+    newer = f"{major}.{minor}.{int(patch) + 3}"
+    (home.root / "npm" / "lib" / "node_modules" / "@anthropic-ai" / "claude-code").joinpath(
+        "package.json"
+    ).write_text(json.dumps({"name": "@anthropic-ai/claude-code", "version": newer}))
+    code, obj = _checks(home)
+    finding = _find(obj, "version", "claude")
+    assert code == 1
+    assert finding["status"] == "warn"
+    assert finding["fix"] == (
+        f"claude {newer} is newer than wrap's checks ({claude.CHECKED}): "
+        "run scripts/check-vendors, or report it"
+    )
+
+
+def test_the_account_row_says_which_account_this_directory_uses_and_why(home: Home) -> None:
+    work = home.root / "work"
+    (work / "deep").mkdir(parents=True)
+    (home.root / ".claude-work").mkdir()
+    home.write_claude(time.time() + 30 * DAY)
+    config = home.root / "config" / "wrap" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        '[profiles.claude.accounts]\nwork = "~/.claude-work"\n'
+        '[profiles.claude.dirs]\n"~/work" = "work"\n'
+    )
+    r = home.wrap("doctor", "--json", env=home.env(), cwd=work / "deep")
+    row = _find(json.loads(r.stdout), "account", "claude")
+    assert row["status"] == "ok"
+    assert row["detail"].startswith("work: ~/.claude-work/.credentials.json (")
+    assert "~/work" in row["detail"] or str(work) in row["detail"]
+    r = home.wrap("doctor", "--json", env=home.env(), cwd=home.root)
+    assert _find(json.loads(r.stdout), "account", "claude")["detail"].startswith(
+        "the default: ~/.claude/.credentials.json (no bound directory holds "
+    )
+
+
+def test_a_bad_binding_is_an_account_finding_that_needs_the_user(home: Home) -> None:
+    home.write_claude(time.time() + 30 * DAY)
+    config = home.root / "config" / "wrap" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[profiles.claude.dirs]\n"~" = "nosuch"\n')
+    r = home.wrap("doctor", "--json", env=home.env())
+    row = _find(json.loads(r.stdout), "account", "claude")
+    assert r.returncode == 1
+    assert row["status"] == "warn"
+    assert "nosuch" in row["detail"]
+    assert row["detail"].endswith("a launch here uses the default: ~/.claude/.credentials.json")
