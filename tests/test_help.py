@@ -94,7 +94,7 @@ def test_login_with_an_unknown_name_is_a_usage_error_naming_the_choices(home: Ho
     r = home.wrap("login", "nosuch")
     assert r.returncode == 2
     line = _one_error_line(r.stderr)
-    assert "no profile named 'nosuch'" in line
+    assert "no profile or account named 'nosuch'" in line
     assert "claude, codex, gemini" in line
     assert not home.creds.exists()
     near = home.wrap("login", "claud")
