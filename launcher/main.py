@@ -154,10 +154,15 @@ def _run(args: list[str]) -> tuple[int, bool]:
         from launcher import cli
 
         return cli.main(args), False
+    opts, program, rest = parsed
+    if program is not None and not opts["check_only"]:
+        from launcher import gate
+
+        # A fresh token: exec'd from here, with nothing else of wrap loaded.
+        gate.fresh_launch(flags(opts), program, rest)
     from launcher.errors import Terminated
     from launcher.log import Log
 
-    opts, program, rest = parsed
     try:
         if program is not None and not opts["check_only"]:
             # The launch of an aliased CLI: straight to the gate, as wrap-claude does.
