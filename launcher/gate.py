@@ -37,7 +37,10 @@ class Launch:
 
     __slots__ = (
         "access",
+        "account_fields",
+        "account_file",
         "expiry",
+        "id_token",
         "login_field",
         "login_unit",
         "paths",
@@ -63,6 +66,9 @@ class Launch:
         store: str | None = None,
         variant_field: str | None = None,
         variants: dict[str, tuple[str, str, str]] | None = None,
+        account_fields: tuple[str, ...] = ("alias", "email", "name", "account_id"),
+        id_token: str | None = None,
+        account_file: tuple[tuple[str, ...], str] | None = None,
     ) -> None:
         self.programs = programs
         self.paths = paths
@@ -77,6 +83,10 @@ class Launch:
         # The variants that move the three fields, by the value of the variant field.
         self.variant_field = variant_field
         self.variants = variants or {}
+        # Where the account's name is (profile.account_fields, id_token_field, account_file).
+        self.account_fields = account_fields
+        self.id_token = id_token
+        self.account_file = account_file
 
 
 # The built-in profiles' launch data as literals: importing launcher/profiles.py would cost a
@@ -95,6 +105,10 @@ LAUNCH = {
         "ms",
         login_field="claudeAiOauth.refreshTokenExpiresAt",
         store="claude",
+        account_file=(
+            ("${CLAUDE_CONFIG_DIR}/.claude.json", "~/.claude.json"),
+            "oauthAccount.emailAddress",
+        ),
     ),
     "gemini": Launch(
         ("gemini",),
@@ -106,6 +120,7 @@ LAUNCH = {
         store="gemini",
         variant_field="serverName",
         variants={"main-account": ("token.accessToken", "token.refreshToken", "token.expiresAt")},
+        id_token="id_token",
     ),
     "qwen": Launch(
         ("qwen",),
@@ -123,6 +138,8 @@ LAUNCH = {
         "tokens.access_token",
         "jwt",
         store="codex",
+        account_fields=("alias", "email", "name", "tokens.account_id"),
+        id_token="tokens.id_token",
     ),
     "kiro": Launch(
         ("kiro", "kiro-cli", "q"),
@@ -377,6 +394,62 @@ def _fresh_path(
     skip_self: bool,
     real_name: str | None,
 ) -> str | None:
+    read = _read_account(flags, program, env)
+    if read is None:
+        return None
+    if read.login_ends is not None and read.login_ends - now <= read.login_warning:
+        return None  # the full model says so, once a day
+    # The lifetime rule can only lower the threshold: fresh by the raw one is fresh.
+    if read.expires_at is not None and read.expires_at - now <= read.threshold:
+        return None
+    return _program_path(program, env, skip_self, real_name)
+
+
+class _Account:
+    """What the fast path read of the launched account: its settings, file and token."""
+
+    __slots__ = (
+        "doc",
+        "expires_at",
+        "login_ends",
+        "login_warning",
+        "name",
+        "path",
+        "profile",
+        "refresh",
+        "threshold",
+    )
+
+    def __init__(
+        self,
+        *,
+        doc: dict[str, Any],
+        expires_at: float | None,
+        login_ends: float | None,
+        login_warning: float,
+        name: str,
+        path: str,
+        profile: Launch,
+        refresh: str | None,
+        threshold: int,
+    ) -> None:
+        self.doc = doc
+        self.expires_at = expires_at
+        self.login_ends = login_ends
+        self.login_warning = login_warning
+        self.name = name
+        self.path = path
+        self.profile = profile
+        self.refresh = refresh
+        self.threshold = threshold
+
+
+def _read_account(
+    flags: Mapping[str, Any], program: str | None, env: Mapping[str, str]
+) -> _Account | None:
+    """The launched account's settings and token, as config.resolve, the store and
+    credentials.parse would give them; None (or _Unsure) for anything the fast path leaves to
+    the full model to say."""
     # The config file may set anything, and naming accounts by directory lives there too:
     # with one (or off Linux, where its folder is platformdirs'), the full model decides.
     if env.get("WRAP_CONFIG") or not sys.platform.startswith("linux"):
@@ -386,7 +459,7 @@ def _fresh_path(
     values = _checked_settings(flags, env)
     name = flags.get("profile") or env.get("WRAP_PROFILE")
     if not name:
-        base = os.path.basename(program)
+        base = os.path.basename(program or "")
         name = next((n for n, p in LAUNCH.items() if base in p.programs), "claude")
     profile = LAUNCH.get(name)
     if profile is None:
@@ -406,19 +479,24 @@ def _fresh_path(
     token = _field(doc, access)
     if not isinstance(token, str) or not token:
         return None
-    if not isinstance(_field(doc, refresh), str | None):
+    refresh_token = _field(doc, refresh)
+    if not isinstance(refresh_token, str | None):
         return None
     expires_at = _expiry(_field(doc, expiry), profile.unit)
+    login_ends = None
     if profile.login_field:
-        ends = decode_deadline(peek(doc, profile.login_field), profile.login_unit)
-        warning = values.get("login_warning", DEFAULT_LOGIN_WARNING)
-        if ends is not None and ends - now <= warning:
-            return None  # the full model says so, once a day
-    # The lifetime rule can only lower the threshold: fresh by the raw one is fresh.
-    threshold = int(values.get("threshold", DEFAULT_THRESHOLD))
-    if expires_at is not None and expires_at - now <= threshold:
-        return None
-    return _program_path(program, env, skip_self, real_name)
+        login_ends = decode_deadline(peek(doc, profile.login_field), profile.login_unit)
+    return _Account(
+        doc=doc,
+        expires_at=expires_at,
+        login_ends=login_ends,
+        login_warning=values.get("login_warning", DEFAULT_LOGIN_WARNING),
+        name=name,
+        path=path,
+        profile=profile,
+        refresh=refresh_token,
+        threshold=int(values.get("threshold", DEFAULT_THRESHOLD)),
+    )
 
 
 def _checked_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
@@ -643,6 +721,336 @@ def fresh_launch(
     path = fresh_path(flags, program, env, time.time(), skip_self=skip_self, real_name=real_name)
     if path is not None:
         exec_marked(path, program, args, name=real_name or os.path.basename(program))
+
+
+# --- --check-only, fast: the report of the launched account when nothing in it needs more ---
+
+FRESH = "fresh"
+EXPIRING = "expiring"
+EXPIRED = "expired"
+# --check-only's exit code for each state (launcher/exitcodes.py names them).
+EXIT_FOR_STATE = {FRESH: 0, EXPIRING: 1, EXPIRED: 3, "missing": 4, "invalid": 4}
+# What wrap's state file of an account may hold, and of which types (launcher/state.py).
+STATE_FIELDS = (
+    ("last_refreshed", (int, float)),
+    ("lifetime", (int, float)),
+    ("refresh_count", (int,)),
+    ("consecutive_failures", (int,)),
+    ("last_error", (str,)),
+    ("last_failed", (int, float)),
+    ("suspended_at_version", (str,)),
+    ("unanswered", (str,)),
+    ("pending_recovery", (str,)),
+    ("pending_version", (str,)),
+    ("blocked_until", (int, float)),
+    ("blocked_count", (int,)),
+    ("blocked_version", (str,)),
+    ("login_warned", (int, float)),
+)
+
+
+def token_state(expires_at: float | None, now: float, threshold: int) -> str:
+    """fresh (time left > threshold), expiring (0 < left <= threshold) or expired."""
+    if expires_at is None:
+        return FRESH
+    left = expires_at - now
+    if left <= 0:
+        return EXPIRED
+    if left <= threshold:
+        return EXPIRING
+    return FRESH
+
+
+def effective_threshold(threshold: int, lifetime: float | None) -> int:
+    """The lifetime rule: a token that lives no longer than the threshold refreshes at half-life.
+
+    Without it, an 8-hour token under a 7-day threshold would be refreshed on every launch,
+    rotating the refresh token under every running session.
+    """
+    if lifetime is not None and 0 < lifetime <= threshold:
+        return int(lifetime // 2)
+    return threshold
+
+
+def exit_state(token: str, login: str) -> str:
+    """What --check-only exits with: the worse of the token's state and the login's."""
+    order = (FRESH, EXPIRING, EXPIRED)
+    if token not in order:
+        return token  # missing or invalid: nothing to say about a login
+    return max(token, login, key=order.index)
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def login_state(obj: Mapping[str, Any], threshold: int) -> str:
+    """The login's deadline against THRESHOLD, the configured one: no refresh extends a login,
+    so only a new login helps, and that needs warning well ahead (not the lifetime rule's)."""
+    left = obj.get("login_expires_in_seconds")
+    return token_state(None if left is None else float(left), 0.0, threshold)
+
+
+def exit_code(obj: Mapping[str, Any], threshold: int) -> int:
+    """--check-only's code: the token's state, or the login's when that is worse (a fresh
+    token under a login that ends within THRESHOLD is 1, under one that has ended 3)."""
+    return EXIT_FOR_STATE[exit_state(obj["state"], login_state(obj, threshold))]
+
+
+def human_duration(seconds: float) -> str:
+    """'3 d 4 h', '25 min', '40 s': the two largest units, for people."""
+    s = int(abs(seconds))
+    days, rem = divmod(s, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
+    if days:
+        text = f"{days} d {hours} h" if hours else f"{days} d"
+    elif hours:
+        text = f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    elif minutes:
+        text = f"{minutes} min"
+    else:
+        text = f"{secs} s"
+    return text
+
+
+def summary_line(obj: Mapping[str, Any], threshold: int | None = None) -> str:
+    """One human line for a report object; THRESHOLD (the configured one) judges the login."""
+    head = f"{obj['profile']}: {obj['state']}"
+    unusable = obj["state"] in ("missing", "invalid")
+    login = login_state(obj, obj["threshold_seconds"] if threshold is None else threshold)
+    if not unusable and login != FRESH:
+        head += ", login ended" if login == EXPIRED else ", login ending"
+    if unusable:
+        return f"{head}: {obj['where']}"
+    left = obj["expires_in_seconds"]
+    if left is None:
+        when = "no expiry recorded"
+    elif left > 0:
+        when = f"expires {obj['expires_at']} (in {human_duration(left)})"
+    else:
+        when = f"expired {obj['expires_at']} ({human_duration(left)} ago)"
+    shown = human_duration(obj["threshold_seconds"]) if obj["threshold_seconds"] else "0"
+    return f"{head}: {obj['where']} {when}; refresh threshold {shown}{_login_words(obj, login)}"
+
+
+def _login_words(obj: Mapping[str, Any], login: str) -> str:
+    left = obj["login_expires_in_seconds"]
+    if left is None:
+        return ""
+    renew = f": {login_command(obj['profile'], obj['path'])} renews it"
+    if login == EXPIRED:
+        return f"; the login ended {obj['login_expires_at']} ({human_duration(left)} ago){renew}"
+    if login == EXPIRING:
+        return f"; the login ends {obj['login_expires_at']} (in {human_duration(left)}){renew}"
+    return f"; login ends {obj['login_expires_at']}"
+
+
+def login_command(profile: str, path: str, default_path: str | None = None) -> str:
+    """The one command that renews this account's login."""
+    if default_path is None or os.path.realpath(path) == os.path.realpath(default_path):
+        return f"'wrap login {profile}'"
+    return f"'wrap --profile {profile} login {path}'"
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 without loading OpenSSL: `hashlib` imports `_hashlib`, which maps libcrypto
+    (about 2 ms and 4 MiB, to hash a file name). CPython builds its own (`_sha256` up to 3.11,
+    `_sha2` from 3.12); those are private modules, so hashlib, which gives the same digest, is
+    the fallback when neither is there. tests/test_digest.py checks both against hashlib."""
+    global _sha256
+    if _sha256 is None:
+        _sha256 = _builtin_sha256()
+    return str(_sha256(data).hexdigest())
+
+
+_sha256: Callable[[bytes], Any] | None = None
+
+
+def _builtin_sha256() -> Callable[[bytes], Any]:
+    # This Python's name first: a failed import searches every folder of sys.path.
+    names = ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256", "_sha2")
+    for name in names:
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        constructor = getattr(module, "sha256", None)
+        if constructor is not None:
+            return constructor  # type: ignore[no-any-return]
+    import hashlib
+
+    return hashlib.sha256
+
+
+def state_key(real: str) -> str:
+    """A short name for a credentials file (by its real path) in wrap's own directories: its
+    base name, for people reading the directory, and a hash of the path, so any length fits."""
+    digest = sha256_hex(real.encode("utf-8", "surrogateescape"))[:16]
+    name = os.path.basename(real)
+    # Most names need no replacing, and checking that in C rather than a character at a time
+    # was most of what a key cost status per account.
+    if not (
+        name.isascii() and name.replace(".", "a").replace("_", "a").replace("-", "a").isalnum()
+    ):
+        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    return f"{name.lstrip('.')[:40]}-{digest}"
+
+
+def state_values(raw: object) -> dict[str, Any]:
+    """The fields of a state file's document that have their types; {} for anything else."""
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for name, kind in STATE_FIELDS:
+        value = raw.get(name)
+        if isinstance(value, kind) and not isinstance(value, bool):
+            out[name] = value
+    return out
+
+
+def read_private(path: str, limit: int = 1 << 20) -> bytes:
+    """A small file of wrap's own: never through a symlink, never a FIFO or device, bounded."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            import errno
+
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read(limit)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def load_state(state_dir: str, real: str) -> dict[str, Any]:
+    """What wrap remembers of the account whose file's real path is REAL (state.load)."""
+    path = os.path.join(state_dir, "credentials", state_key(real) + ".json")
+    try:
+        return state_values(loads(read_private(path)))
+    except (OSError, ValueError):
+        return {}
+
+
+def fresh_check(
+    flags: Mapping[str, Any],
+    program: str | None,
+    env: Mapping[str, str],
+    now: float,
+    *,
+    as_json: bool,
+) -> tuple[int, str] | None:
+    """--check-only's exit code and line (the JSON object or the human line) when the fast
+    path can give them alone; None: the full model (actions.check) answers."""
+    try:
+        return _fresh_check(flags, program, env, now, as_json)
+    except (Exception, KeyboardInterrupt):
+        return None
+
+
+def _fresh_check(
+    flags: Mapping[str, Any],
+    program: str | None,
+    env: Mapping[str, str],
+    now: float,
+    as_json: bool,
+) -> tuple[int, str] | None:
+    read = _read_account(flags, program, env)
+    if read is None:
+        return None
+    remembered = load_state(xdg_dir("state", env), os.path.realpath(read.path))
+    blocked = remembered.get("blocked_until")
+    if blocked is not None and now < blocked:
+        return None  # whether the cooldown still holds depends on the file's version
+    account = _display_name(read, env)
+    if account is None:
+        return None
+    threshold = effective_threshold(read.threshold, remembered.get("lifetime"))
+    expires, ends = read.expires_at, read.login_ends
+    obj = {
+        "profile": read.name,
+        "path": read.path,
+        "account": account,
+        "state": token_state(expires, now, threshold),
+        "expires_at": iso(expires),
+        "expires_in_seconds": None if expires is None else int(expires - now),
+        "threshold_seconds": threshold,
+        "has_refresh_token": bool(read.refresh),
+        "last_refreshed": iso(remembered.get("last_refreshed")),
+        "refresh_count": remembered.get("refresh_count", 0),
+        "consecutive_failures": remembered.get("consecutive_failures", 0),
+        "login_expires_at": iso(ends),
+        "login_expires_in_seconds": None if ends is None else int(ends - now),
+        "store": "file",
+        "where": read.path,
+        "refresh_blocked_until": None,
+    }
+    line = dumps_flat(obj) if as_json else summary_line(obj, read.threshold)
+    return exit_code(obj, read.threshold), line
+
+
+def _display_name(read: _Account, env: Mapping[str, str]) -> str | None:
+    """accounts.display_name for a file with no alias; None for a name that may hold one."""
+    profile = read.profile
+    if "-oauth-" in os.path.basename(read.path):
+        return None  # <provider>-oauth-<n>-<alias>.json: accounts.alias_from_name's
+    for field in profile.account_fields:
+        value = peek(read.doc, field)
+        if field == "email" and not value:
+            claims = jwt_claims(peek(read.doc, profile.id_token or "id_token"))
+            value = claims.get("email") if claims else None
+        if isinstance(value, str) and value:
+            return value
+    if profile.account_file is not None:
+        paths, field = profile.account_file
+        for candidate in path_candidates(paths, env):
+            value = read_field(candidate, field)
+            if value:
+                return value
+    if not any(ch in read.path for ch in "*?[") and read.path in path_candidates(
+        profile.paths, env
+    ):
+        return read.name
+    return os.path.basename(read.path)
+
+
+def read_field(path: str, field: str) -> str | None:
+    """A non-empty string field of another JSON file (where a CLI names its account)."""
+    try:
+        with open(path, "rb") as f:
+            doc = loads(f.read())
+    except (OSError, ValueError):
+        return None
+    value = peek(doc, field) if isinstance(doc, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def dumps_flat(obj: Mapping[str, object]) -> str:
+    """json.dumps(OBJ) of a flat object of strings, ints, booleans and nulls, without `json`
+    (whose import loads its decoder, and that `re`); _Unsure for any other value."""
+    import _json
+
+    quote = _json.encode_basestring_ascii
+    parts = []
+    for key, value in obj.items():
+        if value is None:
+            text = "null"
+        elif value is True or value is False:
+            text = "true" if value else "false"
+        elif type(value) is int:
+            text = int.__repr__(value)
+        elif type(value) is str:
+            text = quote(value)
+        else:
+            raise _Unsure(key)
+        parts.append(f"{quote(key)}: {text}")
+    return "{" + ", ".join(parts) + "}"
 
 
 # The full model: every case, the rest of wrap imported as each step needs it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from launcher import store
+from launcher import gate, store
 
 _FIELDS = (
     "path",
@@ -82,18 +82,7 @@ def _folder(state_dir: str) -> str:
 def key(cred_path: str, *, resolved: bool = False) -> str:
     """A short name for a credentials file in wrap's own directories: its base name, for people
     reading the directory, and a hash of its resolved path, so that any path length fits."""
-    from launcher.digest import sha256_hex
-
-    real = cred_path if resolved else os.path.realpath(cred_path)
-    digest = sha256_hex(real.encode("utf-8", "surrogateescape"))[:16]
-    name = os.path.basename(real)
-    # Most names need no replacing, and checking that in C rather than a character at a time
-    # was most of what a key cost status per account.
-    if not (
-        name.isascii() and name.replace(".", "a").replace("_", "a").replace("-", "a").isalnum()
-    ):
-        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-    return f"{name.lstrip('.')[:40]}-{digest}"
+    return gate.state_key(cred_path if resolved else os.path.realpath(cred_path))
 
 
 def token_digest(token: str) -> str:
@@ -132,30 +121,11 @@ def load(
         return st
     path = os.path.join(_folder(state_dir), name)
     try:
-        raw = json.loads(store.read_private(path))
+        raw = gate.loads(store.read_private(path))
     except (OSError, ValueError):
         return st
-    if not isinstance(raw, dict):
-        return st
-    for name, kind in (
-        ("last_refreshed", (int, float)),
-        ("lifetime", (int, float)),
-        ("refresh_count", (int,)),
-        ("consecutive_failures", (int,)),
-        ("last_error", (str,)),
-        ("last_failed", (int, float)),
-        ("suspended_at_version", (str,)),
-        ("unanswered", (str,)),
-        ("pending_recovery", (str,)),
-        ("pending_version", (str,)),
-        ("blocked_until", (int, float)),
-        ("blocked_count", (int,)),
-        ("blocked_version", (str,)),
-        ("login_warned", (int, float)),
-    ):
-        value = raw.get(name)
-        if isinstance(value, kind) and not isinstance(value, bool):
-            setattr(st, name, value)
+    for name, value in gate.state_values(raw).items():
+        setattr(st, name, value)
     return st
 
 

@@ -10,6 +10,7 @@ import os
 import stat
 import time
 
+from launcher import gate
 from launcher.credentials import INVALID, MISSING
 from launcher.errors import CredentialsError, WriteError
 
@@ -326,20 +327,7 @@ def write_private(path: str, data: bytes, *, own_dir: bool = True) -> None:
     _replace(path, data, FILE_MODE)
 
 
-def read_private(path: str, limit: int = 1 << 20) -> bytes:
-    """A small file of wrap's own: never through a symlink, never a FIFO or device, bounded."""
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise Refused(errno.EINVAL, f"{path} is not a regular file")
-        with os.fdopen(fd, "rb") as f:
-            fd = -1
-            return f.read(limit)
-    finally:
-        if fd >= 0:
-            os.close(fd)
+read_private = gate.read_private
 
 
 def _warn(message: str) -> None:

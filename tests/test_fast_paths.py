@@ -372,11 +372,14 @@ FRESH_LAUNCHES = [
     ("wrap", ("--profile", "claude", "claude", "--model", "x")),
     ("wrap", ("--profile=claude", "-q", "--", "claude")),
     ("wrap", ("--threshold", "1d", "claude")),
+    ("wrap", ("--check-only",)),
+    ("wrap", ("--check-only", "--json")),
+    ("wrap", ("--threshold", "1d", "--check-only", "--json")),
 ]
 
 
 @pytest.mark.parametrize(("script", "args"), FRESH_LAUNCHES)
-def test_a_fresh_launch_loads_no_module_of_wrap_but_the_gate_nor_re_nor_the_json_decoder(
+def test_a_fresh_launch_or_check_loads_no_module_of_wrap_but_the_gate_nor_re_nor_json(
     home: Home, script: str, args: tuple[str, ...]
 ) -> None:
     home.write_claude(time.time() + 30 * 86400)

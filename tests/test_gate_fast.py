@@ -420,3 +420,187 @@ def test_a_variant_moves_the_fields_the_fast_path_reads(home: Home) -> None:
     token["expiresAt"] = int((T0 + DAY) * 1000)
     path.write_text(json.dumps({"serverName": "main-account", "token": token}))
     assert _agree(flags, "gemini", _env(home), T0) is None
+
+
+# --- --check-only: the same object and line, the same exit code --------------------------------
+
+
+def full_check(
+    flags: dict[str, Any], program: str | None, env: dict[str, str], now: float, as_json: bool
+) -> tuple[int, str]:
+    from launcher import actions
+
+    out = io.StringIO()
+    settings = config.resolve(flags, env, program=program)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sys.stdout", out)
+        mp.setattr("sys.stderr", out)
+        code = actions.check(settings, env, as_json=as_json, now=lambda: now)
+    return code, out.getvalue()
+
+
+def _check_agrees(
+    flags: dict[str, Any], program: str | None, env: dict[str, str], now: float
+) -> bool:
+    """Whether the fast check answered alone (both forms); when it did, as the full one."""
+    alone = []
+    for as_json in (True, False):
+        fast = gate.fresh_check(flags, program, env, now, as_json=as_json)
+        if fast is not None:
+            code, line = fast
+            assert (code, line + "\n") == full_check(flags, program, env, now, as_json)
+        alone.append(fast is not None)
+    assert alone[0] == alone[1]
+    return alone[0]
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_FILES))
+def test_check_every_fixture_at_every_distance(home: Home, name: str) -> None:
+    profile = name.split("-")[0]
+    path = home.root / FIXTURE_FILES[name]
+    env = _env(home)
+    for offset in OFFSETS:
+        path.write_text(json.dumps(_with_expiry(name, offset)))
+        for flags in ({"profile": profile}, {"profile": profile, "threshold": "40d"}):
+            assert _check_agrees({**flags, "credentials": str(path)}, None, env, T0)
+
+
+def test_check_the_fuzz_corpus(home: Home) -> None:
+    rng = random.Random(20261209)
+    env = _env(home)
+    alone = 0
+    for i in range(300):
+        name, data = _case(rng, i)
+        path = home.root / f"case-{i}.json"
+        path.write_bytes(data)
+        alone += _check_agrees({"profile": name, "credentials": str(path)}, None, env, T0)
+    assert alone >= 60
+
+
+def _save_state(env: dict[str, str], path: Path, **values: Any) -> None:
+    from launcher import state
+
+    remembered = state.CredState(os.path.realpath(path))
+    for key, value in values.items():
+        setattr(remembered, key, value)
+    state.save(config.state_dir(env), remembered)
+
+
+STATES: list[tuple[str, dict[str, Any], bool]] = [
+    (
+        "counts and last refresh",
+        {"refresh_count": 3, "consecutive_failures": 2, "last_refreshed": T0 - 3600},
+        True,
+    ),
+    ("the lifetime rule", {"lifetime": 8 * 3600.0}, True),
+    ("a lifetime longer than the threshold", {"lifetime": 30 * DAY}, True),
+    ("a cooldown over", {"blocked_until": T0 - 1, "blocked_version": "x"}, True),
+    ("a cooldown running", {"blocked_until": T0 + 60, "blocked_version": "x"}, False),
+    ("wrong types", {"refresh_count": True, "lifetime": "8h", "last_refreshed": "x"}, True),
+]
+
+
+@pytest.mark.parametrize(("what", "values", "alone"), STATES, ids=[s[0] for s in STATES])
+@pytest.mark.parametrize("left", [5 * 3600, 3 * DAY, 30 * DAY, -60])
+def test_check_with_wraps_state(
+    home: Home, what: str, values: dict[str, Any], alone: bool, left: int
+) -> None:
+    _claude(home, expiresAt=int((T0 + left) * 1000))
+    env = _env(home)
+    _save_state(env, home.creds, **values)
+    assert _check_agrees({}, None, env, T0) == alone, what
+
+
+def test_check_with_a_damaged_state_file(home: Home) -> None:
+    _claude(home)
+    env = _env(home)
+    _save_state(env, home.creds, refresh_count=1)
+    [kept] = (Path(config.state_dir(env)) / "credentials").iterdir()
+    for damage in (b"{", b"[]", b"null", b'{"refresh_count": 1e999}'):
+        kept.write_bytes(damage)
+        assert _check_agrees({}, None, env, T0)
+
+
+ACCOUNTS: list[tuple[str, dict[str, Any], str | None, str]] = [
+    # (what, file fields at the top, ~/.claude.json, the name)
+    ("the profile's own file", {}, None, "claude"),
+    ("an email in the file", {"email": "me@example.com"}, None, "me@example.com"),
+    ("an alias in the file", {"alias": "work", "email": "me@example.com"}, None, "work"),
+    ("an empty email", {"email": ""}, None, "claude"),
+    ("claude's account file", {}, '{"oauthAccount": {"emailAddress": "a@b.c"}}', "a@b.c"),
+    ("an unreadable account file", {}, "{", "claude"),
+    ("an account file of another shape", {}, '{"oauthAccount": 5}', "claude"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "top", "account_file", "shown"), ACCOUNTS, ids=[a[0] for a in ACCOUNTS]
+)
+def test_check_names_the_account_as_status_does(
+    home: Home, what: str, top: dict[str, Any], account_file: str | None, shown: str
+) -> None:
+    _claude(home)
+    doc = json.loads(home.creds.read_text())
+    doc.update(top)
+    home.creds.write_text(json.dumps(doc))
+    if account_file is not None:
+        (home.root / ".claude.json").write_text(account_file)
+    env = _env(home)
+    assert _check_agrees({}, None, env, T0)
+    _, line = gate.fresh_check({}, None, env, T0, as_json=True) or (None, "{}")
+    assert json.loads(line)["account"] == shown
+
+
+def test_check_names_other_files_by_their_name_or_leaves_aliases_to_the_full_model(
+    home: Home,
+) -> None:
+    env = _env(home)
+    _claude(home)
+    other = home.root / "elsewhere.json"
+    other.write_bytes(home.creds.read_bytes())
+    assert _check_agrees({"credentials": str(other)}, None, env, T0)
+    aliased = home.root / "claude-oauth-1-work.json"
+    aliased.write_bytes(home.creds.read_bytes())
+    assert not _check_agrees({"credentials": str(aliased)}, None, env, T0)
+    codex = home.root / "auth.json"
+    doc = _with_expiry("codex", 30 * DAY)
+    codex.write_text(json.dumps(doc))
+    assert _check_agrees({"profile": "codex", "credentials": str(codex)}, None, env, T0)
+    assert _check_agrees({"credentials": str(codex)}, "codex", env, T0)
+
+
+@pytest.mark.parametrize("ends", [-DAY, 2 * DAY, 6 * DAY, 20 * DAY])
+def test_check_says_what_the_login_deadline_says(home: Home, ends: int) -> None:
+    _claude(home, refreshTokenExpiresAt=int((T0 + ends) * 1000))
+    assert _check_agrees({}, None, _env(home), T0)
+
+
+def test_the_exit_codes_are_the_contracts() -> None:
+    from launcher import exitcodes
+
+    assert gate.EXIT_FOR_STATE == {
+        "fresh": exitcodes.FRESH,
+        "expiring": exitcodes.EXPIRING,
+        "expired": exitcodes.EXPIRED,
+        "missing": exitcodes.NO_CREDENTIALS,
+        "invalid": exitcodes.NO_CREDENTIALS,
+    }
+
+
+def test_the_state_fields_are_the_states() -> None:
+    from launcher import state
+
+    names = [name for name, _ in gate.STATE_FIELDS]
+    assert set(names) == set(state._FIELDS) - {"path"}
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"a": None, "b": True, "c": False, "d": 0, "e": -5, "f": 10**30},
+        {"s": 'é \x1b \ud83d "q" \\ \n', "ü": "x"},
+        {},
+    ],
+)
+def test_dumps_flat_is_json_dumps(obj: dict[str, Any]) -> None:
+    assert gate.dumps_flat(obj) == json.dumps(obj)
