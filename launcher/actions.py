@@ -166,7 +166,7 @@ def force_refresh(
 ) -> int:
     """`--refresh-token` and `wrap refresh`: refresh now whatever the expiry; exit 0 or 5."""
     from launcher import report
-    from launcher.renew import renew
+    from launcher.refresh.route import renew
 
     try:
         creds = renew(settings, config.state_dir(env), now=time.time, log=log, forced=True)

@@ -1143,7 +1143,7 @@ def _due(
         return None
     if renew is None:
         # httpx and the rest of the refresh machinery load only when a refresh is due.
-        from launcher.renew import renew as renew_now
+        from launcher.refresh.route import renew as renew_now
 
         renew = renew_now
     try:

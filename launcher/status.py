@@ -221,7 +221,7 @@ def refresh_all(
     now: Callable[[], float] = time.time,
 ) -> int:
     """Refresh each entry now; one line each; exit 5 if any failed."""
-    from launcher.renew import renew
+    from launcher.refresh.route import renew
 
     state_dir = config.state_dir(env)
     codes = set()

@@ -15,9 +15,10 @@ import pytest
 from conftest import BIN, Home, one_line
 from token_server import TokenServer
 
-from launcher import config, gate, refresh
+from launcher import config, gate
 from launcher.errors import UsageError
 from launcher.log import Log
+from launcher.refresh import grant
 
 T0 = time.time()
 
@@ -65,7 +66,7 @@ def test_a_malformed_token_url_is_a_usage_error_and_the_gate_still_launches(home
 @pytest.mark.parametrize("url", ["https://[::1/", "http://127.0.0.1:99999/t", "https://host:abc/t"])
 def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(UsageError, match="token URL"):
-        refresh.check_url(url)
+        grant.check_url(url)
 
 
 # --- failing open: the unexpected is one line, a crash report, and a launch ---------------

@@ -15,7 +15,7 @@ from token_server import TokenServer
 from launcher import config, gate, state
 from launcher.errors import RefreshError
 from launcher.log import Log
-from launcher.renew import renew
+from launcher.refresh.route import renew
 
 HOUR = 3600
 DAY = 86400

@@ -1,6 +1,6 @@
 """This machine's side of the fleet: its credentials file (an access-only copy), its locks, the
 rotated token it keeps when the store would not take one, and the OAuth grant it sends as the
-holder. What renew.py calls for an account with `fleet` set, and what `wrap fleet` runs.
+holder. What refresh/route.py calls for an account with `fleet` set, and what `wrap fleet` runs.
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def local_locks(
 ) -> contextlib.AbstractContextManager[vendors.Locks]:
     """wrap's lock on the file and every lock the vendor's CLI honours, as renew takes them:
     one wrap on this machine talks to the store, the others then find the file fresh."""
-    from launcher.renew import refresh_locks
+    from launcher.refresh.locks import refresh_locks
 
     return refresh_locks(settings, state_dir, env)
 
@@ -305,8 +305,8 @@ class _OAuth:
     ) -> Any:
         import httpx
 
-        from launcher import refresh as grant
-        from launcher.renew import endpoint_for
+        from launcher.refresh import grant
+        from launcher.refresh.endpoint import endpoint_for
 
         endpoint = endpoint_for(self.settings, self._profile(record), record.doc)
         redact.add(token)  # the record's token, sent from here: kept out of every message
@@ -316,17 +316,17 @@ class _OAuth:
             )
 
     def apply(self, record: Record, answer: Any, at: float) -> float:
-        from launcher import renew
+        from launcher.refresh.answer import answer_fields, lifetime_of
 
         profile = self._profile(record)
-        lifetime = renew.lifetime_of(answer, at)
+        lifetime = lifetime_of(answer, at)
         doc = credentials.updated(
             profile,
             record.doc,
             access_token=answer.access_token,
             expires_at=at + lifetime,
             refreshed_at=at,
-            extra=renew.answer_fields(profile, answer),
+            extra=answer_fields(profile, answer),
         )
         login_in = answer.body.get("refresh_token_expires_in")
         if isinstance(login_in, int | float) and not isinstance(login_in, bool) and login_in > 0:

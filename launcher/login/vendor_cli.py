@@ -20,7 +20,7 @@ from launcher.errors import CredentialsError, ExecError, LoginError, UsageError
 from launcher.execute import find_program
 from launcher.login import setup
 from launcher.login.mask import Masker
-from launcher.renew import record_success
+from launcher.refresh.outcome import record_success
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
