@@ -37,6 +37,8 @@ class RefreshError(WrapError):
     `firewall`: the answer was not an OAuth one (a CDN or firewall refused the request before
     the token endpoint saw it), so the token cannot have rotated.
     `blocked`: nothing was sent, because such refusals put the account in a cooldown.
+    `unreachable`: no connection could be made (refused, no route, the name does not resolve):
+    nothing was sent, and trying again at once would only make the launch wait longer.
     """
 
     exit_code = exitcodes.REFRESH_FAILED
@@ -52,8 +54,10 @@ class RefreshError(WrapError):
         status: int | None = None,
         firewall: bool = False,
         blocked: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
+        self.unreachable = unreachable
         self.status = status
         self.firewall = firewall
         self.blocked = blocked

@@ -745,6 +745,10 @@ STATE_FIELDS = (
     ("blocked_until", (int, float)),
     ("blocked_count", (int,)),
     ("blocked_version", (str,)),
+    ("unreachable_until", (int, float)),
+    ("unreachable_count", (int,)),
+    ("unreachable_url", (str,)),
+    ("unreachable_version", (str,)),
     ("login_warned", (int, float)),
 )
 
@@ -1137,10 +1141,22 @@ def _due(
     if settings.refresh_via == "cli":
         log.debug(f"refresh_via = cli: {program} refreshes its own token")
         return None
-    if remembered.blocked(t, source.fingerprint()):
+    version = source.fingerprint()
+    if remembered.blocked(t, version):
         # The endpoint's firewall refused wrap: the CLI refreshes by itself when it must.
         log.debug(f"the token endpoint refused wrap recently; launching {program} at once")
         return None
+    if remembered.unreachable(t, settings.token_url, version):
+        # No network a moment ago: a launch inside the cooldown does not wait for it again.
+        if current == policy.EXPIRING:
+            log.debug(f"{settings.token_url} could not be reached recently; launching {program}")
+            return None
+        from launcher.refresh.outcome import unreachable_error
+
+        return _failed(
+            settings, log, unreachable_error(remembered, settings.token_url), current, program,
+            source.where,
+        )  # fmt: skip
     if renew is None:
         # httpx and the rest of the refresh machinery load only when a refresh is due.
         from launcher.refresh.route import renew as renew_now
@@ -1182,9 +1198,12 @@ def _failed(
     from launcher.errors import UsageError
 
     # A rejected token's message already says how to log in again; a usage error how to fix it.
+    # A cooldown's message says when it is tried again.
     retry = (
         ""
-        if isinstance(error, UsageError) or getattr(error, "rejected", False)
+        if isinstance(error, UsageError)
+        or getattr(error, "rejected", False)
+        or getattr(error, "blocked", False)
         else ("; it will be tried again at the next launch")
     )
     what = f"could not refresh the token in {path}: {error}{retry}"

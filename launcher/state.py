@@ -26,6 +26,10 @@ _FIELDS = (
     "blocked_until",
     "blocked_count",
     "blocked_version",
+    "unreachable_until",
+    "unreachable_count",
+    "unreachable_url",
+    "unreachable_version",
     "login_warned",
 )
 
@@ -57,6 +61,13 @@ class CredState:
         self.blocked_until: float | None = None
         self.blocked_count = 0
         self.blocked_version: str | None = None
+        # The token endpoint (UNREACHABLE_URL, as configured) could not be reached: no launch
+        # tries it again before UNREACHABLE_UNTIL while the file is the one it was tried for
+        # (UNREACHABLE_VERSION); UNREACHABLE_COUNT failures in a row make the cooldown grow.
+        self.unreachable_until: float | None = None
+        self.unreachable_count = 0
+        self.unreachable_url: str | None = None
+        self.unreachable_version: str | None = None
         # When the gate last said that the login ends soon: it says so at most once a day.
         self.login_warned: float | None = None
 
@@ -65,6 +76,15 @@ class CredState:
             self.blocked_until is not None
             and now < self.blocked_until
             and self.blocked_version == version
+        )
+
+    def unreachable(self, now: float, url: str, version: str | None) -> bool:
+        """Whether URL is in its cooldown after a failure to connect, for this file."""
+        return (
+            self.unreachable_until is not None
+            and now < self.unreachable_until
+            and self.unreachable_url == url
+            and self.unreachable_version == version
         )
 
     def to_json(self) -> dict[str, object]:

@@ -21,6 +21,8 @@ from launcher.refresh.outcome import (
     human,
     record_failure,
     record_success,
+    unreachable_cooldown,
+    unreachable_error,
 )
 from launcher.refresh.writeback import Adopted, Writer
 
@@ -240,6 +242,10 @@ class _Run:
         sent = creds.refresh_token
         if not forced and remembered.blocked(now(), source.fingerprint()):
             raise blocked_error(remembered, profile)
+        if not forced and remembered.unreachable(
+            now(), self.settings.token_url, source.fingerprint()
+        ):
+            raise unreachable_error(remembered, self.settings.token_url)
         if not forced and remembered.unanswered == state.token_digest(sent):
             raise RefreshError(
                 "an earlier refresh with this refresh token got no answer, and the server may "
@@ -286,7 +292,22 @@ class _Run:
                         f"the refresh token was rejected ({e}); {profile.login_hint}", rejected=True
                     )
                 unanswered = _ambiguous(e) and writer.saved_refresh_token is None
-                record_failure(state_dir, source, now(), e, unanswered=sent if unanswered else None)
+                record_failure(
+                    state_dir,
+                    source,
+                    now(),
+                    e,
+                    unanswered=sent if unanswered else None,
+                    url=self.settings.token_url,
+                )
+                if e.unreachable:
+                    wait = human(unreachable_cooldown(state_dir, path))
+                    e = RefreshError(
+                        f"{e}; wrap tries it again in {wait} ('wrap --refresh-token' tries now)",
+                        sent=False,
+                        blocked=True,
+                        unreachable=True,
+                    )
                 if e.firewall:
                     e = RefreshError(
                         f"{e}; wrap will not ask it again for "
