@@ -7,10 +7,9 @@ there the outcome line is enough.
 
 from __future__ import annotations
 
-import threading
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import threading
     from types import TracebackType
 
     from launcher.log import Log
@@ -28,7 +27,6 @@ class Delayed:
         self.log = log
         self.text = text
         self.shown = False
-        self._lock = threading.Lock()
         self._over = False
         if terminal is None:
             isatty = getattr(log.stream, "isatty", None)
@@ -38,6 +36,10 @@ class Delayed:
                 terminal = False
         self._timer: threading.Timer | None = None
         if terminal and log.verbosity >= 0:
+            # Only then: a launch that waits on another's refresh off a terminal need not load it.
+            import threading
+
+            self._lock = threading.Lock()
             self._timer = threading.Timer(after, self._show)
             self._timer.daemon = True
 
@@ -55,9 +57,9 @@ class Delayed:
         self.cancel()
 
     def cancel(self) -> None:
-        with self._lock:
-            self._over = True
         if self._timer is not None:
+            with self._lock:
+                self._over = True
             self._timer.cancel()
 
     def _show(self) -> None:

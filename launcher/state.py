@@ -6,7 +6,6 @@ lifetime rule), counts, the last error, and whether automatic refresh is suspend
 
 from __future__ import annotations
 
-import json
 import os
 
 from launcher import gate, store
@@ -150,6 +149,8 @@ def load(
 
 
 def save(state_dir: str, st: CredState) -> None:
+    import json  # only to write: its decoder imports re, which a launch that waits never needs
+
     data = json.dumps(st.to_json(), indent=2).encode() + b"\n"
     store.write_private(state_path(state_dir, st.path, resolved=True), data)
 

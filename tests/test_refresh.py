@@ -286,3 +286,51 @@ def test_retry_after_as_http_date() -> None:
     assert grant._retry_after(formatdate(time.time() + 30, usegmt=True)) == pytest.approx(30, abs=2)
     assert grant._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert grant._retry_after("soon") is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://platform.claude.com/v1/oauth/token",
+        "https://h:443/t",
+        "https://h:65535",
+        "https://h:65536/t",
+        "https://h:/t",
+        "https://h:x/t",
+        "https:///t",
+        "https://[::1]:8443/t",
+        "https://user:pw@h/t",
+        "https://h/t?x=1#y",
+        "https://h?x=/y",
+        "https://h#/y",
+        "HTTPS://h/t",
+        "https://h\t/t",
+        "https://h é/t",
+        "https://exa mple.com/t",
+        "http://h/t",
+        "https:/h/t",
+        "https://%68/t",
+        "https://h\\x/t",
+        "http://127.0.0.1:8080/t",
+        "http://127.1/t",
+        "http://127.000.0.1/t",
+        "http://127.0.0.256/t",
+        "http://128.0.0.1/t",
+        "http://LOCALHOST:9/t",
+        "http://localhost.example.com/t",
+        "http://[::1]:9/t",
+        "http://127.0.0.1.nip.io/t",
+    ],
+)
+def test_the_quick_url_check_never_allows_what_the_full_reading_refuses(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from launcher import urls
+
+    if urls.plainly_allowed(url):
+        parts = urlsplit(url)
+        assert parts.port is None or 0 <= parts.port <= 65535
+        assert parts.hostname
+        assert parts.scheme == "https" or (
+            parts.scheme == "http" and urls.is_loopback(parts.hostname)
+        )
