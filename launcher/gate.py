@@ -554,19 +554,26 @@ def _read(path: str) -> bytes:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise _Unsure(path)
-        chunks = []
-        size = 0
-        while size <= MAX_READ:
-            chunk = os.read(fd, MAX_READ + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        data = read_capped(fd)
     finally:
         os.close(fd)
-    if size > MAX_READ:
+    if data is None:
         raise _Unsure(path)
-    return b"".join(chunks)
+    return data
+
+
+def read_capped(fd: int, limit: int = MAX_READ) -> bytes | None:
+    """What FD holds, or None when it is more than LIMIT bytes. Read to the cap, not to
+    fstat's size: the file may grow while it is read."""
+    chunks = []
+    size = 0
+    while size <= limit:
+        chunk = os.read(fd, limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
 
 
 def _field(doc: dict[str, Any], dotted: str) -> object:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 # Credentials files are a few KiB; anything past this is not one (and must not fill memory).
-MAX_READ = 1 << 20
+MAX_READ = gate.MAX_READ
 
 
 def read_bytes(path: str, fix: str) -> bytes:
@@ -51,22 +51,14 @@ def read_bytes(path: str, fix: str) -> bytes:
         raise CredentialsError(f"cannot read {path}: {e.strerror}", INVALID) from e
     try:
         _refuse_unless_regular(os.fstat(fd).st_mode, path, fix)
-        chunks = []
-        size = 0
-        # Read to the cap, not to fstat's size: the file may grow while it is read.
-        while size <= MAX_READ:
-            chunk = os.read(fd, MAX_READ + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_READ:
+        data = gate.read_capped(fd, MAX_READ)
+        if data is None:
             raise CredentialsError(
                 f"{path} is larger than {MAX_READ >> 20} MiB, too large for a credentials "
                 f"file: move it away, then {fix}",
                 INVALID,
             )
-        return b"".join(chunks)
+        return data
     except OSError as e:
         raise CredentialsError(f"cannot read {path}: {e.strerror}", INVALID) from e
     finally:
