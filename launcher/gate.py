@@ -189,6 +189,23 @@ _CHECKED = (
     ("credentials", "WRAP_CREDENTIALS", "text"),
     ("setup_token", "WRAP_SETUP_TOKEN", None),
 )
+# The variables of wrap the fast path knows to change nothing it decides, or checks itself;
+# any other WRAP_* sends the launch to the full model.
+_KNOWN_VARIABLES = frozenset(
+    {
+        "WRAP_ACTIVE",
+        "WRAP_CLAUDE_BIN",
+        "WRAP_CONFIG",
+        "WRAP_LOG",
+        "WRAP_PROFILE",
+        "WRAP_KEEPALIVE_INTERVAL",
+        "WRAP_FLEET_URL",  # the fleet store serves accounts a config file names
+        "WRAP_FLEET_TOKEN",
+        "WRAP_FLEET_USER",
+        "WRAP_FLEET_PASSWORD",
+        *(var for _, var, _ in _CHECKED),
+    }
+)
 # Set just before exec: "<pid>:<depth>:<name>:<path>[:<path>...]", the programs this process
 # chain exec'd for NAME. A wrap that starts with its own pid there was re-entered: what it
 # exec'd (WRAP_CLAUDE_BIN=wrap-claude, a `claude` script that execs wrap-claude) leads back here.
@@ -456,6 +473,9 @@ def _read_account(
         return None
     if os.path.lexists(os.path.join(xdg_dir("config", env), "config.toml")):
         return None
+    for var in env:
+        if var.startswith("WRAP_") and var not in _KNOWN_VARIABLES:
+            return None  # a setting newer than this list (an account's name, say)
     values = _checked_settings(flags, env)
     name = flags.get("profile") or env.get("WRAP_PROFILE")
     if not name:

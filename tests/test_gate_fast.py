@@ -270,6 +270,8 @@ EDGES: list[tuple[str, dict[str, Any], dict[str, str], dict[str, Any], bool]] = 
         True,
     ),
     ("an explicit config file", {}, {"WRAP_CONFIG": "/nonexistent.toml"}, {}, False),
+    ("a setting the fast path does not know", {}, {"WRAP_ACCOUNT": "work"}, {}, False),
+    ("the log level", {}, {"WRAP_LOG": "debug"}, {}, True),
 ]
 
 
