@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
 
-from launcher import credentials, stores
+from launcher import credentials, gate, stores
 from launcher.errors import WrapError
 
 TYPE_CHECKING = False  # typing costs ~2 ms on the --check-only path
@@ -207,11 +206,4 @@ def display_name(account: Account, doc: dict[str, Any] | None, env: Mapping[str,
     return os.path.basename(account.path)
 
 
-def _read_field(path: str, field: str) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read())
-    except (OSError, ValueError):
-        return None
-    value = credentials.peek(doc, field) if isinstance(doc, dict) else None
-    return value if isinstance(value, str) and value else None
+_read_field = gate.read_field

@@ -104,7 +104,13 @@ def _gate_or_check(
     return gate.launch(settings, program, args, env=env, log=log)
 
 
-def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -> int:
+def check(
+    settings: config.Settings,
+    env: Mapping[str, str],
+    *,
+    as_json: bool,
+    now: Callable[[], float] = time.time,
+) -> int:
     """`--check-only [--json]`: the contract's line or object, and its exit code."""
     from launcher import accounts, report
 
@@ -124,7 +130,7 @@ def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -
     def name(doc: dict[str, Any] | None) -> str:
         return accounts.display_name(account, doc, env)
 
-    obj, problem = report.describe(settings, config.state_dir(env), time.time(), name, env)
+    obj, problem = report.describe(settings, config.state_dir(env), now(), name, env)
     if as_json:
         echo(report.dumps(obj))
     else:

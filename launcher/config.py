@@ -1,7 +1,7 @@
 """Settings: flag > environment > config file > profile default.
 
 Imported on the hot path, so tomllib is imported only when a config file exists, and the
-platform directories come from platformdirs only off Linux (see `_xdg`).
+platform directories come from platformdirs only off Linux (see `gate.xdg_dir`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 import stat  # loaded with os already (genericpath)
 import sys
 
-from launcher import profiles
+from launcher import gate, profiles
 from launcher.errors import UsageError
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
@@ -20,35 +20,23 @@ if TYPE_CHECKING:
 
     from launcher.profiles import Profile
 
-DEFAULT_THRESHOLD = 7 * 86400
+DEFAULT_THRESHOLD = gate.DEFAULT_THRESHOLD
 DEFAULT_REFRESH_TIMEOUT = 15.0
 # `wrap refresh` holds no launch, so unless told otherwise it may wait longer than the gate.
 COMMAND_REFRESH_TIMEOUT = 60.0
 DEFAULT_LOCK_TIMEOUT = 30.0
 DEFAULT_LOGIN_TIMEOUT = 180.0
-# Claude Code itself warns three days ahead, but only inside a session.
-DEFAULT_LOGIN_WARNING = 3 * 86400.0
+DEFAULT_LOGIN_WARNING = gate.DEFAULT_LOGIN_WARNING
 
-# The units of systemd's and Go's durations (`1h30m`, `15min`, `2 days`), any case.
-_UNITS = {
-    **dict.fromkeys(("w", "week", "weeks"), 604800),
-    **dict.fromkeys(("d", "day", "days"), 86400),
-    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
-    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
-    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
-    "ms": 0.001,
-}
+# systemd's and Go's compound forms too (`1h30m`, `15min`, `2 days`): gate.duration, one rule.
 _DURATION_FORMS = "use seconds or numbers with units: 7d, 36h, 90m, 45s, 1h30m, 15min"
-# Longer than any token lives or anyone waits; past it, sums with `now` stop being dates.
-MAX_DURATION = 36500 * 86400
+MAX_DURATION = gate.MAX_DURATION
 # Top-level keys besides the settings a profile section may also carry (custom.SETTING_KEYS);
 # notify_webhook is read by launcher/keepalive/notify.py, [fleet] by launcher/fleet/settings.py.
 # A new top-level key (a [table] of its own too) goes here, or it is refused as a misspelling.
 _TOP_LEVEL_KEYS = frozenset(
     {"profile", "profiles", "token_url", "client_id", "fleet", "notify_webhook"}
 )
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 # Where a refresh token (and a client secret) is sent: an override meant for the launched
@@ -154,53 +142,25 @@ class Settings:
 
 
 def parse_duration(text: str, source: str) -> float:
-    """'7d', '36h', '90m', '45s' (any case) or plain seconds; raise UsageError naming SOURCE."""
-    seconds = _seconds(text.strip().lower())
-    if seconds is None:
-        raise UsageError(f"invalid duration {text!r} ({source}): {_DURATION_FORMS}")
-    if seconds > MAX_DURATION:
+    """A duration (gate.duration: 7d, 1h30m, 15min, plain seconds); UsageError naming SOURCE."""
+    seconds = gate.duration(text)
+    if seconds is not None:
+        return seconds
+    if gate.duration(text, limit=float("inf")) is not None:
         raise UsageError(
             f"invalid duration {text!r} ({source}): longer than {MAX_DURATION // 86400}d; "
             f"{_DURATION_FORMS}"
         )
-    return seconds
-
-
-def _seconds(raw: str) -> float | None:
-    """RAW (lowercase) in seconds: a plain number, or terms of a number and a unit ("1h30m",
-    "1h 30min"); None for anything else. By hand: `re` costs the launch path its import."""
-    if raw.replace(".", "", 1).isdigit():
-        return float(raw)
-    total = 0.0
-    i, n = 0, len(raw)
-    if not n:
-        return None
-    while i < n:
-        start = i
-        while i < n and (raw[i].isdigit() or raw[i] == "."):
-            i += 1
-        number = raw[start:i]
-        while i < n and raw[i] == " ":
-            i += 1
-        begin = i
-        while i < n and raw[i].isalpha():
-            i += 1
-        unit = _UNITS.get(raw[begin:i])
-        if not number or number.count(".") > 1 or number == "." or unit is None:
-            return None
-        total += float(number) * unit
-        while i < n and raw[i] == " ":
-            i += 1
-    return total
+    raise UsageError(f"invalid duration {text!r} ({source}): {_DURATION_FORMS}")
 
 
 def parse_bool(text: str, source: str) -> bool:
-    low = text.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise UsageError(f"invalid value {text!r} ({source}): use 1 or 0 (true/false, yes/no, on/off)")
+    value = gate.boolean(text)
+    if value is None:
+        raise UsageError(
+            f"invalid value {text!r} ({source}): use 1 or 0 (true/false, yes/no, on/off)"
+        )
+    return value
 
 
 def config_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
@@ -213,7 +173,7 @@ def state_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
 
 def _platform_dir(kind: str, env: Mapping[str, str], platform: str) -> str:
     if platform.startswith("linux"):
-        return _xdg(kind, env)
+        return gate.xdg_dir(kind, env)
     if platform == "darwin":
         # platformdirs' macOS rule (an absolute XDG_CONFIG_HOME / XDG_STATE_HOME wins, else
         # ~/Library/Application Support/wrap for both), from ENV rather than os.environ, and
@@ -228,17 +188,6 @@ def _platform_dir(kind: str, env: Mapping[str, str], platform: str) -> str:
     if kind == "config":
         return platformdirs.user_config_dir("wrap", appauthor=False)
     return platformdirs.user_state_dir("wrap", appauthor=False)
-
-
-def _xdg(kind: str, env: Mapping[str, str]) -> str:
-    # What platformdirs returns on Linux (XDG base directories), without its import cost on
-    # every launch; tests/test_config.py checks that both agree.
-    var, fallback = {
-        "config": ("XDG_CONFIG_HOME", ".config"),
-        "state": ("XDG_STATE_HOME", ".local/state"),
-    }[kind]
-    base = env.get(var, "").strip() or os.path.join(profiles.home_dir(env), fallback)
-    return os.path.join(base, "wrap")
 
 
 def load_config(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:

@@ -5,9 +5,7 @@ Imported on the hot path: standard library only.
 
 from __future__ import annotations
 
-import json
-import re
-
+from launcher import gate
 from launcher.errors import CredentialsError
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
@@ -19,14 +17,12 @@ if TYPE_CHECKING:
 MISSING = "missing"
 INVALID = "invalid"
 
-# Year 9999 in epoch seconds: anything later is a corrupted or mis-scaled value.
-_LATEST_EXPIRY = 253402300799
-
-
-def _finite(x: float) -> bool:
-    # Not math.isfinite: math is a shared library here, and loading it cost every launch ~0.3 ms.
-    # inf - inf and nan - nan are nan, which equals nothing.
-    return x - x == 0
+_LATEST_EXPIRY = gate.LATEST_EXPIRY
+_finite = gate.finite
+decode_deadline = gate.decode_deadline
+parse_iso = gate.parse_iso
+jwt_claims = gate.jwt_claims
+peek = gate.peek
 
 
 class Credentials:
@@ -62,7 +58,7 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
     """Decode a credentials file; raise CredentialsError (missing/invalid) for anything unusable."""
     fix = profile.login_hint
     try:
-        doc = json.loads(data)
+        doc = gate.loads(data)
     except (ValueError, RecursionError) as e:  # RecursionError: nested past the parser's depth
         what = "is empty" if not data.strip() else "is not valid JSON"
         raise CredentialsError(
@@ -91,20 +87,6 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
             peek(doc, profile.login_expiry_field), profile.login_expiry_unit
         )
     return doc, Credentials(access, refresh or None, expires_at, login_ends)
-
-
-def decode_deadline(raw: object, unit: str) -> float | None:
-    """The login deadline in epoch seconds; None for anything unreadable. It only informs (a
-    warning, a report), so a bad value makes it unknown rather than the whole file invalid."""
-    if unit == "iso":
-        seconds = parse_iso(raw) if isinstance(raw, str) else None
-    elif isinstance(raw, int | float) and not isinstance(raw, bool):
-        seconds = raw / 1000 if unit == "ms" else float(raw)
-    else:
-        seconds = None
-    if seconds is None or not _finite(seconds) or not 0 < seconds <= _LATEST_EXPIRY:
-        return None
-    return seconds
 
 
 def deadline_changes(profile: Profile, body: dict[str, Any], at: float) -> dict[str, object]:
@@ -180,35 +162,6 @@ def format_iso(ts: float, like: object = None) -> str:
     return base + zone
 
 
-def parse_iso(text: str) -> float | None:
-    import datetime as dt
-
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
-
-
-def jwt_claims(token: object) -> dict[str, Any] | None:
-    """The payload of a JWT, decoded without verification (we only read our own token's exp
-    and email, never trust it for anything else). None when it is not a JWT."""
-    if not isinstance(token, str) or token.count(".") != 2:
-        return None
-    import binascii
-
-    payload = token.split(".")[1]
-    payload += "=" * (-len(payload) % 4)
-    try:
-        raw = binascii.a2b_base64(payload.replace("-", "+").replace("_", "/").encode("ascii"))
-        claims = json.loads(raw)
-    except (ValueError, binascii.Error, UnicodeError):
-        return None
-    return claims if isinstance(claims, dict) else None
-
-
 def _decode_expiry(raw: object, profile: Profile, path: str, fix: str) -> float | None:
     if raw is None:
         return None
@@ -259,15 +212,6 @@ def get_field(doc: dict[str, Any], dotted: str, path: str, fix: str) -> object:
     return node
 
 
-def peek(doc: dict[str, Any], dotted: str) -> object:
-    node: object = doc
-    for key in dotted.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
 def _set(doc: dict[str, Any], dotted: str, value: object) -> None:
     *parents, leaf = dotted.split(".")
     node = doc
@@ -302,6 +246,9 @@ def dumps_like(doc: dict[str, Any], original: bytes) -> bytes:
         style = {"separators": (",", ":") if compact else (", ", ": ")}
     else:
         style = {"indent": indent if indent is not None else 2}
+    import json
+    import re
+
     out = json.dumps(doc, ensure_ascii=False, **style)
     if text.endswith("\n") or not text:
         out += "\n"

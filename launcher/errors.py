@@ -39,6 +39,8 @@ class RefreshError(WrapError):
     `blocked`: nothing was sent, because such refusals put the account in a cooldown.
     `held_back`: the next launch will not send this refresh token either (it may have rotated
     without an answer), so no message may promise a retry.
+    `unreachable`: no connection could be made (refused, no route, the name does not resolve):
+    nothing was sent, and trying again at once would only make the launch wait longer.
     """
 
     exit_code = exitcodes.REFRESH_FAILED
@@ -55,9 +57,11 @@ class RefreshError(WrapError):
         firewall: bool = False,
         blocked: bool = False,
         held_back: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.held_back = held_back
+        self.unreachable = unreachable
         self.status = status
         self.firewall = firewall
         self.blocked = blocked

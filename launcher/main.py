@@ -156,10 +156,28 @@ def _run(args: list[str]) -> tuple[int, bool]:
         from launcher import cli
 
         return cli.main(args), False
+    opts, program, rest = parsed
+    if program is not None and not opts["check_only"]:
+        from launcher import gate
+
+        # A fresh token: exec'd from here, with nothing else of wrap loaded.
+        gate.fresh_launch(flags(opts), program, rest)
+    elif opts["check_only"]:
+        import os
+        import time
+
+        from launcher import gate
+
+        # The same for a report that needs nothing but the file and wrap's state.
+        answer = gate.fresh_check(
+            flags(opts), program, os.environ, time.time(), as_json=opts["as_json"]
+        )
+        if answer is not None:
+            sys.stdout.write(answer[1] + "\n")
+            return answer[0], True
     from launcher.errors import Terminated
     from launcher.log import Log
 
-    opts, program, rest = parsed
     try:
         if program is not None and not opts["check_only"]:
             # The launch of an aliased CLI: straight to the gate, as wrap-claude does.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from launcher import gate
 from launcher.vendors import gemini
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
@@ -225,36 +226,14 @@ class Profile:
     def path_candidates(
         self, env: Mapping[str, str], patterns: tuple[str, ...] | None = None
     ) -> list[str]:
-        home = home_dir(env)
-        out = []
-        for pattern in self.default_paths if patterns is None else patterns:
-            if pattern.startswith("${"):
-                var, _, rest = pattern[2:].partition("}")
-                if not env.get(var):
-                    continue
-                pattern = env[var] + rest
-            elif pattern.startswith("~"):
-                pattern = home + pattern[1:]
-            out.append(pattern)
-        return out
+        return gate.path_candidates(self.default_paths if patterns is None else patterns, env)
 
     def default_path(self, env: Mapping[str, str]) -> str:
         """The credentials file this profile uses when nothing overrides it."""
-        candidates = [c for c in self.path_candidates(env) if not _is_glob(c)]
-        for candidate in candidates:
-            if os.path.exists(candidate):
-                return candidate
-        return candidates[0] if candidates else ""
+        return gate.default_path(self.default_paths, env)
 
 
-def _is_glob(path: str) -> bool:
-    return any(ch in path for ch in "*?[")
-
-
-def home_dir(env: Mapping[str, str]) -> str:
-    # HOME from the given environment first, so tests and sudo-less setups can point it anywhere.
-    return env.get("HOME") or os.path.expanduser("~")
-
+home_dir = gate.home_dir
 
 # What Claude Code 2.1.330 and 2.1.337 ask for when they refresh (2.1.197: the same without
 # user:plugins); the vendor's notes are in launcher/vendors/claude.py.

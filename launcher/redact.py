@@ -4,12 +4,11 @@ A server may quote the refresh token it refuses (some do, in `error_description`
 from outside may carry terminal escape sequences. `text` is applied to each message before it
 reaches a terminal or the state file: known values become `<redacted>`, control characters go.
 
-Imported on the hot path (by launcher.log): `re` is already loaded there by json.
+`re` is imported only for a line that needs cleaning: a launch that waits on another's refresh
+(200 of them at once, say) need not load it.
 """
 
 from __future__ import annotations
-
-import re
 
 MARK = "<redacted>"
 # Shorter values are not secrets worth the false hits (a word such as "expired" in a message).
@@ -49,6 +48,8 @@ def text(message: str) -> str:
 
 
 def _printable(message: str) -> str:
+    import re
+
     message = re.sub(_ESCAPES, "", message)
     # Newlines, tabs and the like become a space: a message stays one line.
     return "".join(ch if ch.isprintable() else " " if ch.isspace() else "" for ch in message)

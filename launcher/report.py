@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import time
 
-from launcher import credentials, exitcodes, policy, state, stores
+from launcher import credentials, gate, policy, state, stores
 from launcher.errors import CredentialsError
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the --check-only path
@@ -15,18 +14,11 @@ if TYPE_CHECKING:
 
     from launcher.config import Settings
 
-EXIT_FOR_STATE = {
-    policy.FRESH: exitcodes.FRESH,
-    policy.EXPIRING: exitcodes.EXPIRING,
-    policy.EXPIRED: exitcodes.EXPIRED,
-    credentials.MISSING: exitcodes.NO_CREDENTIALS,
-    credentials.INVALID: exitcodes.NO_CREDENTIALS,
-}
+EXIT_FOR_STATE = gate.EXIT_FOR_STATE
+iso = gate.iso
 
 
-# Every JSON object wrap prints says which shape it has; raised only when a key changes meaning
-# or goes away (new keys may appear without it).
-SCHEMA = 1
+SCHEMA = gate.SCHEMA
 
 
 def dumps(value: dict[str, Any] | list[dict[str, Any]], *, tty: bool | None = None) -> str:
@@ -48,12 +40,6 @@ def tilde(path: str, env: Mapping[str, str]) -> str:
     if home and (path == home or path.startswith(home + "/")):
         return "~" + path[len(home) :]
     return path
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def describe(
@@ -129,68 +115,10 @@ def describe_with(
     return out, None
 
 
-def login_state(obj: dict[str, Any], threshold: int) -> str:
-    """The login's deadline against THRESHOLD (the configured one: see policy.login_state)."""
-    left = obj.get("login_expires_in_seconds")
-    return policy.login_state(None if left is None else float(left), 0.0, threshold)
-
-
-def exit_code(obj: dict[str, Any], threshold: int) -> int:
-    """--check-only's code: the token's state, or the login's when that is worse (a fresh
-    token under a login that ends within THRESHOLD is 1, under one that has ended 3)."""
-    return EXIT_FOR_STATE[policy.exit_state(obj["state"], login_state(obj, threshold))]
-
-
-def human_duration(seconds: float) -> str:
-    """'3 d 4 h', '25 min', '40 s': the two largest units, for people."""
-    s = int(abs(seconds))
-    days, rem = divmod(s, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    if days:
-        text = f"{days} d {hours} h" if hours else f"{days} d"
-    elif hours:
-        text = f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    elif minutes:
-        text = f"{minutes} min"
-    else:
-        text = f"{secs} s"
-    return text
-
-
-def summary_line(obj: dict[str, Any], threshold: int | None = None) -> str:
-    """One human line for a report object; THRESHOLD (the configured one) judges the login."""
-    head = f"{obj['profile']}: {obj['state']}"
-    login = login_state(obj, obj["threshold_seconds"] if threshold is None else threshold)
-    if obj["state"] not in (credentials.MISSING, credentials.INVALID) and login != policy.FRESH:
-        head += ", login ended" if login == policy.EXPIRED else ", login ending"
-    if obj["state"] in (credentials.MISSING, credentials.INVALID):
-        return f"{head}: {obj['where']}"
-    left = obj["expires_in_seconds"]
-    if left is None:
-        when = "no expiry recorded"
-    elif left > 0:
-        when = f"expires {obj['expires_at']} (in {human_duration(left)})"
-    else:
-        when = f"expired {obj['expires_at']} ({human_duration(left)} ago)"
-    shown = human_duration(obj["threshold_seconds"]) if obj["threshold_seconds"] else "0"
-    return f"{head}: {obj['where']} {when}; refresh threshold {shown}{_login_words(obj, login)}"
-
-
-def _login_words(obj: dict[str, Any], login: str) -> str:
-    left = obj["login_expires_in_seconds"]
-    if left is None:
-        return ""
-    renew = f": {login_command(obj['profile'], obj['path'])} renews it"
-    if login == policy.EXPIRED:
-        return f"; the login ended {obj['login_expires_at']} ({human_duration(left)} ago){renew}"
-    if login == policy.EXPIRING:
-        return f"; the login ends {obj['login_expires_at']} (in {human_duration(left)}){renew}"
-    return f"; login ends {obj['login_expires_at']}"
-
-
-def login_command(profile: str, path: str, default_path: str | None = None) -> str:
-    """The one command that renews this account's login."""
-    if default_path is None or os.path.realpath(path) == os.path.realpath(default_path):
-        return f"'wrap login {profile}'"
-    return f"'wrap --profile {profile} login {path}'"
+# The words and codes of a report live in launcher/gate.py, where --check-only's fast path
+# uses them too.
+login_state = gate.login_state
+exit_code = gate.exit_code
+human_duration = gate.human_duration
+summary_line = gate.summary_line
+login_command = gate.login_command

@@ -6,10 +6,9 @@ lifetime rule), counts, the last error, and whether automatic refresh is suspend
 
 from __future__ import annotations
 
-import json
 import os
 
-from launcher import store
+from launcher import gate, store
 
 _FIELDS = (
     "path",
@@ -26,6 +25,10 @@ _FIELDS = (
     "blocked_until",
     "blocked_count",
     "blocked_version",
+    "unreachable_until",
+    "unreachable_count",
+    "unreachable_url",
+    "unreachable_version",
     "login_warned",
 )
 
@@ -57,6 +60,13 @@ class CredState:
         self.blocked_until: float | None = None
         self.blocked_count = 0
         self.blocked_version: str | None = None
+        # The token endpoint (UNREACHABLE_URL, as configured) could not be reached: no launch
+        # tries it again before UNREACHABLE_UNTIL while the file is the one it was tried for
+        # (UNREACHABLE_VERSION); UNREACHABLE_COUNT failures in a row make the cooldown grow.
+        self.unreachable_until: float | None = None
+        self.unreachable_count = 0
+        self.unreachable_url: str | None = None
+        self.unreachable_version: str | None = None
         # When the gate last said that the login ends soon: it says so at most once a day.
         self.login_warned: float | None = None
 
@@ -65,6 +75,15 @@ class CredState:
             self.blocked_until is not None
             and now < self.blocked_until
             and self.blocked_version == version
+        )
+
+    def unreachable(self, now: float, url: str, version: str | None) -> bool:
+        """Whether URL is in its cooldown after a failure to connect, for this file."""
+        return (
+            self.unreachable_until is not None
+            and now < self.unreachable_until
+            and self.unreachable_url == url
+            and self.unreachable_version == version
         )
 
     def to_json(self) -> dict[str, object]:
@@ -82,18 +101,7 @@ def _folder(state_dir: str) -> str:
 def key(cred_path: str, *, resolved: bool = False) -> str:
     """A short name for a credentials file in wrap's own directories: its base name, for people
     reading the directory, and a hash of its resolved path, so that any path length fits."""
-    from launcher.digest import sha256_hex
-
-    real = cred_path if resolved else os.path.realpath(cred_path)
-    digest = sha256_hex(real.encode("utf-8", "surrogateescape"))[:16]
-    name = os.path.basename(real)
-    # Most names need no replacing, and checking that in C rather than a character at a time
-    # was most of what a key cost status per account.
-    if not (
-        name.isascii() and name.replace(".", "a").replace("_", "a").replace("-", "a").isalnum()
-    ):
-        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-    return f"{name.lstrip('.')[:40]}-{digest}"
+    return gate.state_key(cred_path if resolved else os.path.realpath(cred_path))
 
 
 def token_digest(token: str) -> str:
@@ -132,34 +140,17 @@ def load(
         return st
     path = os.path.join(_folder(state_dir), name)
     try:
-        raw = json.loads(store.read_private(path))
+        raw = gate.loads(store.read_private(path))
     except (OSError, ValueError):
         return st
-    if not isinstance(raw, dict):
-        return st
-    for name, kind in (
-        ("last_refreshed", (int, float)),
-        ("lifetime", (int, float)),
-        ("refresh_count", (int,)),
-        ("consecutive_failures", (int,)),
-        ("last_error", (str,)),
-        ("last_failed", (int, float)),
-        ("suspended_at_version", (str,)),
-        ("unanswered", (str,)),
-        ("pending_recovery", (str,)),
-        ("pending_version", (str,)),
-        ("blocked_until", (int, float)),
-        ("blocked_count", (int,)),
-        ("blocked_version", (str,)),
-        ("login_warned", (int, float)),
-    ):
-        value = raw.get(name)
-        if isinstance(value, kind) and not isinstance(value, bool):
-            setattr(st, name, value)
+    for name, value in gate.state_values(raw).items():
+        setattr(st, name, value)
     return st
 
 
 def save(state_dir: str, st: CredState) -> None:
+    import json  # only to write: its decoder imports re, which a launch that waits never needs
+
     data = json.dumps(st.to_json(), indent=2).encode() + b"\n"
     store.write_private(state_path(state_dir, st.path, resolved=True), data)
 

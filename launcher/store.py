@@ -10,6 +10,7 @@ import os
 import stat
 import time
 
+from launcher import gate
 from launcher.credentials import INVALID, MISSING
 from launcher.errors import CredentialsError, WriteError
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 # Credentials files are a few KiB; anything past this is not one (and must not fill memory).
-MAX_READ = 1 << 20
+MAX_READ = gate.MAX_READ
 
 
 def read_bytes(path: str, fix: str) -> bytes:
@@ -50,22 +51,14 @@ def read_bytes(path: str, fix: str) -> bytes:
         raise CredentialsError(f"cannot read {path}: {e.strerror}", INVALID) from e
     try:
         _refuse_unless_regular(os.fstat(fd).st_mode, path, fix)
-        chunks = []
-        size = 0
-        # Read to the cap, not to fstat's size: the file may grow while it is read.
-        while size <= MAX_READ:
-            chunk = os.read(fd, MAX_READ + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_READ:
+        data = gate.read_capped(fd, MAX_READ)
+        if data is None:
             raise CredentialsError(
                 f"{path} is larger than {MAX_READ >> 20} MiB, too large for a credentials "
                 f"file: move it away, then {fix}",
                 INVALID,
             )
-        return b"".join(chunks)
+        return data
     except OSError as e:
         raise CredentialsError(f"cannot read {path}: {e.strerror}", INVALID) from e
     finally:
@@ -326,20 +319,7 @@ def write_private(path: str, data: bytes, *, own_dir: bool = True) -> None:
     _replace(path, data, FILE_MODE)
 
 
-def read_private(path: str, limit: int = 1 << 20) -> bytes:
-    """A small file of wrap's own: never through a symlink, never a FIFO or device, bounded."""
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise Refused(errno.EINVAL, f"{path} is not a regular file")
-        with os.fdopen(fd, "rb") as f:
-            fd = -1
-            return f.read(limit)
-    finally:
-        if fd >= 0:
-            os.close(fd)
+read_private = gate.read_private
 
 
 def _warn(message: str) -> None:

@@ -4,14 +4,17 @@ the machine's load cannot move (wall-time ratios on a shared 2-core machine drif
 
 Each path runs once under valgrind's callgrind, up to the point where it would exec the program
 (a small runner replaces os.exec* with an exit, since callgrind reports nothing for a process
-that execs). The paths and the minimal gate are the ones of scripts/bench_startup.py. Needs
-valgrind (Debian: apt-get install valgrind); a run takes about ten seconds.
+that execs). The paths, the two installers' console scripts, the minimal gate and --before DIR
+(another revision's `launcher`, run through the same scripts) are those of
+scripts/bench_startup.py. Needs valgrind (Debian: apt-get install valgrind); a run takes about
+a minute.
 
-Usage: python scripts/bench_instructions.py
+Usage: python scripts/bench_instructions.py [--before DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -21,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_startup import TARGETS, fresh_home, minimal_gate_script, wrap_scripts
+from bench_startup import TARGETS, TEMPLATES, fresh_home, paths
 
 RUNNER = """
 import os, sys
@@ -50,29 +53,35 @@ def instructions(argv: list[str], env: dict[str, str], runner: str) -> int:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", help="a tree holding another revision's launcher/")
+    args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
-    wrap_claude, wrap = wrap_scripts()
+    before = os.path.abspath(args.before) if args.before else None
     with tempfile.TemporaryDirectory() as home:
         env = fresh_home(home)
         runner = os.path.join(home, "runner.py")
         Path(runner).write_text(RUNNER)
-        paths = {
-            "b) minimal gate": [minimal_gate_script(wrap_claude, home)],
-            "a) wrap-claude": [wrap_claude],
-            "c) wrap claude": [wrap, "claude"],
-            "d) wrap --profile claude claude": [wrap, "--profile", "claude", "claude"],
-            "e) wrap --check-only": [wrap, "--check-only"],
-            "f) wrap --check-only --json": [wrap, "--check-only", "--json"],
+        commands = paths(home, env, before)
+        for argv, cmd_env in commands.values():  # compile what a changed tree has not compiled
+            subprocess.run(argv, env=cmd_env, stdout=subprocess.DEVNULL, check=False)
+        counts = {
+            key: instructions(argv, cmd_env, runner) for key, (argv, cmd_env) in commands.items()
         }
-        for argv in paths.values():  # compile what a changed tree has not compiled yet
-            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=False)
-        counts = {name: instructions(argv, env, runner) for name, argv in paths.items()}
-    base = counts["b) minimal gate"]
-    for name, n in counts.items():
-        target = f" (target <= {TARGETS[name]:.2f})" if name in TARGETS else ""
-        print(f"{name:34s} {n / 1e6:8.2f} M instructions  {n / base:5.3f}x b{target}")
+    for style in TEMPLATES:
+        print(f"console scripts as {style} writes them:")
+        base = counts[("b) minimal gate", style, "after")]
+        for (name, s, revision), n in counts.items():
+            if s != style or revision != "after":
+                continue
+            line = f"  {name:34s} {n / 1e6:8.2f} M instructions  {n / base:5.3f}x b"
+            if name in TARGETS:
+                line += f" (target <= {TARGETS[name]:.2f})"
+                if (name, style, "before") in counts:
+                    line += f"  before {counts[(name, style, 'before')] / base:5.3f}x b"
+            print(line)
     return 0
 
 

@@ -3,26 +3,32 @@
 
 Runs, interleaved, N times each (every program found on PATH as `claude` is `true`):
   a) wrap-claude
-  b) a minimal standard-library gate installed the same way: the installed wrap-claude script
-     itself (same interpreter, same console-script template and its `import re`) with the
-     import of wrap replaced by a function that reads the JSON, compares and execvp's
+  b) a minimal standard-library gate installed the same way: the same interpreter and the same
+     console-script template, with the import of wrap replaced by a function that reads the
+     JSON, compares and execvp's
   c) wrap claude                        (how gemini, codex and qwen are aliased)
   d) wrap --profile claude claude
   e) wrap --check-only                  (the CI pre-step)
   f) wrap --check-only --json
+each of a) to f) through the console scripts of two installers: pip before 25 (its template
+imports `re` to strip "-script.pyw" from argv[0]) and pip 25 or uv (no `re`); and, with
+--before DIR (a tree holding another revision's `launcher`, such as
+`git archive main launcher | tar -x -C DIR`), a) and c) to f) of that revision through the same
+scripts, interleaved with the rest. Then, once:
   g) python -c pass
   h) wrap-claude reading the token from the macOS Keychain through a STAND-IN `security` (a
      shell script printing the entry; the real Keychain cannot run here): what one `security`
      process adds to a launch
   i) wrap-claude with the same config file but store = "file", the baseline for h)
-and prints the median wall time and peak RSS of each, and each ratio against b) with its
-target (wrap-claude 1.05, the `wrap` paths 1.10).
+Prints the median wall time and peak RSS of each, and each ratio against b) of the same
+installer with its target (issue 25: wrap-claude 0.85, the `wrap` paths 0.90).
 
-Usage: python scripts/bench_startup.py [N]
+Usage: python scripts/bench_startup.py [N] [--before DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -47,12 +53,33 @@ def main_claude():
 """
 
 TARGETS = {
-    "a) wrap-claude": 1.05,
-    "c) wrap claude": 1.10,
-    "d) wrap --profile claude claude": 1.10,
-    "e) wrap --check-only": 1.10,
-    "f) wrap --check-only --json": 1.10,
+    "a) wrap-claude": 0.85,
+    "c) wrap claude": 0.90,
+    "d) wrap --profile claude claude": 0.90,
+    "e) wrap --check-only": 0.90,
+    "f) wrap --check-only --json": 0.90,
 }
+
+# The console scripts the installers write (pip's vendored distlib before pip 25; pip 25 and uv
+# since), for a module's function: {python}, {imports}, {call}.
+TEMPLATES = {
+    "pip<25 (import re)": (
+        "#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n{imports}\n"
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+        "    sys.exit({call}())\n"
+    ),
+    "pip 25, uv (no re)": (
+        "#!{python}\n# -*- coding: utf-8 -*-\nimport sys\n{imports}\n"
+        'if __name__ == "__main__":\n'
+        '    if sys.argv[0].endswith("-script.pyw"):\n'
+        "        sys.argv[0] = sys.argv[0][:-11]\n"
+        '    elif sys.argv[0].endswith(".exe"):\n'
+        "        sys.argv[0] = sys.argv[0][:-4]\n"
+        "    sys.exit({call}())\n"
+    ),
+}
+ENTRY_POINTS = {"wrap-claude": ("launcher.gate", "main_claude"), "wrap": ("launcher.main", "entry")}
 
 
 def installed(name: str) -> str | None:
@@ -68,18 +95,25 @@ def wrap_scripts() -> tuple[str, str]:
     return wrap_claude, wrap
 
 
-def minimal_gate_script(wrap_claude: str, where: str) -> str:
-    """wrap-claude's own console script with wrap's import replaced by the minimal gate."""
-    with open(wrap_claude) as f:
-        text = f.read()
-    line = "from launcher.gate import main_claude\n"
-    if line not in text:
-        raise SystemExit(f"{wrap_claude} is not the console script this benchmark expects")
-    path = os.path.join(where, "minimal-gate")
-    with open(path, "w") as f:
-        f.write(text.replace(line, MINIMAL_GATE.lstrip()))
-    os.chmod(path, 0o755)
-    return path
+def installer_of(script: str) -> str:
+    """Which TEMPLATES entry wrote SCRIPT (the installed console script)."""
+    with open(script) as f:
+        return next(iter(TEMPLATES)) if "import re\n" in f.read() else list(TEMPLATES)[1]
+
+
+def scripts_as(style: str, where: str) -> dict[str, str]:
+    """wrap-claude, wrap and the minimal gate as the installer STYLE writes console scripts."""
+    os.makedirs(where, exist_ok=True)
+    out = {}
+    for name, (module, function) in {**ENTRY_POINTS, "minimal-gate": ("", "main_claude")}.items():
+        imports = f"from {module} import {function}" if module else MINIMAL_GATE.strip()
+        text = TEMPLATES[style].format(python=sys.executable, imports=imports, call=function)
+        path = os.path.join(where, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o755)
+        out[name] = path
+    return out
 
 
 CREDS = {
@@ -106,43 +140,79 @@ def fresh_home(home: str) -> dict[str, str]:
     }
 
 
+def paths(
+    home: str, env: dict[str, str], before: str | None
+) -> dict[tuple[str, str, str], tuple[list[str], dict[str, str]]]:
+    """(path, installer, revision) -> (argv, env) for a) to f), each installer, each revision."""
+    out = {}
+    for i, style in enumerate(TEMPLATES):
+        s = scripts_as(style, os.path.join(home, f"scripts-{i}"))
+        argvs = {
+            "a) wrap-claude": [s["wrap-claude"]],
+            "b) minimal gate": [s["minimal-gate"]],
+            "c) wrap claude": [s["wrap"], "claude"],
+            "d) wrap --profile claude claude": [s["wrap"], "--profile", "claude", "claude"],
+            "e) wrap --check-only": [s["wrap"], "--check-only"],
+            "f) wrap --check-only --json": [s["wrap"], "--check-only", "--json"],
+        }
+        for name, argv in argvs.items():
+            out[(name, style, "after")] = (argv, env)
+            if before is not None and name in TARGETS:
+                out[(name, style, "before")] = (argv, {**env, "PYTHONPATH": before})
+    return out
+
+
 def main() -> int:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    python = sys.executable
-    wrap_claude, wrap = wrap_scripts()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("n", nargs="?", type=int, default=40)
+    parser.add_argument("--before", help="a tree holding another revision's launcher/")
+    args = parser.parse_args()
+    before = os.path.abspath(args.before) if args.before else None
+    wrap_claude, _ = wrap_scripts()
     with tempfile.TemporaryDirectory() as home:
         env = fresh_home(home)
         bindir = os.path.join(home, "bin")
         keychain_env = _keychain_stand_in(home, bindir, CREDS, env)
-        commands = {
-            "a) wrap-claude": ([wrap_claude], env),
-            "b) minimal gate": ([minimal_gate_script(wrap_claude, home)], env),
-            "c) wrap claude": ([wrap, "claude"], env),
-            "d) wrap --profile claude claude": ([wrap, "--profile", "claude", "claude"], env),
-            "e) wrap --check-only": ([wrap, "--check-only"], env),
-            "f) wrap --check-only --json": ([wrap, "--check-only", "--json"], env),
-            "g) python -c pass": ([python, "-c", "pass"], env),
-            "h) wrap-claude, Keychain": ([wrap_claude], keychain_env),
-            "i) wrap-claude, config": ([wrap_claude], _same_config_file_store(home, keychain_env)),
+        commands: dict[tuple[str, str, str], tuple[list[str], dict[str, str]]] = {
+            **paths(home, env, before),
+            ("g) python -c pass", "", "after"): ([sys.executable, "-c", "pass"], env),
+            ("h) wrap-claude, Keychain", "", "after"): ([wrap_claude], keychain_env),
+            ("i) wrap-claude, config", "", "after"): (
+                [wrap_claude],
+                _same_config_file_store(home, keychain_env),
+            ),
         }
         for argv, cmd_env in commands.values():  # warm caches and .pyc files
             benchlib.timed(argv, cmd_env)
-        times: dict[str, list[float]] = {k: [] for k in commands}
-        for _ in range(n):
-            for name, (argv, cmd_env) in commands.items():
-                times[name].append(benchlib.timed(argv, cmd_env))
+        times: dict[tuple[str, str, str], list[float]] = {k: [] for k in commands}
+        for _ in range(args.n):
+            for key, (argv, cmd_env) in commands.items():
+                times[key].append(benchlib.timed(argv, cmd_env))
         # Memory in runs of its own: GNU time's fork would blur the timings.
-        peak = {k: benchlib.peak_rss_kib(*commands[k]) for k in commands}
+        peak = {k: benchlib.peak_rss_kib(*commands[k]) for k in commands if k[2] == "after"}
     medians = {k: statistics.median(v) for k, v in times.items()}
-    base = medians["b) minimal gate"]
-    print(f"load average {benchlib.load()}")
-    for name, m in medians.items():
-        ratio = f"{m / base:5.2f}x b" + (
-            f" (target <= {TARGETS[name]:.2f})" if name in TARGETS else ""
-        )
-        print(f"{name:34s} median {m * 1000:7.2f} ms  peak {benchlib.mib(peak[name])} MiB  {ratio}")
-    extra = (medians["h) wrap-claude, Keychain"] - medians["i) wrap-claude, config"]) * 1000
-    print(f"h-i: {extra:.2f} ms for one (stand-in) `security` read  (n={n})")
+    print(f"load average {benchlib.load()}  (n={args.n}; installed by {installer_of(wrap_claude)})")
+    for style in TEMPLATES:
+        print(f"console scripts as {style} writes them:")
+        base = medians[("b) minimal gate", style, "after")]
+        for (name, s, revision), m in medians.items():
+            if s != style or revision != "after":
+                continue
+            ratio = f"{m / base:5.2f}x b"
+            if name in TARGETS:
+                ratio += f" (target <= {TARGETS[name]:.2f})"
+                if (name, style, "before") in medians:
+                    ratio += f"  before {medians[(name, style, 'before')] / base:5.2f}x b"
+            kib = peak[(name, s, revision)]
+            print(f"  {name:34s} median {m * 1000:7.2f} ms  peak {benchlib.mib(kib)} MiB  {ratio}")
+    for name in ("g) python -c pass", "h) wrap-claude, Keychain", "i) wrap-claude, config"):
+        m, kib = medians[(name, "", "after")], peak[(name, "", "after")]
+        print(f"{name:36s} median {m * 1000:7.2f} ms  peak {benchlib.mib(kib)} MiB")
+    extra = (
+        medians[("h) wrap-claude, Keychain", "", "after")]
+        - medians[("i) wrap-claude, config", "", "after")]
+    ) * 1000
+    print(f"h-i: {extra:.2f} ms for one (stand-in) `security` read")
     return 0
 
 

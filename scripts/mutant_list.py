@@ -33,28 +33,28 @@ M = Mutant
 MUTANTS: list[Mutant] = [
     # -- policy: when a token is due
     M(
-        "launcher/policy.py",
+        "launcher/gate.py",
         "        return int(lifetime // 2)",
         "        return int(lifetime)",
         "the lifetime rule: a short-lived token refreshes at half-life, not at every launch",
         ("tests/test_policy.py", "tests/test_gate.py"),
     ),
     M(
-        "launcher/policy.py",
+        "launcher/gate.py",
         "    if left <= 0:\n        return EXPIRED",
         "    if left < -60:\n        return EXPIRED",
         "a token past its expiry is expired (strict refuses it), not expiring",
         ("tests/test_policy.py", "tests/test_gate.py"),
     ),
     M(
-        "launcher/policy.py",
+        "launcher/gate.py",
         "    if left <= threshold:",
         "    if left <= threshold / 2:",
         "the threshold: a token within it is refreshed",
         ("tests/test_policy.py", "tests/test_gate.py"),
     ),
     M(
-        "launcher/policy.py",
+        "launcher/gate.py",
         "    if expires_at is None:\n        return FRESH",
         "    if expires_at is None:\n        return EXPIRED",
         "a file without an expiry is left alone, not refreshed at every launch",

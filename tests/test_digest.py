@@ -30,7 +30,8 @@ def test_without_cpythons_own_module_hashlib_gives_the_same_digest() -> None:
         "import sys\n"
         "sys.modules['_sha2'] = sys.modules['_sha256'] = None\n"
         "from launcher import digest\n"
-        "print('hashlib' in sys.modules, digest.sha256_hex(b'x'))"
+        "d = digest.sha256_hex(b'x')\n"
+        "print('hashlib' in sys.modules, d)"
     )
     assert out == f"True {hashlib.sha256(b'x').hexdigest()}"
 

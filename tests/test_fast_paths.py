@@ -360,3 +360,86 @@ def test_a_bound_launch_imports_no_more_than_an_unbound_one(home: Home) -> None:
         assert done.returncode == 0, done.stderr
     assert sorted(HEAVY & {m.split(".")[0] for m in bound}) == []
     assert sorted(bound - unbound) == []
+
+
+# What pip 25 and uv write as a console script: no `import re` of its own (older pips import
+# it), so what the launch itself imports shows.
+PLAIN_WRAPPER = """#!{python}
+import sys
+from {module} import {function}
+if __name__ == "__main__":
+    if sys.argv[0].endswith("-script.pyw"):
+        sys.argv[0] = sys.argv[0][:-11]
+    elif sys.argv[0].endswith(".exe"):
+        sys.argv[0] = sys.argv[0][:-4]
+    sys.exit({function}())
+"""
+SCRIPTS = {"wrap-claude": ("launcher.gate", "main_claude"), "wrap": ("launcher.main", "entry")}
+
+
+def _plain_modules(
+    home: Home, script: str, *args: str, env: dict[str, str] | None = None
+) -> set[str]:
+    """Every module (full dotted names) SCRIPT, installed as pip 25 does, imports."""
+    module, function = SCRIPTS[script]
+    wrapper = home.root / f"plain-{script}"
+    wrapper.write_text(
+        PLAIN_WRAPPER.format(python=BIN / "python", module=module, function=function)
+    )
+    env = env or home.env()
+    env["PATH"] = f"{_true_bin(home)}{os.pathsep}{env['PATH']}"
+    r = subprocess.run(
+        [str(BIN / "python"), "-X", "importtime", str(wrapper), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    return {
+        line.rsplit("|", 1)[-1].strip()
+        for line in r.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+FRESH_LAUNCHES = [
+    ("wrap-claude", ()),
+    ("wrap-claude", ("--model", "x")),
+    ("wrap", ("claude",)),
+    ("wrap", ("--profile", "claude", "claude", "--model", "x")),
+    ("wrap", ("--profile=claude", "-q", "--", "claude")),
+    ("wrap", ("--threshold", "1d", "claude")),
+    ("wrap", ("--check-only",)),
+    ("wrap", ("--check-only", "--json")),
+    ("wrap", ("--threshold", "1d", "--check-only", "--json")),
+]
+
+
+@pytest.mark.parametrize(("script", "args"), FRESH_LAUNCHES)
+def test_a_fresh_launch_or_check_loads_no_module_of_wrap_but_the_gate_nor_re_nor_json(
+    home: Home, script: str, args: tuple[str, ...]
+) -> None:
+    home.write_claude(time.time() + 30 * 86400)
+    found = _plain_modules(home, script, *args)
+    ours = {m for m in found if m.split(".")[0] == "launcher"}
+    entry = {"launcher", "launcher.gate"} | ({"launcher.main"} if script == "wrap" else set())
+    assert ours == entry
+    assert {"re", "json", "json.decoder", "json.scanner"} & found == set()
+
+
+def test_a_file_the_scanner_does_not_take_falls_back_to_json_loads(home: Home) -> None:
+    # A byte order mark: json.loads reads it, the scanner does not; the launch is as fast as
+    # json.loads then, and still alone.
+    data = home.write_claude(time.time() + 30 * 86400)
+    home.creds.write_bytes(b"\xef\xbb\xbf" + data)
+    found = _plain_modules(home, "wrap-claude")
+    assert "json.decoder" in found
+    assert {m for m in found if m.split(".")[0] == "launcher"} == {"launcher", "launcher.gate"}
+
+
+def test_a_token_that_is_not_fresh_loads_the_full_model(home: Home) -> None:
+    home.write_claude(time.time() + 3600)
+    found = _plain_modules(home, "wrap-claude", env=home.env(WRAP_TOKEN_URL="http://127.0.0.1:9/t"))
+    assert "launcher.config" in found

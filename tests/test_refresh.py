@@ -209,7 +209,9 @@ def test_rotated_token_reaches_callback_before_the_error(server: TokenServer) ->
     assert saved == ["test-refresh-1"]
 
 
-def test_connection_refused_is_retried_then_fails() -> None:
+def test_connection_refused_is_tried_once_and_said_unreachable() -> None:
+    # Nothing listens there: retrying would only make the launch wait (issue 25); the cooldown
+    # after it is outcome.record_failure's (tests/test_unreachable.py).
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -225,7 +227,8 @@ def test_connection_refused_is_retried_then_fails() -> None:
             sleep=sleeps.sleep,
         )
     assert not e.value.sent
-    assert len(sleeps.calls) == 3  # four attempts: a literal, so a changed bound shows here
+    assert e.value.unreachable
+    assert sleeps.calls == []
 
 
 def test_timeout_after_send_is_not_retried(server: TokenServer) -> None:
@@ -283,3 +286,51 @@ def test_retry_after_as_http_date() -> None:
     assert grant._retry_after(formatdate(time.time() + 30, usegmt=True)) == pytest.approx(30, abs=2)
     assert grant._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert grant._retry_after("soon") is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://platform.claude.com/v1/oauth/token",
+        "https://h:443/t",
+        "https://h:65535",
+        "https://h:65536/t",
+        "https://h:/t",
+        "https://h:x/t",
+        "https:///t",
+        "https://[::1]:8443/t",
+        "https://user:pw@h/t",
+        "https://h/t?x=1#y",
+        "https://h?x=/y",
+        "https://h#/y",
+        "HTTPS://h/t",
+        "https://h\t/t",
+        "https://h é/t",
+        "https://exa mple.com/t",
+        "http://h/t",
+        "https:/h/t",
+        "https://%68/t",
+        "https://h\\x/t",
+        "http://127.0.0.1:8080/t",
+        "http://127.1/t",
+        "http://127.000.0.1/t",
+        "http://127.0.0.256/t",
+        "http://128.0.0.1/t",
+        "http://LOCALHOST:9/t",
+        "http://localhost.example.com/t",
+        "http://[::1]:9/t",
+        "http://127.0.0.1.nip.io/t",
+    ],
+)
+def test_the_quick_url_check_never_allows_what_the_full_reading_refuses(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from launcher import urls
+
+    if urls.plainly_allowed(url):
+        parts = urlsplit(url)
+        assert parts.port is None or 0 <= parts.port <= 65535
+        assert parts.hostname
+        assert parts.scheme == "https" or (
+            parts.scheme == "http" and urls.is_loopback(parts.hostname)
+        )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,51 @@ def test_refresh_by_name_all_and_failures(home: Home, router: Path) -> None:
     assert len(lines) == 6
     assert sum(line.startswith("✗") for line in lines) == 1
     assert "rt-" not in r.stdout + r.stderr
+
+
+def test_refresh_all_refreshes_accounts_at_once_four_at_most(home: Home, router: Path) -> None:
+    # Six accounts: the first four requests must be out together (each waits for the other
+    # three), and no more than four ever are. Gemini's shape: no vendor lock that all the files
+    # of one folder share (Qwen Code's would serialize them, as it must).
+    together = threading.Barrier(4, timeout=8)
+    count = threading.Lock()
+    out = [0, 0, 0]  # in flight now, most at once, arrived
+
+    with TokenServer(rotate=False) as server:
+        for path in router.iterdir():
+            server.seed(json.loads(path.read_text())["refresh_token"])
+        answer = server._answer
+
+        def counted(fields: dict[str, Any]) -> Any:
+            with count:
+                out[0] += 1
+                out[1] = max(out[0], out[1])
+                out[2] += 1
+                first_four = out[2] <= 4
+            try:
+                if first_four:
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        together.wait()
+                return answer(fields)
+            finally:
+                with count:
+                    out[0] -= 1
+
+        server._answer = counted  # type: ignore[method-assign]
+        _config(
+            home, ROUTER.replace('base = "qwen"', f'base = "gemini"\ntoken_url = "{server.url}"')
+        )
+        r = home.wrap("refresh", "--all")
+        assert server.refresh_requests == 6
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not together.broken  # four were out at once
+    assert out[1] == 4
+    lines = r.stdout.splitlines()
+    assert len(lines) == 6
+    assert all(line.startswith("✓") for line in lines)
+    # In the order status lists them, whichever finished first.
+    listed = json.loads(home.wrap("status", "--json").stdout)
+    assert [line.split(" (")[0][2:] for line in lines] == [o["account"] for o in listed]
 
 
 def test_refresh_unknown_name_is_usage_error(home: Home, router: Path) -> None:

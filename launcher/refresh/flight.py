@@ -21,18 +21,21 @@ from launcher.refresh.outcome import (
     human,
     record_failure,
     record_success,
+    unreachable_cooldown,
+    unreachable_error,
 )
 from launcher.refresh.writeback import Adopted, Writer
 
 TYPE_CHECKING = False  # typing itself costs ~2 ms of import, paid by every launch that waits
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     import httpx
 
     from launcher.config import Settings
     from launcher.credentials import Credentials
     from launcher.log import Log
+    from launcher.progress import Delayed
     from launcher.stores import Store
 
 
@@ -50,12 +53,42 @@ def fly(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Credentials:
     """The refresh wrap itself sends for an account of this machine (route.renew chose it)."""
-    path = settings.credentials
     profile = settings.profile
     if "{" not in settings.token_url:
         # A configuration error: before any lock, request or import of the HTTP client.
         urls.check_url(settings.token_url)
     started = now()
+    from launcher.progress import Delayed, host_of
+
+    # On a terminal, a refresh that takes more than about a second says what it is doing.
+    progress = Delayed(
+        log, f"refreshing the {profile.name} token at {host_of(settings.token_url)}..."
+    )
+    begun = clock()
+    with progress:
+        creds = _fly(settings, state_dir, log, forced, ahead, env, client_factory, clock, sleep,
+                     now, started, progress)  # fmt: skip
+    if progress.shown:
+        log.info(f"refreshed the {profile.name} token ({clock() - begun:.1f} s)")
+    return creds
+
+
+def _fly(
+    settings: Settings,
+    state_dir: str,
+    log: Log,
+    forced: bool,
+    ahead: float,
+    env: Mapping[str, str],
+    client_factory: Callable[[str], httpx.Client] | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    now: Callable[[], float],
+    started: float,
+    progress: Delayed,
+) -> Credentials:
+    path = settings.credentials
+    profile = settings.profile
     # Where the document lives (a file, the Keychain, the keyring); locks and state stay keyed
     # by the account's file path whatever the store.
     source = stores.for_settings(settings, env)
@@ -63,9 +96,11 @@ def fly(
         check_suspended(state.load(state_dir, path), source, profile.login_hint)
 
     def waiting() -> None:
+        progress.cancel()  # this line says what the launch waits for
         log.info(f"waiting for another process to finish refreshing {path}")
 
     watch = None if forced else _Watch(settings, state_dir, source, lambda: now() + ahead, sleep)
+    waits = clock()
     with contextlib.ExitStack() as held:
         try:
             waited = held.enter_context(
@@ -92,7 +127,13 @@ def fly(
             if fresh is not None:
                 log.debug(f"{path} was refreshed by another process meanwhile")
                 return fresh
+        ours = clock() - waits
+        theirs = clock()
         with vendor_locks(settings, state_dir, env, clock=clock, sleep=sleep) as locks:
+            log.debug(
+                f"lock wait: {ours:.3f} s for wrap's lock, {clock() - theirs:.3f} s for "
+                f"{profile.vendor_lock or 'no'} vendor locks"
+            )
             run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
             return run.under_locks(
                 forced=forced,
@@ -240,6 +281,10 @@ class _Run:
         sent = creds.refresh_token
         if not forced and remembered.blocked(now(), source.fingerprint()):
             raise blocked_error(remembered, profile)
+        if not forced and remembered.unreachable(
+            now(), self.settings.token_url, source.fingerprint()
+        ):
+            raise unreachable_error(remembered, self.settings.token_url)
         if not forced and remembered.unanswered == state.token_digest(sent):
             raise RefreshError(
                 "an earlier refresh with this refresh token got no answer, and the server may "
@@ -257,10 +302,14 @@ class _Run:
         # A SIGTERM or SIGHUP while the request is out, or while its answer is written and its
         # outcome recorded, takes effect after that: stopping in the middle could lose the
         # rotated token, or forget that a sent token got no answer.
+        timing = _Timing(self.log, clock, self.sleep)
         with vendors.request_in_flight():
             try:
                 endpoint = endpoint_for(self.settings, profile, doc)
-                with (client_factory or http.client_for)(endpoint.url) as client:
+                with (
+                    timing.request(endpoint.url),
+                    (client_factory or http.client_for)(endpoint.url) as client,
+                ):
                     response = grant.refresh(
                         client,
                         endpoint,
@@ -268,13 +317,14 @@ class _Run:
                         budget=self.settings.refresh_timeout,
                         on_refresh_token=writer.save_refresh_token,
                         clock=clock,
-                        sleep=self.sleep,
+                        sleep=timing.sleep,
                     )
                 refreshed_at = now()
                 lifetime = lifetime_of(response, refreshed_at)
-                writer.write(
-                    response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime
-                )
+                with timing.step("write-back"):
+                    writer.write(
+                        response, refreshed_at=refreshed_at, expires_at=refreshed_at + lifetime
+                    )
             except Adopted as adopted:
                 self.log.debug(f"{path} was replaced by another login meanwhile; using that one")
                 return adopted.creds
@@ -287,8 +337,23 @@ class _Run:
                         f"the refresh token was rejected ({e}); {profile.login_hint}", rejected=True
                     )
                 unanswered = _ambiguous(e) and writer.saved_refresh_token is None
-                record_failure(state_dir, source, now(), e, unanswered=sent if unanswered else None)
+                record_failure(
+                    state_dir,
+                    source,
+                    now(),
+                    e,
+                    unanswered=sent if unanswered else None,
+                    url=self.settings.token_url,
+                )
                 e.held_back = e.held_back or unanswered
+                if e.unreachable:
+                    wait = human(unreachable_cooldown(state_dir, path))
+                    e = RefreshError(
+                        f"{e}; wrap tries it again in {wait} ('wrap --refresh-token' tries now)",
+                        sent=False,
+                        blocked=True,
+                        unreachable=True,
+                    )
                 if e.firewall:
                     e = RefreshError(
                         f"{e}; wrap will not ask it again for "
@@ -330,6 +395,47 @@ class _Run:
         else:
             clear_recovery(self.state_dir, self.path)
         return doc, creds
+
+
+class _Timing:
+    """Where a refresh's time went, for -v: one line each for the request (with its retries
+    and the waits between them) and the write-back."""
+
+    def __init__(self, log: Log, clock: Callable[[], float], sleep: Callable[[float], None]):
+        self.log = log
+        self.clock = clock
+        self._sleep = sleep
+        self.retries = 0
+        self.waited = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.retries += 1
+        self.waited += seconds
+        self._sleep(seconds)
+
+    @contextlib.contextmanager
+    def request(self, url: str) -> Iterator[None]:
+        begun = self.clock()
+        try:
+            yield
+        finally:
+            attempts = self.retries + 1
+            self.log.debug(
+                f"request: {self.clock() - begun:.3f} s to {url}, {attempts} "
+                f"attempt{'s' if attempts > 1 else ''}"
+            )
+            if self.retries:
+                self.log.debug(
+                    f"retries: {self.retries}, {self.waited:.3f} s of waiting between them"
+                )
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        begun = self.clock()
+        try:
+            yield
+        finally:
+            self.log.debug(f"{name}: {self.clock() - begun:.3f} s")
 
 
 def _ambiguous(error: RefreshError) -> bool:

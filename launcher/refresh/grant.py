@@ -273,7 +273,13 @@ def _once(
         )
     except http.Failure as e:
         raise RefreshError(str(e), retryable=False, sent=e.sent) from e
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+    except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+        # No network, a name that does not resolve, a port nobody listens on: one attempt per
+        # launch, then a cooldown (outcome.record_failure); retrying only makes it wait longer.
+        raise RefreshError(
+            f"cannot connect to {url}: {_describe(e)}", sent=False, unreachable=True
+        ) from e
+    except httpx.PoolTimeout as e:
         raise RefreshError(
             f"cannot connect to {url}: {_describe(e)}", retryable=True, sent=False
         ) from e

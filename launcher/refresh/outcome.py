@@ -29,8 +29,16 @@ def check_suspended(remembered: state.CredState, source: Store, hint: str) -> No
 
 
 def record_failure(
-    state_dir: str, source: Store, when: float, error: WrapError, *, unanswered: str | None = None
+    state_dir: str,
+    source: Store,
+    when: float,
+    error: WrapError,
+    *,
+    unanswered: str | None = None,
+    url: str | None = None,
 ) -> None:
+    """Remember a failed refresh; URL (the token URL as configured) is the endpoint an
+    unreachable error puts in its cooldown."""
     remembered = state.load(state_dir, source.path)
     remembered.consecutive_failures += 1
     remembered.last_error = redact.text(str(error))
@@ -44,8 +52,24 @@ def record_failure(
         remembered.blocked_count += 1
         remembered.blocked_until = when + step
         remembered.blocked_version = source.fingerprint()
+    if isinstance(error, RefreshError) and error.unreachable and url is not None:
+        count = remembered.unreachable_count if remembered.unreachable_url == url else 0
+        step = UNREACHABLE_COOLDOWNS[min(count, len(UNREACHABLE_COOLDOWNS) - 1)]
+        remembered.unreachable_count = count + 1
+        remembered.unreachable_until = when + step
+        remembered.unreachable_url = url
+        remembered.unreachable_version = source.fingerprint()
+    elif isinstance(error, RefreshError) and (error.sent or error.status is not None):
+        _reached(remembered)  # it answered (or may have): the endpoint can be reached
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
+
+
+def _reached(remembered: state.CredState) -> None:
+    remembered.unreachable_until = None
+    remembered.unreachable_count = 0
+    remembered.unreachable_url = None
+    remembered.unreachable_version = None
 
 
 def record_success(state_dir: str, path: str, when: float, lifetime: float, log: Log) -> None:
@@ -63,6 +87,7 @@ def record_success(state_dir: str, path: str, when: float, lifetime: float, log:
     remembered.blocked_until = None
     remembered.blocked_count = 0
     remembered.blocked_version = None
+    _reached(remembered)
     try:
         state.save(state_dir, remembered)
     except OSError as e:
@@ -72,6 +97,27 @@ def record_success(state_dir: str, path: str, when: float, lifetime: float, log:
 # How long launches leave the endpoint alone after its firewall refused wrap, growing with
 # each refusal in a row (cleared by a success, or by the file changing).
 COOLDOWNS = (600.0, 3600.0, 21600.0)
+# The same after a failure to connect (offline, DNS, refused): short, since the network comes
+# back by itself, and long enough that launches in a row do not each wait for it.
+UNREACHABLE_COOLDOWNS = (30.0, 120.0, 600.0, 1800.0)
+
+
+def unreachable_cooldown(state_dir: str, path: str) -> float:
+    remembered = state.load(state_dir, path)
+    if remembered.unreachable_until is None or remembered.last_failed is None:
+        return UNREACHABLE_COOLDOWNS[0]
+    return remembered.unreachable_until - remembered.last_failed
+
+
+def unreachable_error(remembered: state.CredState, url: str) -> RefreshError:
+    until = time.strftime("%H:%M:%S", time.localtime(remembered.unreachable_until or 0))
+    return RefreshError(
+        f"{url} could not be reached at the last try; wrap tries it again after {until} "
+        "('wrap --refresh-token' tries now)",
+        sent=False,
+        blocked=True,
+        unreachable=True,
+    )
 
 
 def cooldown(state_dir: str, path: str) -> float:
@@ -82,6 +128,8 @@ def cooldown(state_dir: str, path: str) -> float:
 
 
 def human(seconds: float) -> str:
+    if seconds < 60:
+        return f"{round(seconds)} s"
     minutes = round(seconds / 60)
     return f"{minutes // 60} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} min"
 

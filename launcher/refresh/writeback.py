@@ -3,7 +3,6 @@ changed meanwhile and, whatever else fails, the newest refresh token."""
 
 from __future__ import annotations
 
-import json
 import os
 
 from launcher import credentials, store, stores
@@ -164,6 +163,8 @@ class Writer:
         path = self.settings.credentials
         if data is None:
             # Whatever made the normal serialization fail, plain ASCII JSON always encodes.
+            import json
+
             data = (json.dumps(doc, indent=2, ensure_ascii=True) + "\n").encode("ascii")
         try:
             kept = store.save_recovery(os.path.join(self.state_dir, "recovery"), path, data)
