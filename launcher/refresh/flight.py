@@ -251,12 +251,13 @@ class _Run:
         # Only now, holding every lock and having decided to send, does this process pay for
         # the HTTP client (about 125 ms of import): the processes waiting behind it never do.
         from launcher.refresh import grant, http
+        from launcher.refresh.deferral import signals_deferred
         from launcher.refresh.endpoint import endpoint_for
 
-        # A SIGTERM or SIGHUP while the request is out, or while its answer is written and its
-        # outcome recorded, takes effect after that: stopping in the middle could lose the
-        # rotated token, or forget that a sent token got no answer.
-        with vendors.request_in_flight():
+        # A SIGTERM, SIGHUP or SIGINT while the request is out, or while its answer is written
+        # and its outcome recorded, takes effect after that: stopping in the middle could lose
+        # the rotated token, or forget that a sent token got no answer.
+        with signals_deferred():
             try:
                 endpoint = endpoint_for(self.settings, profile, doc)
                 with (client_factory or http.client_for)(endpoint.url) as client:
