@@ -303,14 +303,12 @@ class _OAuth:
     def send(
         self, record: Record, token: str, on_refresh_token: Callable[[str], None], budget: float
     ) -> Any:
-        import httpx
-
-        from launcher.refresh import grant
+        from launcher.refresh import grant, http
         from launcher.refresh.endpoint import endpoint_for
 
         endpoint = endpoint_for(self.settings, self._profile(record), record.doc)
         redact.add(token)  # the record's token, sent from here: kept out of every message
-        with httpx.Client() as client:
+        with http.client_for(endpoint.url) as client:
             return grant.refresh(
                 client, endpoint, token, budget=budget, on_refresh_token=on_refresh_token
             )
