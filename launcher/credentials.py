@@ -93,6 +93,11 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
     return doc, Credentials(access, refresh or None, expires_at, login_ends)
 
 
+def number(value: object) -> float | None:
+    """A JSON number as a float; None for anything else (true and false are not numbers)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def decode_deadline(raw: object, unit: str) -> float | None:
     """The login deadline in epoch seconds; None for anything unreadable. It only informs (a
     warning, a report), so a bad value makes it unknown rather than the whole file invalid."""

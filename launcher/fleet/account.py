@@ -16,7 +16,7 @@ from launcher import config, credentials, policy, redact, state, store, vendors
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
-from launcher.fleet.records import Record, access_only, copy_onto, fingerprint, set_login_deadline
+from launcher.fleet.records import Record, access_only, copy_onto, fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -172,7 +172,7 @@ def write_copy(
     # The lifetime rule needs the token's lifetime here too, or an 8-hour token would look
     # due on every launch and every launch would ask the store.
     remembered.lifetime = rec.lifetime
-    remembered.last_refreshed = _num((rec.data.get("last_refresh") or {}).get("at"))
+    remembered.last_refreshed = credentials.number((rec.data.get("last_refresh") or {}).get("at"))
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
     _, creds = credentials.parse(profile, json.dumps(doc).encode(), path)
@@ -314,7 +314,7 @@ class _OAuth:
             )
 
     def apply(self, record: Record, answer: Any, at: float) -> float:
-        from launcher.refresh.answer import answer_fields, lifetime_of
+        from launcher.refresh.answer import answer_extra, lifetime_of
 
         profile = self._profile(record)
         lifetime = lifetime_of(answer, at)
@@ -324,11 +324,8 @@ class _OAuth:
             access_token=answer.access_token,
             expires_at=at + lifetime,
             refreshed_at=at,
-            extra=answer_fields(profile, answer),
+            extra=answer_extra(profile, answer, at),
         )
-        login_in = answer.body.get("refresh_token_expires_in")
-        if isinstance(login_in, int | float) and not isinstance(login_in, bool) and login_in > 0:
-            set_login_deadline(profile, doc, at + login_in)
         record.set_doc(profile, doc)
         return lifetime
 
@@ -364,10 +361,6 @@ def load_pending(state_dir: str, name: str) -> dict[str, Any] | None:
 def clear_pending(state_dir: str, name: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(_pending_path(state_dir, name))
-
-
-def _num(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def resolve_accounts(
