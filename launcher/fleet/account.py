@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -51,16 +50,14 @@ def open_store(fs: FleetSettings, *, timeout: float = REQUEST_TIMEOUT) -> Backen
     return OpenBaoBackend(fs, timeout=timeout)
 
 
-def checkpoint_from(env: Mapping[str, str]) -> Callable[[str], None]:
-    """WRAP_FLEET_STOP_AT=POINT makes this process stop itself (SIGSTOP) at that point of the
-    protocol: how the tests pause or kill a holder exactly before or after it sends."""
-    wanted = env.get("WRAP_FLEET_STOP_AT", "")
+def _no_checkpoint(point: str) -> None:
+    pass
 
-    def checkpoint(point: str) -> None:
-        if point == wanted:
-            os.kill(os.getpid(), signal.SIGSTOP)
 
-    return checkpoint
+# The protocol's stop points (locked, before_send, after_send) call this: nothing in wrap sets
+# it and no environment reaches it; a test's driver (tests/bin/fleet_stop_at.py) installs its
+# own before calling the real entry point, to pause or kill a holder exactly there.
+checkpoint: Callable[[str], None] = _no_checkpoint
 
 
 def context(
@@ -83,7 +80,7 @@ def context(
         sleep=time.sleep,
         log=log,
         keep_pending=keep_pending,
-        checkpoint=checkpoint_from(env),
+        checkpoint=lambda point: checkpoint(point),  # read when called: a driver may set it
     )
 
 
