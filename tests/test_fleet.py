@@ -60,10 +60,10 @@ class Machine(Home):
         return env
 
     def launch(self, *, stop_at: str | None = None, **extra: str) -> subprocess.Popen[str]:
-        """wrap-claude -p hi; stop_at: its holder stops itself there (bin/fleet_stop_at.py)."""
+        """wrap-claude -p hi; stop_at: its holder stops itself there (bin/stop_at.py)."""
         argv = [str(BIN / "wrap-claude")]
         if stop_at is not None:
-            argv = [sys.executable, str(ROOT / "tests" / "bin" / "fleet_stop_at.py"), stop_at]
+            argv = [sys.executable, str(ROOT / "tests" / "bin" / "stop_at.py"), stop_at]
         return subprocess.Popen(
             [*argv, "-p", "hi"],
             env=self.env(**extra),

@@ -6,12 +6,14 @@ the old one; a vendor CLI refreshing for wrap is never killed."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from conftest import Home, one_line
+from conftest import ROOT, Home, one_line
 from refresh_cases import FILES, install, refresh_token, start
 from token_server import TokenServer
 
@@ -143,3 +145,44 @@ def test_a_vendor_cli_past_the_refresh_timeout_is_left_to_finish_and_its_token_n
         assert home.read()["claudeAiOauth"]["refreshToken"] == server.newest_refresh
         assert server.replayed == []
         assert server.reused == 0
+
+
+def _stopped(proc: subprocess.Popen[str]) -> None:
+    """Until PROC stopped itself at its stop point (tests/bin/stop_at.py)."""
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[0] != "T":
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the launch never reached its stop point"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("point", ["before_send", "after_send"])
+def test_a_launch_killed_at_a_stop_point_of_the_flight_loses_no_token(
+    home: Home, point: str
+) -> None:
+    home.write_claude(time.time() + 60)
+    with TokenServer() as server:
+        server.seed("old-refresh")
+        env = home.env(WRAP_TOKEN_URL=server.url)
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "bin" / "stop_at.py"), point],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _stopped(proc)
+        proc.kill()  # no handler, no finally: as a machine losing power
+        proc.communicate()
+        sent = server.refresh_requests
+        assert sent == (point == "after_send")
+        # The answer's refresh token reached the file before anything else could fail.
+        expected = "test-refresh-1" if sent else "old-refresh"
+        assert home.read()["claudeAiOauth"]["refreshToken"] == expected
+        r = home.wrap_claude(env=env)
+        assert r.returncode == 0, r.stderr
+        assert server.refresh_requests == sent + 1
+        assert server.replayed == []
+        assert server.reused == 0
+        assert home.read()["claudeAiOauth"]["refreshToken"] == server.newest_refresh

@@ -16,6 +16,7 @@ from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
 from launcher.fleet.records import Record, access_only, copy_onto, fingerprint
+from launcher.refresh import checkpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -50,16 +51,6 @@ def open_store(fs: FleetSettings, *, timeout: float = REQUEST_TIMEOUT) -> Backen
     return OpenBaoBackend(fs, timeout=timeout)
 
 
-def _no_checkpoint(point: str) -> None:
-    pass
-
-
-# The protocol's stop points (locked, before_send, after_send) call this: nothing in wrap sets
-# it and no environment reaches it; a test's driver (tests/bin/fleet_stop_at.py) installs its
-# own before calling the real entry point, to pause or kill a holder exactly there.
-checkpoint: Callable[[str], None] = _no_checkpoint
-
-
 def context(
     fs: FleetSettings,
     backend: Backend,
@@ -80,7 +71,7 @@ def context(
         sleep=time.sleep,
         log=log,
         keep_pending=keep_pending,
-        checkpoint=lambda point: checkpoint(point),  # read when called: a driver may set it
+        checkpoint=checkpoint.at,  # the refresh's one seam (launcher/refresh/checkpoint.py)
     )
 
 

@@ -250,8 +250,10 @@ class _Run:
         writer.sent = sent
         # Only now, holding every lock and having decided to send, does this process pay for
         # the HTTP client (about 125 ms of import): the processes waiting behind it never do.
-        from launcher.refresh import grant, http
+        from launcher.refresh import checkpoint, grant, http
         from launcher.refresh.deferral import signals_deferred
+
+        checkpoint.at("before_send")
         from launcher.refresh.endpoint import endpoint_for
 
         # A SIGTERM, SIGHUP or SIGINT while the request is out, or while its answer is written
@@ -270,6 +272,7 @@ class _Run:
                         clock=clock,
                         sleep=self.sleep,
                     )
+                checkpoint.at("after_send")
                 refreshed_at = now()
                 lifetime = lifetime_of(response, refreshed_at)
                 writer.write(

@@ -1,5 +1,6 @@
-"""`wrap-claude ARGS...` whose fleet holder stops itself (SIGSTOP) at one point of the protocol
-(locked, before_send, after_send): `python fleet_stop_at.py POINT ARGS...`.
+"""`wrap-claude ARGS...` that stops itself (SIGSTOP) at one stop point of the refresh (locked,
+before_send, after_send: launcher/refresh/checkpoint.py), on the local flight or as the fleet's
+holder: `python stop_at.py POINT ARGS...`.
 
 The test's seam into the algorithm's context: this driver installs the checkpoint, then calls
 the console script's own function, so no shipped code obeys an environment variable for it."""
@@ -11,7 +12,7 @@ import signal
 import sys
 
 from launcher import gate
-from launcher.fleet import account
+from launcher.refresh import checkpoint
 
 POINT = sys.argv[1]
 
@@ -21,5 +22,5 @@ def stop(point: str) -> None:
         os.kill(os.getpid(), signal.SIGSTOP)
 
 
-account.checkpoint = stop
+checkpoint.hook = stop
 sys.exit(gate.main_claude(sys.argv[2:]))
