@@ -126,7 +126,7 @@ def pushed(fleet: Fleet) -> Machine:
 
 
 def wait_stopped(proc: subprocess.Popen[str], timeout: float = 20) -> None:
-    """Until the process stopped itself (Machine.launch's stop_at)."""
+    """Until the process stopped itself at its stop point (tests/bin/stop_at.py)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()

@@ -10,11 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from conftest import ROOT, Home, one_line
 from refresh_cases import FILES, install, refresh_token, start
+from test_fleet import wait_stopped
 from token_server import TokenServer
 
 from launcher import config, state
@@ -147,15 +147,6 @@ def test_a_vendor_cli_past_the_refresh_timeout_is_left_to_finish_and_its_token_n
         assert server.reused == 0
 
 
-def _stopped(proc: subprocess.Popen[str]) -> None:
-    """Until PROC stopped itself at its stop point (tests/bin/stop_at.py)."""
-    deadline = time.monotonic() + 30
-    while Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()[0] != "T":
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the launch never reached its stop point"
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("point", ["before_send", "after_send"])
 def test_a_launch_killed_at_a_stop_point_of_the_flight_loses_no_token(
     home: Home, point: str
@@ -172,7 +163,7 @@ def test_a_launch_killed_at_a_stop_point_of_the_flight_loses_no_token(
             stderr=subprocess.PIPE,
             text=True,
         )
-        _stopped(proc)
+        wait_stopped(proc)
         proc.kill()  # no handler, no finally: as a machine losing power
         proc.communicate()
         sent = server.refresh_requests
