@@ -11,7 +11,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import config, credentials, policy, redact, state, store, vendors
+from launcher import config, credentials, policy, redact, state, store, stores, vendors
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from launcher.fleet.settings import FleetSettings
     from launcher.log import Log
     from launcher.profiles import Profile
+    from launcher.stores import Store
 
 # One request to the store waits at most this long (the deadline bounds the whole pull).
 REQUEST_TIMEOUT = 5.0
@@ -92,8 +93,11 @@ def pull(
     name = fleet_settings.check_name(settings.fleet or "", "fleet in the config")
     deadline = time.monotonic() + settings.refresh_timeout
     fs = fleet_settings_for(env)  # a configuration error shows even when nothing is due
+    # This machine's copy is read and written through the account's store (a file: config
+    # refuses fleet with store = keychain/keyring), like every other write-back.
+    source = stores.for_settings(settings, env)
     with local_locks(settings, state_dir, env) as locks:
-        local = _read_local(settings)
+        local = _read_local(settings, source)
         remembered = state.load(state_dir, settings.credentials)
         if local is not None and not forced:
             threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
@@ -115,7 +119,7 @@ def pull(
         finally:
             backend.close()
         with locks.write():
-            return write_copy(settings, state_dir, rec, _read_local(settings), log)
+            return write_copy(settings, state_dir, rec, _read_local(settings, source), log, source)
 
 
 def write_copy(
@@ -124,6 +128,7 @@ def write_copy(
     rec: Record,
     local: tuple[bytes, dict[str, Any], Credentials] | None,
     log: Log,
+    source: Store,
 ) -> Credentials:
     """The record's access token into this machine's file, every other local field kept."""
     profile = settings.profile
@@ -151,8 +156,7 @@ def write_copy(
         )
     doc = copy_onto(profile, local[1] if local is not None else None, rec)
     like = local[0] if local is not None else b""
-    store.atomic_write(
-        path,
+    source.write(
         credentials.dumps_like(doc, like),
         backup_dir=os.path.join(state_dir, "backups", state.key(path)),
     )
@@ -183,8 +187,9 @@ def push(
     profile = settings.profile
     fs = fleet_settings_for(env)
     deadline = time.monotonic() + timeout
+    source = stores.for_settings(settings, env)
     with local_locks(settings, state_dir, env) as locks:
-        local = _read_local(settings)
+        local = _read_local(settings, source)
         pending = load_pending(state_dir, name)
         backend = open_store(fs)
         try:
@@ -220,13 +225,12 @@ def push(
             )
         finally:
             backend.close()
-        local = _read_local(settings)
+        local = _read_local(settings, source)
         if local is not None:
             stripped = access_only(profile, local[1])
             if stripped != local[1] and local[2].refresh_token in (token, None):
                 with locks.write():
-                    store.atomic_write(
-                        settings.credentials,
+                    source.write(
                         credentials.dumps_like(stripped, local[0]),
                         backup_dir=os.path.join(
                             state_dir, "backups", state.key(settings.credentials)
@@ -265,11 +269,13 @@ def local_locks(
     return refresh_locks(settings, state_dir, env)
 
 
-def _read_local(settings: Settings) -> tuple[bytes, dict[str, Any], Credentials] | None:
+def _read_local(
+    settings: Settings, source: Store
+) -> tuple[bytes, dict[str, Any], Credentials] | None:
     """The file, or None when there is none (a CI runner); a file that cannot be parsed is
     never written over."""
     try:
-        return store.read_parsed(settings.profile, settings.credentials, time.sleep)
+        return store.read_parsed(settings.profile, settings.credentials, time.sleep, source)
     except CredentialsError as e:
         if e.state == credentials.MISSING and not os.path.exists(settings.credentials):
             return None
