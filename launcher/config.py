@@ -386,7 +386,7 @@ def resolve(
     verbosity = int(flags.get("verbosity") or 0)
     if not verbosity and env.get("WRAP_LOG", "").lower() == "debug":
         verbosity = 1
-    return Settings(
+    settings = Settings(
         profile=profile,
         credentials=os.path.expanduser(credentials) if credentials else profile.default_path(env),
         threshold=int(duration("threshold", "WRAP_THRESHOLD", "threshold", DEFAULT_THRESHOLD)),
@@ -424,6 +424,20 @@ def resolve(
         store=_store_choice(section.get("store", "auto"), profile.name, config_path),
         bound=bound,
     )
+    _check_fleet_store(settings, config_path)
+    return settings
+
+
+def _check_fleet_store(settings: Settings, config_path: str) -> None:
+    """A fleet account's machines keep access-only copies in the credentials file, and the
+    record is made from that file: an account kept in the Keychain or the OS keyring is
+    refused here (exit 2), not half served by writes that bypass its store."""
+    if settings.fleet and settings.store in ("keychain", "keyring"):
+        raise UsageError(
+            f"config file {config_path}: profiles.{settings.profile.name} sets both fleet and "
+            f"store = {settings.store!r}, but a fleet account lives in its credentials file; "
+            'remove one of them (or set store = "file")'
+        )
 
 
 def _fleet_name(section: dict[str, Any], config_path: str) -> str | None:

@@ -89,6 +89,11 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
     return doc, Credentials(access, refresh or None, expires_at, login_ends)
 
 
+def number(value: object) -> float | None:
+    """A JSON number as a float; None for anything else (true and false are not numbers)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def deadline_changes(profile: Profile, body: dict[str, Any], at: float) -> dict[str, object]:
     """The file change for a token answer that says when the login ends (a login, or a refresh
     that starts a new one): Claude's refresh_token_expires_in becomes refreshTokenExpiresAt."""

@@ -366,9 +366,12 @@ def refresh_all(
     else:
         from concurrent.futures import ThreadPoolExecutor
 
-        # A SIGTERM meanwhile: the requests out finish and are written back (see
-        # vendors.request_in_flight), then it stops; the pool waits for them on the way out.
-        with ThreadPoolExecutor(max_workers=min(workers, len(entries))) as pool:
+        from launcher.refresh.deferral import signals_deferred
+
+        # Only the main thread can hold signals back (refresh/deferral.py), and the workers'
+        # requests are out while it waits here: a SIGTERM, SIGHUP or Ctrl-C meanwhile takes
+        # effect once every answer is written back, never with a rotated token in the air.
+        with signals_deferred(), ThreadPoolExecutor(max_workers=min(workers, len(entries))) as pool:
             for line, code in pool.map(one, entries):
                 echo(line)
                 if code is not None:

@@ -1,10 +1,12 @@
 """The faults scripts/mutants puts into the code, one at a time: each is (file, original text,
 mutated text, why it matters, the tests that should notice). The original must occur exactly
-once in its file; an entry that no longer applies stops the run, so the list keeps up with the
-code. Every defect found adds an entry here, with the test that catches it."""
+once in its file (tests/test_mutant_list.py checks it on every run, and scripts/mutants lists
+every entry that no longer applies before it starts), so the list keeps up with the code.
+Every defect found adds an entry here, with the test that catches it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 
@@ -27,6 +29,9 @@ VENDORS = ("tests/test_vendor_locks.py", "tests/test_faults.py")
 MASK = ("tests/test_masking.py", "tests/test_login_setup.py", "tests/test_login_vendor.py")
 BROWSER = ("tests/test_login_browser.py", "tests/test_listener.py")
 COEXIST = ("tests/test_coexist.py",)
+RULES = ("tests/test_refresh_rules.py",)
+FLEET_LOGIN = ("tests/test_fleet_login.py",)
+CLIENTS = ("tests/test_fleet_clients.py", "tests/test_http.py")
 
 M = Mutant
 
@@ -105,8 +110,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/gate.py",
-        'with an expired token)")\n            return exitcodes.REFRESH_FAILED',
-        'with an expired token)")\n            return None',
+        '(--strict){retry}")\n            return exitcodes.REFRESH_FAILED',
+        '(--strict){retry}")\n            return None',
         "--strict launches nothing with an expired token whose refresh failed",
         GATE,
     ),
@@ -177,7 +182,7 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/refresh/flight.py",
-        "    return status is None or status >= 500",
+        "    return status is None or (status >= 500 and status != 503)",
         "    return status is None",
         "a 502/504 (the backend may have rotated) counts as unanswered: no blind replay",
         RENEW,
@@ -234,8 +239,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/refresh/locks.py",
-        "        with locks.refresh():",
-        "        with contextlib.nullcontext():",
+        "    with locks.refresh():",
+        "    with contextlib.nullcontext():",
         "the vendor CLI's own refresh lock is held during the request",
         VENDORS,
     ),
@@ -245,6 +250,63 @@ MUTANTS: list[Mutant] = [
         "    if error.rejected:\n        return False",
         "a request never sent (connection refused) does not block the next launch's refresh",
         RENEW,
+    ),
+    # -- refresh/deferral, grant, via_cli, http: the rules every path shares (issue 24)
+    M(
+        "launcher/refresh/deferral.py",
+        "    previous = {s: signal.signal(s, note) for s in SIGNALS}",
+        "    previous = {s: signal.getsignal(s) for s in SIGNALS}",
+        "a signal while the request is out waits until the answer is saved, on every profile",
+        RULES,
+    ),
+    M(
+        "launcher/refresh/deferral.py",
+        "        if noted:\n            _deliver(noted[0], previous[noted[0]])",
+        "        if noted:\n            pass",
+        "a signal held during the request still stops the process afterwards",
+        RULES,
+    ),
+    M(
+        "launcher/refresh/grant.py",
+        "            if delivered:\n",
+        "            if False:\n",
+        "an answer that delivered a new refresh token ends the retries with the old one",
+        RULES,
+    ),
+    M(
+        "launcher/refresh/via_cli.py",
+        "    except subprocess.TimeoutExpired:\n",
+        "    except subprocess.TimeoutExpired:\n        child.kill()\n",
+        "a vendor CLI past the refresh timeout is left to finish, never killed",
+        RULES,
+    ),
+    M(
+        "launcher/refresh/via_cli.py",
+        "record_failure(state_dir, source, now(), error, unanswered=before.refresh_token)",
+        "record_failure(state_dir, source, now(), error)",
+        "after a CLI timeout the file's refresh token may have rotated: wrap does not send it",
+        RULES,
+    ),
+    M(
+        "launcher/refresh/http.py",
+        "trust_env=not loopback,",
+        "trust_env=True,",
+        "no client (token endpoint, fleet store, fleet grant) reaches loopback through a proxy",
+        CLIENTS,
+    ),
+    M(
+        "launcher/refresh/answer.py",
+        "    extra.update(credentials.deadline_changes(profile, response.body, at))",
+        "    extra.update({})",
+        "the fleet holder writes a new login deadline in the profile's own field and unit",
+        FLEET_LOGIN,
+    ),
+    M(
+        "launcher/fleet/records.py",
+        "        doc = access_only(profile, own_login(profile, doc))",
+        "        doc = access_only(profile, doc)",
+        "the fleet record holds the profile's own login, never mcpOAuth or other chains",
+        FLEET_LOGIN,
     ),
     # -- refresh: one grant, its errors, its retries
     M(
@@ -398,7 +460,7 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/credentials.py",
-        "    if not math.isfinite(seconds) or seconds < 0 or seconds > _LATEST_EXPIRY:",
+        "    if not _finite(seconds) or seconds < 0 or seconds > _LATEST_EXPIRY:",
         "    if seconds < 0 or seconds > _LATEST_EXPIRY:",
         "NaN is not an expiry",
         CREDS,
@@ -706,3 +768,14 @@ MUTANTS: list[Mutant] = [
         BROWSER,
     ),
 ]
+
+
+def stale(root: Path, mutants: list[Mutant] | None = None) -> list[str]:
+    """One line for every entry whose original does not occur exactly once in its file."""
+    out = []
+    for m in MUTANTS if mutants is None else mutants:
+        path = root / m.path
+        count = path.read_text().count(m.original) if path.is_file() else 0
+        if count != 1:
+            out.append(f"{m.path}: the original occurs {count} times: {m.why}")
+    return out

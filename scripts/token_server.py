@@ -249,6 +249,12 @@ class TokenServer(LoopbackServer):
                 "token_type": "tokenType",
             }
             body = {renames.get(k, k): v for k, v in body.items()}
+        # The backend rotated and its answer came back with a status a client retries on: the
+        # old token is spent, the new one is in the body.
+        if fault == "503-rotated":
+            return 503, {}, json.dumps(body).encode()
+        if fault == "cf-200-rotated":
+            return 200, {"cf-mitigated": "challenge"}, json.dumps(body).encode()
         return 200, {}, json.dumps(body).encode()
 
     def _login(self, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -131,7 +131,9 @@ def test_ctrl_c_during_a_refresh_launches_without_a_traceback(home: Home) -> Non
         server.on_request = arrived.set
         proc = subprocess.Popen(
             [str(BIN / "wrap-claude")],
-            env=home.env(WRAP_TOKEN_URL=server.url),
+            # Ctrl-C waits for the request in flight (its answer could carry the rotated
+            # token), here until the refresh timeout gives up on the hanging server.
+            env=home.env(WRAP_TOKEN_URL=server.url, WRAP_REFRESH_TIMEOUT="2s"),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

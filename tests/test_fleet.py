@@ -11,6 +11,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, Home, claude_doc
+from conftest import BIN, ROOT, Home, claude_doc
 from fleet_servers import KINDS, Proxy, StoreServer
 from token_server import TokenServer
 
@@ -58,9 +59,13 @@ class Machine(Home):
         env.update(extra)
         return env
 
-    def launch(self, **extra: str) -> subprocess.Popen[str]:
+    def launch(self, *, stop_at: str | None = None, **extra: str) -> subprocess.Popen[str]:
+        """wrap-claude -p hi; stop_at: its holder stops itself there (bin/stop_at.py)."""
+        argv = [str(BIN / "wrap-claude")]
+        if stop_at is not None:
+            argv = [sys.executable, str(ROOT / "tests" / "bin" / "stop_at.py"), stop_at]
         return subprocess.Popen(
-            [str(BIN / "wrap-claude"), "-p", "hi"],
+            [*argv, "-p", "hi"],
             env=self.env(**extra),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -121,7 +126,7 @@ def pushed(fleet: Fleet) -> Machine:
 
 
 def wait_stopped(proc: subprocess.Popen[str], timeout: float = 20) -> None:
-    """Until the process stopped itself (WRAP_FLEET_STOP_AT)."""
+    """Until the process stopped itself at its stop point (tests/bin/stop_at.py)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
@@ -175,14 +180,13 @@ def test_a_ci_runner_pulls_with_no_file_at_all(fleet: Fleet) -> None:
     assert ci.access() == "test-access-1"
     assert not ci.has_refresh_token()
     assert ci.read()["claudeAiOauth"]["subscriptionType"] == "max"  # the login's whole shape
+    assert set(ci.read()) == {"claudeAiOauth"}  # the login only: never the pushed mcpOAuth
     assert ci.wrap("--check-only").returncode == 0
 
 
 def test_a_holder_killed_before_sending_is_not_replayed(fleet: Fleet) -> None:
     pushed(fleet)
-    holder = fleet.machine("holder").launch(
-        WRAP_FLEET_STOP_AT="before_send", WRAP_REFRESH_TIMEOUT="1s"
-    )
+    holder = fleet.machine("holder").launch(stop_at="before_send", WRAP_REFRESH_TIMEOUT="1s")
     wait_stopped(holder)
     holder.kill()
     holder.communicate()
@@ -234,9 +238,7 @@ def test_a_holder_killed_after_the_answer_left_the_rotated_token_in_the_store(
     fleet: Fleet,
 ) -> None:
     pushed(fleet)
-    holder = fleet.machine("holder").launch(
-        WRAP_FLEET_STOP_AT="after_send", WRAP_REFRESH_TIMEOUT="1s"
-    )
+    holder = fleet.machine("holder").launch(stop_at="after_send", WRAP_REFRESH_TIMEOUT="1s")
     wait_stopped(holder)
     holder.kill()
     holder.communicate()
@@ -252,7 +254,7 @@ def test_a_holder_killed_after_the_answer_left_the_rotated_token_in_the_store(
 def test_a_paused_holders_late_write_is_refused(fleet: Fleet) -> None:
     pushed(fleet)
     paused = fleet.machine("paused")
-    holder = paused.launch(WRAP_FLEET_STOP_AT="locked", WRAP_REFRESH_TIMEOUT="1s")
+    holder = paused.launch(stop_at="locked", WRAP_REFRESH_TIMEOUT="1s")
     wait_stopped(holder)
     time.sleep(3.5)  # its lock runs out while it is stopped
     other = fleet.machine("other")

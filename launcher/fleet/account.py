@@ -8,15 +8,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import config, credentials, policy, redact, state, store, vendors
+from launcher import config, credentials, policy, redact, state, store, stores, vendors
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
-from launcher.fleet.records import Record, access_only, copy_onto, fingerprint, set_login_deadline
+from launcher.fleet.records import Record, access_only, copy_onto, fingerprint
+from launcher.refresh import checkpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from launcher.fleet.settings import FleetSettings
     from launcher.log import Log
     from launcher.profiles import Profile
+    from launcher.stores import Store
 
 # One request to the store waits at most this long (the deadline bounds the whole pull).
 REQUEST_TIMEOUT = 5.0
@@ -51,18 +52,6 @@ def open_store(fs: FleetSettings, *, timeout: float = REQUEST_TIMEOUT) -> Backen
     return OpenBaoBackend(fs, timeout=timeout)
 
 
-def checkpoint_from(env: Mapping[str, str]) -> Callable[[str], None]:
-    """WRAP_FLEET_STOP_AT=POINT makes this process stop itself (SIGSTOP) at that point of the
-    protocol: how the tests pause or kill a holder exactly before or after it sends."""
-    wanted = env.get("WRAP_FLEET_STOP_AT", "")
-
-    def checkpoint(point: str) -> None:
-        if point == wanted:
-            os.kill(os.getpid(), signal.SIGSTOP)
-
-    return checkpoint
-
-
 def context(
     fs: FleetSettings,
     backend: Backend,
@@ -83,7 +72,7 @@ def context(
         sleep=time.sleep,
         log=log,
         keep_pending=keep_pending,
-        checkpoint=checkpoint_from(env),
+        checkpoint=checkpoint.at,  # the refresh's one seam (launcher/refresh/checkpoint.py)
     )
 
 
@@ -104,8 +93,11 @@ def pull(
     name = fleet_settings.check_name(settings.fleet or "", "fleet in the config")
     deadline = time.monotonic() + settings.refresh_timeout
     fs = fleet_settings_for(env)  # a configuration error shows even when nothing is due
+    # This machine's copy is read and written through the account's store (a file: config
+    # refuses fleet with store = keychain/keyring), like every other write-back.
+    source = stores.for_settings(settings, env)
     with local_locks(settings, state_dir, env) as locks:
-        local = _read_local(settings)
+        local = _read_local(settings, source)
         remembered = state.load(state_dir, settings.credentials)
         if local is not None and not forced:
             threshold = policy.effective_threshold(settings.threshold, remembered.lifetime)
@@ -127,7 +119,7 @@ def pull(
         finally:
             backend.close()
         with locks.write():
-            return write_copy(settings, state_dir, rec, _read_local(settings), log)
+            return write_copy(settings, state_dir, rec, _read_local(settings, source), log, source)
 
 
 def write_copy(
@@ -136,6 +128,7 @@ def write_copy(
     rec: Record,
     local: tuple[bytes, dict[str, Any], Credentials] | None,
     log: Log,
+    source: Store,
 ) -> Credentials:
     """The record's access token into this machine's file, every other local field kept."""
     profile = settings.profile
@@ -163,8 +156,7 @@ def write_copy(
         )
     doc = copy_onto(profile, local[1] if local is not None else None, rec)
     like = local[0] if local is not None else b""
-    store.atomic_write(
-        path,
+    source.write(
         credentials.dumps_like(doc, like),
         backup_dir=os.path.join(state_dir, "backups", state.key(path)),
     )
@@ -172,7 +164,7 @@ def write_copy(
     # The lifetime rule needs the token's lifetime here too, or an 8-hour token would look
     # due on every launch and every launch would ask the store.
     remembered.lifetime = rec.lifetime
-    remembered.last_refreshed = _num((rec.data.get("last_refresh") or {}).get("at"))
+    remembered.last_refreshed = credentials.number((rec.data.get("last_refresh") or {}).get("at"))
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
     _, creds = credentials.parse(profile, json.dumps(doc).encode(), path)
@@ -195,8 +187,9 @@ def push(
     profile = settings.profile
     fs = fleet_settings_for(env)
     deadline = time.monotonic() + timeout
+    source = stores.for_settings(settings, env)
     with local_locks(settings, state_dir, env) as locks:
-        local = _read_local(settings)
+        local = _read_local(settings, source)
         pending = load_pending(state_dir, name)
         backend = open_store(fs)
         try:
@@ -232,13 +225,12 @@ def push(
             )
         finally:
             backend.close()
-        local = _read_local(settings)
+        local = _read_local(settings, source)
         if local is not None:
             stripped = access_only(profile, local[1])
             if stripped != local[1] and local[2].refresh_token in (token, None):
                 with locks.write():
-                    store.atomic_write(
-                        settings.credentials,
+                    source.write(
                         credentials.dumps_like(stripped, local[0]),
                         backup_dir=os.path.join(
                             state_dir, "backups", state.key(settings.credentials)
@@ -277,11 +269,13 @@ def local_locks(
     return refresh_locks(settings, state_dir, env)
 
 
-def _read_local(settings: Settings) -> tuple[bytes, dict[str, Any], Credentials] | None:
+def _read_local(
+    settings: Settings, source: Store
+) -> tuple[bytes, dict[str, Any], Credentials] | None:
     """The file, or None when there is none (a CI runner); a file that cannot be parsed is
     never written over."""
     try:
-        return store.read_parsed(settings.profile, settings.credentials, time.sleep)
+        return store.read_parsed(settings.profile, settings.credentials, time.sleep, source)
     except CredentialsError as e:
         if e.state == credentials.MISSING and not os.path.exists(settings.credentials):
             return None
@@ -303,20 +297,18 @@ class _OAuth:
     def send(
         self, record: Record, token: str, on_refresh_token: Callable[[str], None], budget: float
     ) -> Any:
-        import httpx
-
-        from launcher.refresh import grant
+        from launcher.refresh import grant, http
         from launcher.refresh.endpoint import endpoint_for
 
         endpoint = endpoint_for(self.settings, self._profile(record), record.doc)
         redact.add(token)  # the record's token, sent from here: kept out of every message
-        with httpx.Client() as client:
+        with http.client_for(endpoint.url) as client:
             return grant.refresh(
                 client, endpoint, token, budget=budget, on_refresh_token=on_refresh_token
             )
 
     def apply(self, record: Record, answer: Any, at: float) -> float:
-        from launcher.refresh.answer import answer_fields, lifetime_of
+        from launcher.refresh.answer import answer_extra, lifetime_of
 
         profile = self._profile(record)
         lifetime = lifetime_of(answer, at)
@@ -326,11 +318,8 @@ class _OAuth:
             access_token=answer.access_token,
             expires_at=at + lifetime,
             refreshed_at=at,
-            extra=answer_fields(profile, answer),
+            extra=answer_extra(profile, answer, at),
         )
-        login_in = answer.body.get("refresh_token_expires_in")
-        if isinstance(login_in, int | float) and not isinstance(login_in, bool) and login_in > 0:
-            set_login_deadline(profile, doc, at + login_in)
         record.set_doc(profile, doc)
         return lifetime
 
@@ -366,10 +355,6 @@ def load_pending(state_dir: str, name: str) -> dict[str, Any] | None:
 def clear_pending(state_dir: str, name: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(_pending_path(state_dir, name))
-
-
-def _num(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def resolve_accounts(

@@ -12,9 +12,9 @@ import base64
 import math
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from launcher.fleet import FleetError, Lease, Stored
+from launcher.refresh import http
+from launcher.refresh.http import httpx  # every client from the one factory
 
 if TYPE_CHECKING:
     from launcher.fleet.settings import FleetSettings
@@ -36,11 +36,11 @@ class EtcdBackend:
         scheme = "https" if fs.tls else "http"
         self.where = fs.where
         self.prefix = fs.prefix
-        verify: Any = fs.ca_file if fs.ca_file else True
-        self.client = httpx.Client(
-            base_url=f"{scheme}://{fs.host}:{fs.port}",
+        self.client = http.client_for(
+            f"{scheme}://{fs.host}:{fs.port}",
+            ca_file=fs.ca_file,
+            base_url=True,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-            verify=verify,
         )
         self.user, self.password = fs.user, fs.password
         self._authenticated = False

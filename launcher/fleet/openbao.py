@@ -14,9 +14,9 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from launcher.fleet import FleetError, Lease, Stored
+from launcher.refresh import http
+from launcher.refresh.http import httpx  # every client from the one factory
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,12 +34,12 @@ class OpenBaoBackend:
         self.mount = fs.mount
         self.skew = fs.clock_skew
         self.now = now
-        verify: Any = fs.ca_file if fs.ca_file else True
         headers = {"X-Vault-Token": fs.token} if fs.token else {}
-        self.client = httpx.Client(
-            base_url=f"{scheme}://{fs.host}:{fs.port}",
+        self.client = http.client_for(
+            f"{scheme}://{fs.host}:{fs.port}",
+            ca_file=fs.ca_file,
+            base_url=True,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-            verify=verify,
             headers=headers,
         )
         self.has_token = bool(fs.token)

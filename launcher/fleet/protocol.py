@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from launcher.errors import RefreshError, WrapError
 from launcher.fleet import FleetConflict, FleetError, FleetRefused, Lease, Stored
 from launcher.fleet.records import CHAIN_KEPT, Record, fingerprint
+from launcher.refresh.deferral import signals_deferred
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -218,7 +219,10 @@ class _Holder:
                 self.rec.unmark()
                 self._put(locked=False)
                 return None
-            return self._send(token)
+            # A signal while the request is out waits until its answer is in the store (or
+            # kept on this machine): the rotated token must not die with the process.
+            with signals_deferred():
+                return self._send(token)
         finally:
             keeper.stop()
 

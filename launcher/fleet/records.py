@@ -30,23 +30,6 @@ CHAIN_KEPT = 50
 # Codex reads a missing refresh_token as a broken file, so it gets an empty one; the others
 # lose the key (Claude 2.1.197 and 2.1.330 with no refreshToken never try to refresh).
 EMPTY_REFRESH = frozenset({"tokens.refresh_token"})
-# What shares the CLI's document but is not the account's login (launcher/vendors/claude.py,
-# 2.1.337): other token chains, each refreshed by that CLI on its own machine (a second machine
-# refreshing one would replay its refresh token), and this machine's own device state. A record
-# holds the profile's own login only; each machine's file keeps its own of these.
-NOT_SHARED = {
-    "claudeAiOauth.refreshToken": (
-        "mcpOAuth",
-        "chatHistoryOauth",
-        "designOauth",
-        "cloudSessionsOauth",
-        "hybridOauth",
-        "trustedDeviceByAccount",
-        "removedHybridSignIn",
-    )
-}
-# The login deadline, where the file has one: (field, unit). Claude 2.1.330's, in epoch ms.
-LOGIN_DEADLINE = {"claudeAiOauth.refreshToken": ("claudeAiOauth.refreshTokenExpiresAt", "ms")}
 
 
 class Record:
@@ -112,11 +95,11 @@ class Record:
 
     @property
     def expires_at(self) -> float | None:
-        return _num(self.data.get("expires_at"))
+        return credentials.number(self.data.get("expires_at"))
 
     @property
     def lifetime(self) -> float | None:
-        return _num(self.data.get("lifetime"))
+        return credentials.number(self.data.get("lifetime"))
 
     @property
     def refreshing(self) -> dict[str, Any] | None:
@@ -142,7 +125,7 @@ class Record:
     # --- changes ------------------------------------------------------------------------
 
     def set_doc(self, profile: Profile, doc: dict[str, Any]) -> None:
-        doc = own_login(profile, doc)
+        doc = access_only(profile, own_login(profile, doc))
         self.data["doc"] = doc
         _, creds = credentials.parse(profile, json.dumps(doc).encode(), "the fleet record")
         self.data["expires_at"] = creds.expires_at
@@ -181,19 +164,25 @@ def fingerprint(token: str) -> str:
 
 
 def login_deadline(profile: Profile, doc: dict[str, Any]) -> float | None:
-    found = LOGIN_DEADLINE.get(profile.refresh_field)
-    if found is None:
+    """The login deadline the document holds, in the profile's own field and unit (a custom
+    profile's `login_expiry` too), as the local file's parser reads it."""
+    field = profile.login_expiry_field
+    if not field:
         return None
-    value = credentials.peek(doc, found[0])
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value / 1000 if found[1] == "ms" else float(value)
+    return credentials.decode_deadline(credentials.peek(doc, field), profile.login_expiry_unit)
 
 
-def set_login_deadline(profile: Profile, doc: dict[str, Any], when: float) -> None:
-    found = LOGIN_DEADLINE.get(profile.refresh_field)
-    if found is not None:
-        _set(doc, found[0], round(when * 1000) if found[1] == "ms" else round(when))
+def own_login(profile: Profile, doc: dict[str, Any]) -> dict[str, Any]:
+    """The part of DOC that is the profile's login. When every token field lives under one
+    top-level key (Claude's claudeAiOauth), only that key: the rest of the file holds other
+    services' logins (Claude's mcpOAuth, with rotating refresh tokens of their own), which
+    must not be shared between machines. A flat file is one login, whole."""
+    fields = [f for f in (profile.access_field, profile.refresh_field, profile.expiry_field) if f]
+    tops = {f.split(".", 1)[0] for f in fields}
+    if len(tops) != 1 or not all("." in f for f in fields):
+        return copy.deepcopy(doc)
+    top = tops.pop()
+    return {top: copy.deepcopy(doc[top])} if top in doc else {}
 
 
 def access_only(profile: Profile, doc: dict[str, Any]) -> dict[str, Any]:
@@ -213,22 +202,14 @@ def access_only(profile: Profile, doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def own_login(profile: Profile, doc: dict[str, Any]) -> dict[str, Any]:
-    """What a fleet record keeps of DOC: access_only(), without what is not the login (a
-    machine's own file keeps its own)."""
-    out = access_only(profile, doc)
-    for key in NOT_SHARED.get(profile.refresh_field, ()):
-        out.pop(key, None)
-    return out
-
-
 def copy_onto(profile: Profile, local: dict[str, Any] | None, record: Record) -> dict[str, Any]:
     """The local file's document with the record's access token, expiry, login deadline and
     what a refresh answer sets (scopes, id token, ...), every other local field kept, and no
     refresh token. With no local document: the record's whole document."""
     source = record.doc
     if local is None:
-        return own_login(profile, source)  # also for a record an older wrap wrote
+        # A record pushed by an older wrap may hold the whole file: still only the login.
+        return access_only(profile, own_login(profile, source))
     out = copy.deepcopy(local)
     fields = [
         profile.access_field,
@@ -236,7 +217,7 @@ def copy_onto(profile: Profile, local: dict[str, Any] | None, record: Record) ->
         profile.refreshed_field,
         profile.id_token_field,
         profile.scope_field,
-        LOGIN_DEADLINE.get(profile.refresh_field, (None,))[0],
+        profile.login_expiry_field,
         *profile.copy_fields.values(),
     ]
     for field in fields:
@@ -256,12 +237,6 @@ def _set(doc: dict[str, Any], dotted: str, value: object) -> None:
             child = node[key] = {}
         node = child
     node[leaf] = value
-
-
-def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 def _obj(value: object) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ import httpx
 from launcher import config, credentials, lock, redact, state, store, stores, vendors
 from launcher.errors import CredentialsError, LoginError, UsageError
 from launcher.execute import find_program
-from launcher.refresh import grant
+from launcher.refresh import grant, http
 from launcher.refresh.locks import key
 from launcher.refresh.outcome import record_success
 from launcher.refresh.writeback import Writer
@@ -39,7 +39,7 @@ def login(
     now: Callable[[], float] = time.time,
     open_browser: Callable[[str], bool] = webbrowser.open,
     read_line: Callable[[float], str | None] | None = None,
-    client_factory: Callable[[], httpx.Client] = httpx.Client,
+    client_factory: Callable[[str], httpx.Client] | None = None,
     stdin_fd: int = 0,
     stdout_fd: int = 1,
     args: Sequence[str] = (),
@@ -197,7 +197,7 @@ def _browser(
     env: Mapping[str, str],
     open_browser: Callable[[str], bool],
     read_line: Callable[[float], str | None] | None,
-    client_factory: Callable[[], httpx.Client],
+    client_factory: Callable[[str], httpx.Client] | None,
 ) -> None:
     from launcher.login import browser
     from launcher.refresh.endpoint import endpoint_for
@@ -224,7 +224,7 @@ def _browser(
         read_line=read_line or _read_line,
     )
     redact.add(code, verifier)
-    with client_factory() as client:
+    with (client_factory or (lambda url: http.client_for(url, env)))(endpoint.url) as client:
         response = grant.exchange_code(
             client,
             endpoint,

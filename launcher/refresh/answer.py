@@ -38,6 +38,16 @@ def answer_fields(profile: Profile, response: grant.TokenResponse) -> dict[str, 
     return extra
 
 
+def answer_extra(profile: Profile, response: grant.TokenResponse, at: float) -> dict[str, object]:
+    """Every file field an answer received at AT sets besides the tokens and the expiry: the
+    profile's mapping, and a new login deadline in the profile's own field and unit (Claude's
+    refreshTokenExpiresAt, a custom profile's login_expiry). The local write-back and the
+    fleet holder both apply this, so the two cannot drift."""
+    extra = answer_fields(profile, response)
+    extra.update(credentials.deadline_changes(profile, response.body, at))
+    return extra
+
+
 def lifetime_of(response: grant.TokenResponse, now: float) -> float:
     if response.expires_in:
         return response.expires_in

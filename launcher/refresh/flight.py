@@ -296,14 +296,17 @@ class _Run:
         writer.sent = sent
         # Only now, holding every lock and having decided to send, does this process pay for
         # the HTTP client (about 125 ms of import): the processes waiting behind it never do.
-        from launcher.refresh import grant, http
+        from launcher.refresh import checkpoint, grant, http
+        from launcher.refresh.deferral import signals_deferred
+
+        checkpoint.at("before_send")
         from launcher.refresh.endpoint import endpoint_for
 
-        # A SIGTERM or SIGHUP while the request is out, or while its answer is written and its
-        # outcome recorded, takes effect after that: stopping in the middle could lose the
-        # rotated token, or forget that a sent token got no answer.
+        # A SIGTERM, SIGHUP or SIGINT while the request is out, or while its answer is written
+        # and its outcome recorded, takes effect after that: stopping in the middle could lose
+        # the rotated token, or forget that a sent token got no answer.
         timing = _Timing(self.log, clock, self.sleep)
-        with vendors.request_in_flight():
+        with signals_deferred():
             try:
                 endpoint = endpoint_for(self.settings, profile, doc)
                 with (
@@ -319,6 +322,7 @@ class _Run:
                         clock=clock,
                         sleep=timing.sleep,
                     )
+                checkpoint.at("after_send")
                 refreshed_at = now()
                 lifetime = lifetime_of(response, refreshed_at)
                 with timing.step("write-back"):

@@ -155,6 +155,13 @@ def refresh(
     deadline = clock() + budget
     attempt = 0
     refusals = 0
+    delivered: list[str] = []
+
+    def saved(token: str) -> None:
+        on_refresh_token(token)
+        if token != refresh_token:
+            delivered.append(token)
+
     while True:
         remaining = deadline - clock()
         if remaining <= 0:
@@ -170,9 +177,20 @@ def refresh(
                 refresh_token,
                 clock() + min(remaining, PER_ATTEMPT_CAP),
                 clock,
-                on_refresh_token,
+                saved,
             )
         except RefreshError as e:
+            if delivered:
+                # The answer carried a new refresh token (saved above): the server rotated,
+                # so the one this loop would resend is spent, and a replay revokes the family.
+                raise RefreshError(
+                    f"{e}; the answer carried a new refresh token, which is saved: wrap does "
+                    "not send the old one again",
+                    retryable=False,
+                    sent=True,
+                    status=e.status,
+                    firewall=e.firewall,
+                ) from e
             attempt += 1
             refusals += e.firewall
             # A firewall that refused once gets one more try, no more: asking again and again

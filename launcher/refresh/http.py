@@ -61,20 +61,38 @@ class Answer:
         self.body = body
 
 
-def client_for(url: str, env: Mapping[str, str] | None = None) -> httpx.Client:
-    """The client to reach URL: a loopback host is never sent through a proxy, and a loopback
-    http:// URL loads no CA bundle at all (~70 ms saved, and nothing there to verify)."""
+def client_for(
+    url: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    ca_file: str | None = None,
+    base_url: bool = False,
+    timeout: httpx.Timeout | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Client:
+    """The client to reach URL, the only one wrap builds (token endpoints, the login's code
+    exchange, the fleet's stores): a loopback host is never sent through a proxy, and a
+    loopback http:// URL loads no CA bundle at all (~70 ms saved, and nothing there to verify).
+    CA_FILE (a fleet store's own ca_file) replaces SSL_CERT_FILE / the system store; BASE_URL
+    makes URL the base of relative requests (a store's API)."""
     env = os.environ if env is None else env
     parts = httpx.URL(url)
     loopback = is_loopback(parts.host)
     if parts.scheme == "http" and loopback:
         # An empty context: if anything ever tried TLS with it, verification would fail closed.
         verify: ssl.SSLContext = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    elif ca_file:
+        verify = ssl_context({"SSL_CERT_FILE": ca_file})
     else:
         verify = ssl_context(env)
     # trust_env=False drops HTTP(S)_PROXY/ALL_PROXY (and .netrc) for loopback; elsewhere the
     # corporate proxy and NO_PROXY are honoured as usual.
-    return httpx.Client(verify=verify, trust_env=not loopback, follow_redirects=False)
+    options: dict[str, Any] = {"base_url": url} if base_url else {}
+    if timeout is not None:
+        options["timeout"] = timeout
+    if headers:
+        options["headers"] = dict(headers)
+    return httpx.Client(verify=verify, trust_env=not loopback, follow_redirects=False, **options)
 
 
 def ssl_context(env: Mapping[str, str]) -> ssl.SSLContext:

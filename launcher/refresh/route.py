@@ -48,7 +48,7 @@ def renew(
     if settings.refresh_via == "cli":
         from launcher.refresh import via_cli
 
-        return via_cli.refresh_via_cli(settings, env=env, now=now, log=log)
+        return via_cli.refresh_via_cli(settings, state_dir=state_dir, env=env, now=now, log=log)
     from launcher.refresh import flight
 
     return flight.fly(

@@ -4,6 +4,12 @@ Some CLIs refresh on a command that costs no model call (Claude Code 2.1.330: `c
 status --json`, within 5 minutes of expiry). The CLI then takes its own locks and writes its
 own file; wrap runs the command, reads the file again and says what happened. wrap itself sends
 no refresh token on this path.
+
+The CLI is never killed: past the refresh timeout it may have sent its refresh and not yet
+written the answer, and killing it then loses the rotated token. wrap stops waiting, lets it
+finish on its own (in its own session, so the terminal's signals do not reach it either), and
+remembers the file's refresh token as one that may have rotated: wrap's own flight will not
+send it until the file holds another (launcher/refresh/flight.py, `unanswered`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import TYPE_CHECKING
 from launcher import store, stores
 from launcher.errors import ExecError, RefreshError
 from launcher.execute import find_program
+from launcher.refresh.outcome import record_failure
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -27,10 +34,11 @@ if TYPE_CHECKING:
 def refresh_via_cli(
     settings: Settings,
     *,
+    state_dir: str,
     env: Mapping[str, str],
     now: Callable[[], float],
     log: Log,
-    run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run,
+    spawn: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
 ) -> Credentials:
     profile = settings.profile
     path = settings.credentials
@@ -54,22 +62,35 @@ def refresh_via_cli(
         program = find_program(command[0], env, fix=f"install {command[0]}")
     except ExecError as e:
         raise RefreshError(str(e), sent=False) from e
+    shown = " ".join(command)
     try:
-        done = run(
+        # Nothing is read from it: a pipe nobody drains once wrap stops waiting would block it.
+        child = spawn(
             [program, *command[1:]],
             env=dict(env),
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=settings.refresh_timeout,
-            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise RefreshError(f"'{' '.join(command)}' did not finish: {e}", sent=False) from e
+    except OSError as e:
+        raise RefreshError(f"'{shown}' did not start: {e.strerror}", sent=False) from e
+    try:
+        returncode = child.wait(timeout=settings.refresh_timeout)
+    except subprocess.TimeoutExpired:
+        error = RefreshError(
+            f"'{shown}' did not finish within {settings.refresh_timeout:g} s; it is left to "
+            f"finish on its own, and the refresh token in {path} may have rotated: wrap will "
+            "not send it until the file changes",
+            sent=True,
+        )
+        record_failure(state_dir, source, now(), error, unanswered=before.refresh_token)
+        raise error from None
     _, _, after = store.read_parsed(profile, path, time.sleep, source)
     if after.expires_at != before.expires_at or after.access_token != before.access_token:
-        log.debug(f"'{' '.join(command)}' refreshed {path}")
+        log.debug(f"'{shown}' refreshed {path}")
         return after
     raise RefreshError(
-        f"'{' '.join(command)}' (exit {done.returncode}) left the token in {path} as it was",
+        f"'{shown}' (exit {returncode}) left the token in {path} as it was",
         sent=False,
     )

@@ -7,7 +7,7 @@ import os
 
 from launcher import credentials, store, stores
 from launcher.errors import CredentialsError, WrapError, WriteError
-from launcher.refresh.answer import answer_fields
+from launcher.refresh.answer import answer_extra
 from launcher.refresh.locks import key
 from launcher.refresh.outcome import remember_recovery
 
@@ -77,9 +77,7 @@ class Writer:
     def write(
         self, response: grant.TokenResponse, *, refreshed_at: float, expires_at: float
     ) -> None:
-        extra = answer_fields(self.profile, response)
-        # A new login deadline, when the answer gives one (claude's refreshTokenExpiresAt).
-        extra.update(credentials.deadline_changes(self.profile, response.body, refreshed_at))
+        extra = answer_extra(self.profile, response, refreshed_at)
         self._commit(
             {
                 "access_token": response.access_token,
@@ -128,8 +126,8 @@ class Writer:
             doc,
             access_token=_str(ch.get("access_token")),
             refresh_token=_str(ch.get("refresh_token")),
-            expires_at=_num(ch.get("expires_at")),
-            refreshed_at=_num(ch.get("refreshed_at")),
+            expires_at=credentials.number(ch.get("expires_at")),
+            refreshed_at=credentials.number(ch.get("refreshed_at")),
             extra=extra if isinstance(extra, dict) else None,
         )
 
@@ -186,10 +184,6 @@ def _read_quietly(source: Store) -> bytes | None:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _num(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
 
 
 def _backup_dir(state_dir: str, path: str) -> str:

@@ -73,15 +73,11 @@ def released_on_signals() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: object) -> None:
-        if _IN_FLIGHT:
-            # A refresh request is out: raising now could lose the rotated token it brings.
-            # The exchange finishes (within its deadline), its answer is written, then we stop.
-            _PENDING.append(signum)
-            return
+        # While a request is out, refresh/deferral.py holds the signal and calls this after
+        # the answer is saved: raising then cannot lose the rotated token.
         raise Terminated(signum)
 
-    # A process with its own handler keeps it: keepalive's lets the request in flight finish
-    # and write back, which an exception raised in the middle of it could not.
+    # A process with its own handler keeps it (keepalive's stop request).
     previous = {
         s: signal.signal(s, stop)
         for s in (signal.SIGTERM, signal.SIGHUP)
@@ -92,20 +88,3 @@ def released_on_signals() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-_IN_FLIGHT: list[bool] = []
-_PENDING: list[int] = []
-
-
-@contextlib.contextmanager
-def request_in_flight() -> Iterator[None]:
-    """While a refresh request is out and its answer being written, a SIGTERM or SIGHUP
-    waits for the end of it instead of interrupting it."""
-    _IN_FLIGHT.append(True)
-    try:
-        yield
-    finally:
-        _IN_FLIGHT.pop()
-        if _PENDING and not _IN_FLIGHT:
-            raise Terminated(_PENDING.pop())
