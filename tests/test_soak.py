@@ -43,22 +43,6 @@ SHAPES = {
 # Every token request of wrap's actors signalled while it is out (SIGINT, SIGTERM, SIGHUP in
 # turn for each actor); keepalive passes every 10 s, so that the gates have requests to lose.
 INTERRUPTED = ["--interrupt", "1", "--keepalive-every", "10s"]
-# What the soak found in the code of 2026-12-08 (issue 24), each a strict xfail: it turns green
-# when the refresh work fixes it, and then the mark must go.
-LOST_ON_CTRL_C = (
-    "issue 24: SIGINT while wrap-claude's refresh request is out (local Claude path) drops the "
-    "answer the server rotated ('could not refresh ...: interrupted; ... launching anyway'); the "
-    "next refresh sends the spent token and the server revokes the family"
-)
-LOST_IN_FLEET = (
-    "issue 24 item 1: a signal (SIGINT first here; SIGTERM alike) while a fleet holder's request "
-    "is out ends it before the answer is saved (_Holder._send runs outside request_in_flight): "
-    "the store keeps the spent token, every machine then says 'a refresh of soak on m1 ... may "
-    "have been lost' and needs a new login, and each keepalive --every waits in "
-    "fleet/protocol.py _changes past SIGTERM, holding the machine's refresh lock"
-)
-
-
 def soak(
     machines: int, store: str, minutes: float, extra: list[str]
 ) -> tuple[subprocess.CompletedProcess[str], Any]:
@@ -96,15 +80,17 @@ def test_the_soak_rotates_constantly_and_never_replays(shape: str) -> None:
     assert figures["rotations"] > 100, r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=LOST_ON_CTRL_C)
 def test_interrupting_the_gates_of_one_machine_loses_no_token() -> None:
+    # Found by the soak before issue 24: Ctrl-C while a gate's request was out dropped the
+    # rotated answer, and the next refresh replayed the spent token.
     r, figures = soak(1, "none", 0.35, INTERRUPTED)
     assert figures["interrupted"] > 0, r.stdout
     passed(r, figures)
 
 
-@pytest.mark.xfail(strict=True, reason=LOST_IN_FLEET)
 def test_interrupting_the_holders_of_a_fleet_loses_no_token() -> None:
+    # Found by the soak before issue 24: a signal while a fleet holder's request was out left
+    # the store with the spent token, and every machine then needed a new login.
     _binary("redis")
     r, figures = soak(3, "redis", 0.3, INTERRUPTED)
     assert figures["interrupted"] > 0, r.stdout
