@@ -163,7 +163,12 @@ def config_dir(env: Mapping[str, str]) -> str:
 
 
 def state_dir(env: Mapping[str, str]) -> str:
-    return _platform_dir("state", env)
+    """wrap's state directory; a new empty one of this run's own when the real one is not
+    trusted (store.untrusted_state): all of wrap's state (config cache, records, kept tokens,
+    suspensions, pending recoveries) is read from it, and another user's must never be."""
+    from launcher import store  # loaded already on every path that reaches here
+
+    return store.trusted_state(_platform_dir("state", env))
 
 
 def _platform_dir(kind: str, env: Mapping[str, str]) -> str:

@@ -165,6 +165,60 @@ def _check_owner(directory: str) -> None:
         )
 
 
+# Each state directory's verdict, once per process: the path to use for it.
+_trusted: dict[str, str] = {}
+
+
+def trusted_state(path: str) -> str:
+    """PATH (wrap's state directory) when it may be trusted, else a new empty private directory
+    that stands in for it during this run, after one line saying why and what to do.
+
+    Every read of wrap's state (records, suspensions, kept tokens, pending recoveries, the
+    config cache) would otherwise take the word of whoever could write there: another user's
+    planted `token_url` would receive the refresh token. The stand-in is never removed: a new
+    refresh token that could not be written may be kept only there (its path is said)."""
+    use = _trusted.get(path)
+    if use is None:
+        found = untrusted_state(path)
+        if found is None:
+            use = path
+        else:
+            import tempfile
+
+            directory, why = found
+            use = tempfile.mkdtemp(prefix="wrap-state-")  # 0700, this user's
+            _warn(
+                f"the state directory {directory} {why}, so wrap uses none of its state for "
+                f"this run: make it yours and private (chown $(id -u) {directory} && chmod 700 "
+                f"{directory}), or set XDG_STATE_HOME to a directory of your own"
+            )
+        _trusted[path] = use
+    return use
+
+
+def untrusted_state(path: str) -> tuple[str, str] | None:
+    """(directory, why) when PATH, or the directory it is in (which could replace it), cannot
+    be trusted: it is another user's, or others may write in it. The directory above may be
+    root's, writable by all when sticky (/tmp: no one renames another's entries), or writable
+    by the user's own group."""
+    me = os.geteuid()
+    for directory, own in ((path, True), (os.path.dirname(path), False)):
+        try:
+            st = os.lstat(directory)
+            if stat.S_ISLNK(st.st_mode) and st.st_uid == me:
+                st = os.stat(directory)  # a link of the user's own: what it points to
+        except OSError:
+            continue  # absent: made 0700 when first written; unreadable: every use fails
+        if st.st_uid != me and (own or st.st_uid != 0):
+            return directory, f"belongs to another user (uid {st.st_uid})"
+        others = st.st_mode & 0o022 if own else st.st_mode & 0o002
+        if not own and st.st_mode & 0o020 and st.st_gid != os.getegid():
+            others = 0o020
+        if others and not (not own and st.st_mode & stat.S_ISVTX):
+            return directory, f"may be written by others (mode {stat.S_IMODE(st.st_mode):03o})"
+    return None
+
+
 _said: set[str] = set()
 
 
@@ -332,8 +386,11 @@ def read_private(path: str, limit: int = 1 << 20) -> bytes:
 
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise Refused(errno.EINVAL, f"{path} is not a regular file")
+        if st.st_uid != os.geteuid():
+            raise Refused(errno.EPERM, f"{path} belongs to another user (uid {st.st_uid})")
         with os.fdopen(fd, "rb") as f:
             fd = -1
             return f.read(limit)
