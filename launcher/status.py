@@ -8,7 +8,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import accounts, config, custom, exitcodes, policy, report, state
+from launcher import accounts, config, custom, exitcodes, policy, redact, report, state
 from launcher.credentials import INVALID, MISSING
 from launcher.errors import UsageError, WrapError
 
@@ -156,6 +156,7 @@ def table(entries: list[Entry], *, color: bool) -> str:
                 r["where"],
             ]
         )
+    rows = [redact.cells(row) for row in rows]
     widths = [
         max(len(h), *(len(row[i]) + (2 if i == 2 else 0) for row in rows))
         for i, h in enumerate(header)

@@ -5,6 +5,7 @@ token is masked before any cut, a run of one is masked too, and no escape sequen
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 
@@ -99,3 +100,22 @@ def test_server_text_is_redacted_before_it_is_cut() -> None:
     assert TOKEN[:8] not in quoted
     assert len(quoted) <= refresh.MAX_QUOTED
 
+
+# OSC 52 writes the clipboard, OSC 8 makes a link, OSC 0 sets the window title; the 8-bit
+# introducer too. click strips only CSI sequences, and only when stdout is not a terminal.
+HOSTILE = "ann\x1b]52;c;ZXZpbA==\x07\x1b]8;;https://evil.test/\x1b\\ie\x1b]8;;\x1b\\\x9d0;pwned\x07"
+
+
+def _no_escapes(text: str) -> None:
+    for bad in ("\x1b]", "\x07", "\x9d", "\x1b\\"):
+        assert bad not in text
+
+
+def test_wrap_status_cleans_every_cell(home: Home) -> None:
+    doc = json.loads(home.write_claude(T0 + 30 * 86400))
+    doc["email"] = HOSTILE
+    home.write(doc)
+    r = home.wrap("status")
+    assert r.returncode == 0, r.stderr
+    _no_escapes(r.stdout)
+    assert "annie" in r.stdout  # what was printable of it stays
