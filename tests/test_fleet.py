@@ -552,3 +552,23 @@ def test_a_rejection_quoting_the_token_shows_it_on_no_machine(fleet: Fleet) -> N
     for out in (r, later, shown):
         assert "old-refresh" not in out.stdout + out.stderr
     assert "<redacted> is not valid" in later.stdout + later.stderr
+
+
+def test_fleet_status_cleans_what_other_machines_wrote(fleet: Fleet) -> None:
+    # A machine's name (any machine's config) and a server's words reach every machine's
+    # terminal: OSC 52 (a clipboard write) and a title change must not.
+    pushed(fleet)
+    hostile = Machine(
+        fleet.root / "hostile", fleet, "desk\\u001b]52;c;ZXZpbA==\\u0007\\u001b]0;t\\u0007"
+    )
+    hostile.write_claude(time.time() + 60, refresh=None)
+    r = hostile.wrap("refresh")
+    assert r.returncode == 0, r.stderr
+    fleet.tokens.faults = ["echo_token"]
+    assert hostile.wrap("refresh").returncode == 5
+    shown = fleet.machine("ci").wrap("fleet", "status")
+    assert shown.returncode == 0, shown.stderr
+    assert "rejected on desk" in shown.stdout
+    assert "(desk)" in shown.stdout
+    for bad in ("\x1b", "\x07"):
+        assert bad not in shown.stdout
