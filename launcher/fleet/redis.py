@@ -56,6 +56,11 @@ class RedisBackend:
             "username": fs.user,
             "password": fs.password,
         }
+        if fs.tls:
+            # Explicit: before 6.0 redis-py did not check the host name by default, and a
+            # certificate for any other name received AUTH with the password.
+            kwargs["ssl_check_hostname"] = True
+            kwargs["ssl_cert_reqs"] = "required"
         if fs.tls and fs.ca_file:
             kwargs["ssl_ca_certs"] = fs.ca_file
         scheme = "rediss" if fs.tls else "redis"
