@@ -28,15 +28,16 @@ DIR_MODE = 0o700
 MAX_READ = 1 << 20
 
 
-def read_bytes(path: str, fix: str) -> bytes:
+def read_bytes(path: str, fix: str, what: str = "a credentials file") -> bytes:
     """The file's bytes, or CredentialsError with the path and what to do.
 
     Only a regular file of at most MAX_READ bytes is read: a FIFO would block forever, a device
-    (a link to /dev/zero) or a huge file would eat all memory, and no credentials file is either.
+    (a link to /dev/zero) or a huge file would eat all memory, and no credentials file is either
+    (nor any other small file of secrets, WHAT).
     """
     try:
         # Refused before it is opened: opening some devices (a tty, a tape) already does things.
-        _refuse_unless_regular(os.stat(path).st_mode, path, fix)
+        _refuse_unless_regular(os.stat(path).st_mode, path, fix, what)
         # Non-blocking, so that even a FIFO swapped in since returns at once, for fstat to refuse.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -49,7 +50,7 @@ def read_bytes(path: str, fix: str) -> bytes:
     except OSError as e:
         raise CredentialsError(f"cannot read {path}: {e.strerror}", INVALID) from e
     try:
-        _refuse_unless_regular(os.fstat(fd).st_mode, path, fix)
+        _refuse_unless_regular(os.fstat(fd).st_mode, path, fix, what)
         chunks = []
         size = 0
         # Read to the cap, not to fstat's size: the file may grow while it is read.
@@ -61,8 +62,8 @@ def read_bytes(path: str, fix: str) -> bytes:
             size += len(chunk)
         if size > MAX_READ:
             raise CredentialsError(
-                f"{path} is larger than {MAX_READ >> 20} MiB, too large for a credentials "
-                f"file: move it away, then {fix}",
+                f"{path} is larger than {MAX_READ >> 20} MiB, too large for {what}: "
+                f"move it away, then {fix}",
                 INVALID,
             )
         return b"".join(chunks)
@@ -72,10 +73,10 @@ def read_bytes(path: str, fix: str) -> bytes:
         os.close(fd)
 
 
-def _refuse_unless_regular(mode: int, path: str, fix: str) -> None:
+def _refuse_unless_regular(mode: int, path: str, fix: str, what: str) -> None:
     if not stat.S_ISREG(mode):
         raise CredentialsError(
-            f"{path} is {_kind(mode)}, not a credentials file: move it away, then {fix}", INVALID
+            f"{path} is {_kind(mode)}, not {what}: move it away, then {fix}", INVALID
         )
 
 

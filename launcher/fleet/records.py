@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from launcher import credentials, policy, redact
@@ -97,19 +98,19 @@ class Record:
 
     @property
     def expires_at(self) -> float | None:
-        return _num(self.data.get("expires_at"))
+        return number(self.data.get("expires_at"))
 
     @property
     def lifetime(self) -> float | None:
-        return _num(self.data.get("lifetime"))
+        return number(self.data.get("lifetime"))
 
     @property
     def refreshing(self) -> dict[str, Any] | None:
-        return _obj(self.data.get("refreshing"))
+        return mapping(self.data.get("refreshing"))
 
     @property
     def rejected(self) -> dict[str, Any] | None:
-        return _obj(self.data.get("rejected"))
+        return mapping(self.data.get("rejected"))
 
     @property
     def chain(self) -> list[str]:
@@ -233,11 +234,13 @@ def _set(doc: dict[str, Any], dotted: str, value: object) -> None:
     node[leaf] = value
 
 
-def _num(value: object) -> float | None:
+def number(value: object) -> float | None:
+    """VALUE when it is a finite number (JSON's Infinity and NaN included in what is not)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    return float(value) if math.isfinite(value) else None
 
 
-def _obj(value: object) -> dict[str, Any] | None:
+def mapping(value: object) -> dict[str, Any] | None:
+    """VALUE when it is a JSON object."""
     return value if isinstance(value, dict) else None

@@ -67,7 +67,7 @@ class RedisBackend:
         from urllib.parse import urlsplit
 
         path = urlsplit(fs.url).path or "/0"
-        self.client = redis.Redis.from_url(f"{scheme}://{fs.host}:{fs.port}{path}", **kwargs)
+        self.client = redis.Redis.from_url(f"{scheme}://{fs.authority()}{path}", **kwargs)
         self._write = self.client.register_script(_WRITE)
         self._keep = self.client.register_script(_KEEP)
         self._unlock = self.client.register_script(_UNLOCK)
