@@ -22,7 +22,7 @@ from launcher import (
     validate,
     vendors,
 )
-from launcher.errors import CredentialsError, RefreshError, WrapError, WriteError
+from launcher.errors import CredentialsError, RefreshError, UsageError, WrapError, WriteError
 
 TYPE_CHECKING = False  # typing itself costs ~2 ms of import, paid by every launch that waits
 if TYPE_CHECKING:
@@ -66,9 +66,18 @@ def renew(
         # An account shared by machines refreshes only through its fleet store.
         from launcher.fleet import account
 
-        return account.pull(
-            settings, state_dir, now=now, log=log, forced=forced, ahead=ahead, env=env
-        )
+        try:
+            return account.pull(
+                settings, state_dir, now=now, log=log, forced=forced, ahead=ahead, env=env
+            )
+        except UsageError:
+            raise
+        except WrapError as e:
+            # Counted as a local refresh's failures are, so that keepalive tells of a pull
+            # that keeps failing (a store gone, a record refused) as it does of those.
+            source = stores.for_settings(settings, os.environ if env is None else env)
+            _record_failure(state_dir, source, now(), e)
+            raise
     path = settings.credentials
     profile = settings.profile
     env = os.environ if env is None else env

@@ -572,3 +572,20 @@ def test_fleet_status_cleans_what_other_machines_wrote(fleet: Fleet) -> None:
     assert "(desk)" in shown.stdout
     for bad in ("\x1b", "\x07"):
         assert bad not in shown.stdout
+
+
+def test_failed_pulls_are_counted_and_a_pull_that_works_ends_the_count(fleet: Fleet) -> None:
+    pushed(fleet)
+    desk = fleet.machine("desk")
+
+    def failures() -> int:
+        [obj] = json.loads(desk.wrap("status", "--json").stdout)
+        return obj["consecutive_failures"]  # type: ignore[no-any-return]
+
+    fleet.proxy.cut()
+    for _ in range(2):
+        assert desk.wrap("refresh", env=desk.env(WRAP_REFRESH_TIMEOUT="2s")).returncode == 6
+    assert failures() == 2
+    fleet.proxy.restore()
+    assert desk.wrap("refresh").returncode == 0
+    assert failures() == 0

@@ -405,3 +405,27 @@ def test_a_loopback_webhook_never_goes_through_a_proxy(home: Home, webhook: Webh
         proxy.close()
     assert proxy.seen == []
     assert [p["condition"] for p in webhook.received()] == ["file_invalid"], r.stderr
+
+
+def test_fleet_pulls_that_keep_failing_are_told_like_local_failures(
+    home: Home, webhook: Webhook
+) -> None:
+    # The store is gone: every pass's pull fails, and nothing counted them.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = home.root / "config" / "wrap" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(
+        f'notify_webhook = "{webhook.url}"\n[fleet]\nurl = "etcd://127.0.0.1:{port}"\n'
+        '[profiles.claude]\nfleet = "work"\n'
+    )
+    home.write_claude(time.time() + 3600, refresh=None)
+    lines = []
+    for _ in range(3):
+        r = home.wrap("keepalive", env=home.env(WRAP_REFRESH_TIMEOUT="2s"))
+        assert r.returncode == 5, r.stderr
+        lines.append(r.stdout)
+    assert "cannot reach the fleet store" in lines[0]
+    assert lines[2].startswith("! claude (claude): refreshing it failed 3 times in a row")
+    assert [p["condition"] for p in webhook.received()] == ["failing"]

@@ -16,7 +16,15 @@ from launcher import config, credentials, policy, redact, state, store, vendors
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
-from launcher.fleet.records import Record, access_only, copy_onto, fingerprint, set_login_deadline
+from launcher.fleet.records import (
+    Record,
+    access_only,
+    copy_onto,
+    fingerprint,
+    mapping,
+    number,
+    set_login_deadline,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -172,7 +180,10 @@ def write_copy(
     # The lifetime rule needs the token's lifetime here too, or an 8-hour token would look
     # due on every launch and every launch would ask the store.
     remembered.lifetime = rec.lifetime
-    remembered.last_refreshed = _num((rec.data.get("last_refresh") or {}).get("at"))
+    remembered.last_refreshed = number((mapping(rec.data.get("last_refresh")) or {}).get("at"))
+    # A pull that worked ends a run of failed ones (keepalive counts them for its notice).
+    remembered.consecutive_failures = 0
+    remembered.last_error = None
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
     _, creds = credentials.parse(profile, json.dumps(doc).encode(), path)
@@ -366,10 +377,6 @@ def load_pending(state_dir: str, name: str) -> dict[str, Any] | None:
 def clear_pending(state_dir: str, name: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(_pending_path(state_dir, name))
-
-
-def _num(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def resolve_accounts(
