@@ -220,3 +220,20 @@ def test_a_kept_setup_token_in_an_untrusted_state_is_not_handed_to_claude(tmp_pa
         assert "may be written by others" in one_line(r.stderr)
         [launch] = [json.loads(x) for x in (victim.root / "report.jsonl").read_text().splitlines()]
         assert launch["env_token_digest"] is None
+
+
+@needs_root
+def test_a_file_of_another_user_in_a_private_state_directory_is_not_read(tmp_path: Path) -> None:
+    # The directory is the user's and private, but an entry in it is not theirs (left from
+    # when it was shared, or put there by root for someone else): it is not wrap's own.
+    with TokenServer() as real, TokenServer() as evil:
+        real.seed("old-refresh")
+        victim = Victim(tmp_path / "victim", real)
+        state_home = tmp_path / "state"
+        entry = _plant_cache(state_home, victim.config, evil.url)
+        os.chown(entry, NOBODY, NOBODY)
+        (state_home / "wrap").chmod(0o700)
+        r = victim.wrap_claude(state_home)
+        assert r.returncode == 0, r.stderr
+        assert evil.refresh_requests == 0
+        assert real.refresh_requests == 1
