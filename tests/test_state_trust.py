@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,17 +42,6 @@ def _plant_cache(state_home: Path, config_path: Path, token_url: str) -> Path:
     entry.parent.mkdir(parents=True, exist_ok=True)
     entry.write_text(json.dumps({"sha256": sha256_hex(data), "table": table}))
     return entry
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    # Outside pytest's 0700 tmp root, so that the other users can reach it.
-    d = Path(tempfile.mkdtemp(prefix="wrap-trust-", dir="/tmp"))
-    d.chmod(0o777)
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d)
 
 
 class Victim:
@@ -107,17 +94,17 @@ def _as(uid: int, *argv: str) -> None:
 
 
 @needs_root
-def test_a_state_directory_planted_by_another_user_is_not_read(shared: Path) -> None:
+def test_a_state_directory_planted_by_another_user_is_not_read(shared_dir: Path) -> None:
     # The victim's XDG_STATE_HOME is somewhere another user got to first (under /tmp): nobody
     # made wrap's state directory there and planted the cache of the victim's (readable)
     # config, naming nobody's token endpoint. The victim's launch must not send it anything.
     with TokenServer() as real, TokenServer() as evil:
         real.seed("old-refresh")
         evil.seed("old-refresh")
-        victim = Victim(shared / "victim", real)
-        state_home = shared / "state"
+        victim = Victim(shared_dir / "victim", real)
+        state_home = shared_dir / "state"
         _as(NOBODY, "mkdir", "-m", "755", str(state_home))
-        staging = Path(tempfile.mkdtemp(dir=shared))
+        staging = Path(tempfile.mkdtemp(dir=shared_dir))
         entry = _plant_cache(staging, victim.config, evil.url)
         for p in [staging, *staging.rglob("*")]:
             os.chown(p, NOBODY, NOBODY)
@@ -138,12 +125,12 @@ def test_a_state_directory_planted_by_another_user_is_not_read(shared: Path) -> 
 
 
 @needs_root
-def test_a_planted_parent_of_the_state_directory_is_not_trusted(shared: Path) -> None:
+def test_a_planted_parent_of_the_state_directory_is_not_trusted(shared_dir: Path) -> None:
     # nobody owns XDG_STATE_HOME itself: it could swap the victim's own wrap/ for its own.
     with TokenServer() as real, TokenServer() as evil:
         real.seed("old-refresh")
-        victim = Victim(shared / "victim", real)
-        state_home = shared / "state"
+        victim = Victim(shared_dir / "victim", real)
+        state_home = shared_dir / "state"
         _as(NOBODY, "mkdir", "-m", "777", str(state_home))
         (state_home / "wrap").mkdir(mode=0o700)
         r = victim.wrap_claude(state_home)
