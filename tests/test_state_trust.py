@@ -141,7 +141,7 @@ def test_a_planted_parent_of_the_state_directory_is_not_trusted(shared_dir: Path
         assert real.refresh_requests == 1
 
 
-@pytest.mark.parametrize("mode", [0o777, 0o770, 0o722], ids=oct)
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o722, 0o1777], ids=oct)
 def test_a_state_directory_others_may_write_is_not_read(tmp_path: Path, mode: int) -> None:
     # The victim's own directory, but group or world may write in it: anyone could have
     # planted the cache entry there.
