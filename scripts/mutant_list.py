@@ -820,8 +820,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/login/mask.py",
-        "        if len(esc) == 2 and (csi or 0x20 <= b <= 0x2F):",
-        "        if len(esc) == 2 and csi:",
+        "        elif (csi and 0x40 <= b <= 0x7E) or (not csi and 0x30 <= b <= 0x7E):",
+        "        elif (csi and 0x40 <= b <= 0x7E) or (not csi and len(esc) == 2 and b >= 0x30):",
         "an escape with intermediates (ESC ( B) inside a setup token is skipped",
         MASK,
     ),

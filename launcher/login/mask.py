@@ -101,8 +101,8 @@ class Masker:
             return
         esc.append(b)
         csi = esc[1] == ord("[")
-        if len(esc) == 2 and (csi or 0x20 <= b <= 0x2F):
-            return  # a CSI, or an escape with intermediates (ESC ( B) still arriving
+        if len(esc) == 2 and csi:
+            return  # the parameters follow
         if len(esc) == 2 and b in _STRINGS:
             self._esc_as_text()  # OSC, DCS...: ordinary bytes (an OSC's text is matched too)
         elif (csi and 0x40 <= b <= 0x7E) or (not csi and 0x30 <= b <= 0x7E):
@@ -111,6 +111,7 @@ class Masker:
             self._sequence(seq)
         elif len(esc) > _MAX_CSI or not (csi or 0x20 <= b <= 0x2F):
             self._esc_as_text()
+        # else: a CSI's parameter, or an intermediate (the "(" of ESC ( B): more to come
 
     def _esc_as_text(self) -> None:
         pending = bytes(self._esc)
