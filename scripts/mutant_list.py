@@ -614,9 +614,9 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/login/mask.py",
-        '        if len(esc) == 2 and b != ord("["):',
+        "        if len(esc) == 2 and b in _STRINGS:",
         '        if len(esc) == 2 and b == ord("]"):',
-        "an escape that is not a CSI is text: a token inside it is masked",
+        "an escape string's text is text (a token inside it is masked), and ST ends a token",
         MASK,
     ),
     M(
