@@ -46,9 +46,11 @@ def discover(
     env: Mapping[str, str],
     aliases: Mapping[str, str],
     choices: Mapping[str, str] | None = None,
+    named: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[Account]:
-    """Existing files of every profile (globs expanded), each once, in profile order; and the
-    account its CLI keeps in the Keychain or the keyring here, whose file may be gone."""
+    """Existing files of every profile (globs expanded), each once, in profile order; the
+    account its CLI keeps in the Keychain or the keyring here, whose file may be gone; and
+    NAMED accounts ({profile: {real path: file}}), listed whether their file exists or not."""
     seen: set[str] = set()
     out: list[Account] = []
     # Real path of each folder: thousands of accounts share a few folders, and resolving every
@@ -64,6 +66,9 @@ def discover(
             and _elsewhere(profile, default, env, choice)
         ):
             found.append((default, _realpath(default, folders)))
+        for real, path in (named or {}).get(profile.name, {}).items():
+            if all(r != real for _, r in found):
+                found.append((path, real))
         for path, real in found:
             if real in seen:
                 continue

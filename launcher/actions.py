@@ -64,7 +64,7 @@ def internal_error(error: BaseException, env: Mapping[str, str], log: Log, code:
     """One line and CODE for a failure nobody foresaw; the traceback goes to a crash report."""
     if isinstance(error, KeyboardInterrupt):
         log.warn("interrupted")
-        return 128 + 2  # the shell's code for SIGINT
+        return exitcodes.INTERRUPTED
     from launcher import crash
 
     log.warn(crash.describe(error, crash.report(config.state_dir(env), error)))
@@ -81,6 +81,9 @@ def _gate_or_check(
 ) -> int:
     try:
         settings = config.resolve(flags(opts), env, program=program)
+        warning = config.binding_warning(settings)
+        if warning:
+            log.warn(warning)
         if opts["check_only"]:
             return check(settings, env, as_json=opts["as_json"])
         if opts["force_refresh"]:
@@ -88,9 +91,9 @@ def _gate_or_check(
             if code != exitcodes.REFRESHED or program is None:
                 return code
         elif program is None:
+            log.warn("no program given: name a PROGRAM to launch, or a command")
             if show_help is not None:
                 echo(show_help(), err=True)
-            log.warn("no program given: wrap [OPTIONS] PROGRAM [ARGS]..., or --check-only")
             return exitcodes.USAGE
     except WrapError as e:
         log.warn(str(e))
@@ -103,8 +106,6 @@ def _gate_or_check(
 
 def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -> int:
     """`--check-only [--json]`: the contract's line or object, and its exit code."""
-    import json
-
     from launcher import accounts, report
 
     table = config.load_config(env)[1]
@@ -125,7 +126,7 @@ def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -
 
     obj, problem = report.describe(settings, config.state_dir(env), time.time(), name, env)
     if as_json:
-        echo(json.dumps(obj))
+        echo(report.dumps(obj))
     else:
         echo(report.summary_line(obj, settings.threshold))
         if problem:
@@ -136,7 +137,12 @@ def check(settings: config.Settings, env: Mapping[str, str], *, as_json: bool) -
 
 
 def status(
-    opts: Mapping[str, Any], *, as_json: bool, expiring: bool, echo: Callable[[str], None]
+    opts: Mapping[str, Any],
+    *,
+    as_json: bool,
+    expiring: bool,
+    echo: Callable[[str], None],
+    wide: bool = False,
 ) -> int:
     """`wrap status [--json] [--expiring]`: every account, as a table or the contract's JSON."""
     from launcher import status as accounts_status
@@ -150,9 +156,28 @@ def status(
     if expiring:
         entries = [e for e in entries if accounts_status.expiring(e)]
     tty = sys.stdout.isatty()
-    color = tty and not os.environ.get("NO_COLOR")
-    echo(accounts_status.render(entries, as_json=as_json, expiring=expiring, tty=tty, color=color))
+    color = wants_color(os.environ, tty=tty)
+    # On a terminal the table fits its width (--wide: every column, whole); a pipe gets it all.
+    width = None
+    if tty and not wide and not as_json:
+        import shutil
+
+        width = shutil.get_terminal_size().columns
+    shown = accounts_status.render(
+        entries, as_json=as_json, expiring=expiring, tty=tty, color=color, width=width
+    )
+    echo(shown)
     return accounts_status.expiring_exit_code(entries) if expiring else exitcodes.FRESH
+
+
+def wants_color(env: Mapping[str, str], *, tty: bool) -> bool:
+    """NO_COLOR (any value) off; FORCE_COLOR / CLICOLOR_FORCE (anything but 0) on, even into a
+    pipe; TERM=dumb off; else only on a terminal (no-color.org, bixense.com/clicolors)."""
+    if env.get("NO_COLOR"):
+        return False
+    if any(env.get(v, "0") not in ("", "0") for v in ("FORCE_COLOR", "CLICOLOR_FORCE")):
+        return True
+    return tty and env.get("TERM") != "dumb"
 
 
 def force_refresh(
@@ -160,7 +185,7 @@ def force_refresh(
 ) -> int:
     """`--refresh-token` and `wrap refresh`: refresh now whatever the expiry; exit 0 or 5."""
     from launcher import report
-    from launcher.renew import renew
+    from launcher.refresh.route import renew
 
     try:
         creds = renew(settings, config.state_dir(env), now=time.time, log=log, forced=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -14,10 +13,34 @@ from launcher import actions, config, exitcodes, redact
 from launcher.errors import Terminated, UsageError, WrapError
 from launcher.log import Log
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+HELP_OPTIONS = ["-h", "--help"]
+CONTEXT: dict[str, Any] = {"help_option_names": HELP_OPTIONS, "max_content_width": 100}
 
 
-class WrapGroup(click.Group):
+class SuggestingGroup(click.Group):
+    """A group whose unknown subcommand is a usage error naming the nearest one."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        if name is not None and not name.startswith("-") and name not in self.commands:
+            raise click.UsageError(f"no command {name!r}{near(name, self.visible())}", ctx)
+        return super().resolve_command(ctx, args)
+
+    def visible(self) -> list[str]:
+        return [n for n, c in self.commands.items() if not c.hidden]
+
+
+def near(name: str, choices: list[str]) -> str:
+    """ " (did you mean 'x'?)" for a NAME close to one of CHOICES, else " (choices: a, b)"."""
+    import difflib
+
+    match = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else f" (choices: {', '.join(choices)})"
+
+
+class WrapGroup(SuggestingGroup):
     """`wrap [OPTIONS] [--] PROGRAM [ARGS]...` with subcommands.
 
     A first argument that names a subcommand is that subcommand; anything else (and anything
@@ -36,7 +59,8 @@ class WrapGroup(click.Group):
             ctx.meta.get("wrap.program_after_dashdash") or name not in self.commands
         ):
             return "run", self.commands["run"], args
-        return super().resolve_command(ctx, args)
+        ctx.meta["wrap.typed_run"] = name == "run"
+        return click.Group.resolve_command(self, ctx, args)
 
 
 def _dashdash_first(cmd: click.Command, args: list[str]) -> bool:
@@ -60,23 +84,59 @@ def _dashdash_first(cmd: click.Command, args: list[str]) -> bool:
     return False
 
 
+def _looks_like_path(text: str) -> bool:
+    return text.startswith(("/", "~", ".")) or os.sep in text
+
+
+def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Profile names (built-in and the config's); a path when the word looks like one."""
+    from click.shell_completion import CompletionItem
+
+    if _looks_like_path(incomplete):
+        return [CompletionItem(incomplete, type="file")]
+    try:
+        names = sorted(config.known_profiles(config.load_config(os.environ)))
+    except Exception:  # completion must never print a traceback into the user's prompt
+        return []
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def complete_accounts(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Profile names and the accounts `wrap status` lists; a path when the word looks like one."""
+    from click.shell_completion import CompletionItem
+
+    if _looks_like_path(incomplete):
+        return [CompletionItem(incomplete, type="file")]
+    names = {item.value for item in complete_profiles(ctx, param, "")}
+    try:
+        from launcher import status
+
+        entries = status.collect({}, os.environ, time.time())
+    except Exception:  # profiles alone, rather than a traceback in the prompt
+        entries = []
+    names |= {str(e.report["account"]) for e in entries}
+    return [CompletionItem(n) for n in sorted(names) if n.startswith(incomplete)]
+
+
 def _settings_options(f: Any) -> Any:
     options = [
         click.option(
             "--profile",
             metavar="NAME",
+            shell_complete=complete_profiles,
             help="Credentials profile [env WRAP_PROFILE; default: claude, "
             "or the one matching PROGRAM].",
         ),
         click.option(
             "--credentials",
             metavar="PATH",
+            type=click.Path(),
             help="Credentials file [env WRAP_CREDENTIALS; default: the profile's].",
         ),
         click.option(
             "--threshold",
             metavar="DURATION",
-            help="Refresh when the token expires within this: 7d, 36h, 90m, 45s or seconds; "
+            help="Refresh when the token expires within this: 7d, 36h, 1h30m, 15min or seconds; "
             "0 = only when expired [env WRAP_THRESHOLD; default 7d].",
         ),
         click.option(
@@ -137,8 +197,10 @@ def _settings_options(f: Any) -> Any:
     context_settings={**CONTEXT, "allow_interspersed_args": False},
     epilog=(
         "Exit codes: 0 fresh/refreshed, 1 expiring, 2 usage error, 3 expired, 4 no usable "
-        "credentials, 5 refresh failed, 126/127 program not executable/not found. Once the "
-        "program is launched (exec, same PID) its exit code is the process's."
+        "credentials, 5 refresh failed, 6 fleet store unreachable or refused wrap, 7 fleet "
+        "record holds another login, 126/127 program not executable/not found, 130 "
+        "interrupted. Once the program is launched (exec, same PID) its exit code is the "
+        "process's."
     ),
 )
 @_settings_options
@@ -157,6 +219,9 @@ def wrap(ctx: click.Context, /, **opts: Any) -> None:
       wrap refresh [NAME | --all]             refresh accounts now
       wrap login [NAME]                       log in again (setup command or browser)
       wrap keepalive [install|remove|status]  refresh every account ahead of expiry
+      wrap fleet push|pull|status             one account on several machines
+      wrap doctor [--json] [--network]        what wrap sees here, to paste into an issue
+      wrap forget [NAME | --all]              remove what wrap keeps for an account
 
     The profile (claude, gemini, qwen, codex, kiro, iflow, or one from config.toml) is
     --profile, else the one whose program is PROGRAM (`wrap gemini` uses gemini), else claude.
@@ -170,13 +235,18 @@ def wrap(ctx: click.Context, /, **opts: Any) -> None:
     "run",
     context_settings={**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False},
     add_help_option=False,
+    hidden=True,  # what `wrap PROGRAM` means; not a command of its own to learn
 )
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
-def run(opts: dict[str, Any], program: str, args: tuple[str, ...]) -> None:
+@click.pass_context
+def run(ctx: click.Context, program: str, args: tuple[str, ...]) -> None:
     """Gate on the token, then exec PROGRAM with ARGS (what `wrap PROGRAM ...` does)."""
-    sys.exit(_act(opts, program, list(args)))
+    if ctx.meta.get("wrap.typed_run") and program in HELP_OPTIONS:
+        # `wrap run --help` asks for help; `wrap -- --help` still runs a program so named.
+        click.echo(ctx.get_help())
+        sys.exit(exitcodes.FRESH)
+    sys.exit(_act(ctx.obj, program, list(args)))
 
 
 @wrap.command("status", context_settings=CONTEXT)
@@ -186,20 +256,22 @@ def run(opts: dict[str, Any], program: str, args: tuple[str, ...]) -> None:
     is_flag=True,
     help="Only expiring and expired accounts; exit 1 (expiring) or 3 (expired) if any.",
 )
+@click.option("--wide", is_flag=True, help="Every column, whole, however wide the terminal.")
 @click.pass_obj
-def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool) -> None:
+def status_cmd(opts: dict[str, Any], as_json: bool, expiring: bool, wide: bool) -> None:
     """Every known credential file and account: state, expiry, time left, last refresh."""
 
     def echo(text: str) -> None:
         # JSON escapes every control character: no escape sequence for click to look for and
         # strip (a pass over megabytes at 10,000 accounts). Names in the table may hold some.
-        click.echo(text, color=True if as_json else None)
+        forced = actions.wants_color(os.environ, tty=False)
+        click.echo(text, color=True if as_json or forced else None)
 
-    sys.exit(actions.status(opts, as_json=as_json, expiring=expiring, echo=echo))
+    sys.exit(actions.status(opts, as_json=as_json, expiring=expiring, echo=echo, wide=wide))
 
 
 @wrap.command("refresh", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_accounts)
 @click.option("--all", "everything", is_flag=True, help="Refresh every known account.")
 @click.pass_obj
 def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> None:
@@ -226,14 +298,15 @@ def refresh_cmd(opts: dict[str, Any], name: str | None, everything: bool) -> Non
 
 
 @wrap.command("login", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_profiles)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> None:
     """Log in again interactively: the vendor's own login under a pty (`claude auth login`,
     `codex login`), or a browser with PKCE and a loopback redirect (gemini). NAME is a profile
     or a file path; without it, the default profile. ARGS after -- go to the vendor's login
-    command (wrap login claude -- --email a@b). Needs a terminal."""
+    command (wrap login claude -- --email a@b). NAME may be a named account
+    ([profiles.NAME.accounts]). Needs a terminal."""
     from launcher import login
 
     if name is not None and name.startswith("-"):
@@ -243,13 +316,27 @@ def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> 
     env = os.environ
     flags = _flags(opts)
     try:
+        path = None
         if name is not None:
-            known = config.known_profiles(config.load_config(env))
+            from launcher import accounts_dirs
+
+            loaded = config.load_config(env)
+            known = config.known_profiles(loaded)
+            account = None if name in known else accounts_dirs.find(name, loaded, known, env)
             if name in known:
                 flags["profile"] = name
-            else:
+            elif account is not None:
+                flags["profile"], path = account.profile.name, account.file
+            elif os.sep in name or os.path.exists(name):
                 flags["credentials"] = name
-        settings = config.resolve(flags, env)
+            else:
+                # A typo must not start the default login and then fail on a file "nosuch".
+                names = sorted({*known, *(n.name for n in accounts_dirs.named(loaded, known, env))})
+                raise UsageError(
+                    f"no profile or account named {name!r}{near(name, names)}; "
+                    "name one, or a file path"
+                )
+        settings = config.resolve(flags, env, credentials_path=path)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         login.login(settings, env=env, log=log, interactive=interactive, args=args)
     except WrapError as e:
@@ -258,7 +345,7 @@ def login_cmd(opts: dict[str, Any], name: str | None, args: tuple[str, ...]) -> 
     sys.exit(exitcodes.REFRESHED)
 
 
-@wrap.group("keepalive", invoke_without_command=True, context_settings=CONTEXT)
+@wrap.group("keepalive", cls=SuggestingGroup, invoke_without_command=True, context_settings=CONTEXT)
 @click.option(
     "--every",
     metavar="DURATION",
@@ -320,7 +407,12 @@ def keepalive_status_cmd(opts: dict[str, Any], as_json: bool) -> None:
     except WrapError as e:
         _log(opts).warn(str(e))
         sys.exit(e.exit_code)
-    click.echo(json.dumps(obj, indent=2) if as_json else "\n".join(commands.status_lines(obj)))
+    if as_json:
+        from launcher import report
+
+        click.echo(report.dumps(obj))
+    else:
+        click.echo("\n".join(commands.status_lines(obj)))
     sys.exit(exitcodes.FRESH)
 
 
@@ -328,6 +420,7 @@ def keepalive_status_cmd(opts: dict[str, Any], as_json: bool) -> None:
     "daemon",
     context_settings={**CONTEXT, "ignore_unknown_options": True},
     add_help_option=False,
+    hidden=True,  # only so that `wrap daemon` says where the feature is, not a program "daemon"
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def daemon_cmd(args: tuple[str, ...]) -> None:
@@ -339,6 +432,82 @@ def daemon_cmd(args: tuple[str, ...]) -> None:
     sys.exit(exitcodes.USAGE)
 
 
+@wrap.command("doctor", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.option(
+    "--network", is_flag=True, help="Also try to reach each token endpoint (no token is sent)."
+)
+def doctor_cmd(as_json: bool, network: bool) -> None:
+    """What wrap sees here, to read when something is off or paste into an issue (no token
+    values): each profile's program, credentials (mode, owner), the config and state
+    directory, keyring or Keychain, keepalive, fleet store, proxies and CA store. Exit 0 when
+    nothing needs you, 1 otherwise."""
+    from launcher import doctor, report
+
+    findings = doctor.run(doctor.Context(os.environ, now=time.time(), network=network))
+    code = doctor.exit_code(findings)
+    if as_json:
+        obj = {"checks": [f.to_json() for f in findings], "needs_user": bool(code)}
+        click.echo(report.dumps(obj))
+    else:
+        click.echo("\n".join(doctor.lines(findings)))
+    sys.exit(code)
+
+
+@wrap.command("forget", context_settings=CONTEXT)
+@click.argument("name", required=False, shell_complete=complete_accounts)
+@click.option("--all", "everything", is_flag=True, help="Every account, and wrap's shared state.")
+@click.option("-n", "--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask on a terminal.")
+@click.pass_obj
+def forget_cmd(
+    opts: dict[str, Any], name: str | None, everything: bool, dry_run: bool, yes: bool
+) -> None:
+    """Remove what wrap keeps for an account (NAME: a profile, an account's name or a path;
+    without it, the default profile's): its state, backups (whole refresh tokens), a kept
+    setup token, and the lock files wrap created. Says what it removes first. The credentials
+    themselves are never touched: log out with the CLI for that."""
+    from launcher import forget, status
+
+    log = _log(opts)
+    env = os.environ
+    try:
+        if name is not None and everything:
+            raise UsageError("give NAME or --all, not both")
+        if everything or name is not None:
+            entries = status.collect(_flags(opts), env, time.time())
+            try:
+                paths = [e.account.path for e in status.select(entries, name)]
+            except UsageError:
+                if name is None or os.sep not in name:
+                    raise
+                paths = [os.path.expanduser(name)]  # an account whose file is gone already
+        else:
+            paths = [config.resolve(_flags(opts), env).credentials]
+    except WrapError as e:
+        log.warn(str(e))
+        sys.exit(e.exit_code)
+    state_dir = config.state_dir(env)
+    doomed = forget.plan(state_dir, paths, everything=everything)
+    if not doomed:
+        click.echo(f"nothing to remove: wrap keeps nothing for {name or 'this account'}")
+        sys.exit(exitcodes.FRESH)
+    click.echo(f"{'would remove' if dry_run else 'removing'} what wrap keeps ({len(doomed)}):")
+    for path in doomed:
+        click.echo(f"  {path}")
+    for path in forget.kept(state_dir) if everything else []:
+        click.echo(f"  kept: {path} (may hold the only copy of a refresh token: look, then rm)")
+    if dry_run:
+        sys.exit(exitcodes.FRESH)
+    asking = not yes and sys.stdin.isatty() and sys.stdout.isatty()
+    if asking and not click.confirm("remove them?", default=False):
+        click.echo("nothing removed")
+        sys.exit(exitcodes.FRESH)
+    left = forget.remove(doomed, say=log.warn)
+    click.echo("the credentials themselves are untouched")
+    sys.exit(exitcodes.FRESH if not left else exitcodes.NEEDS_USER)
+
+
 def _echo_redacted(line: str) -> None:
     click.echo(redact.text(line))
 
@@ -346,7 +515,7 @@ def _echo_redacted(line: str) -> None:
 # --- wrap fleet: one account on several machines (launcher/fleet/) -------------------------
 
 
-@wrap.group("fleet", context_settings=CONTEXT)
+@wrap.group("fleet", cls=SuggestingGroup, context_settings=CONTEXT)
 def fleet_group() -> None:
     """One account on several machines: its record in etcd, Redis or OpenBao/Vault.
 
@@ -355,7 +524,7 @@ def fleet_group() -> None:
 
 
 @fleet_group.command("pull", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_accounts)
 @click.option("--all", "everything", is_flag=True, help="Every account with `fleet` set.")
 @click.pass_obj
 def fleet_pull(opts: dict[str, Any], name: str | None, everything: bool) -> None:
@@ -373,7 +542,7 @@ def fleet_pull(opts: dict[str, Any], name: str | None, everything: bool) -> None
 
 
 @fleet_group.command("push", context_settings=CONTEXT)
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_accounts)
 @click.option("--force", is_flag=True, help="Replace a record that holds another login.")
 @click.pass_obj
 def fleet_push(opts: dict[str, Any], name: str | None, force: bool) -> None:
@@ -397,7 +566,9 @@ def fleet_status(opts: dict[str, Any], as_json: bool) -> None:
     def show(log: Log) -> int:
         entries = commands.status(os.environ, log=log)
         if as_json:
-            click.echo(json.dumps(entries, indent=2))
+            from launcher import report
+
+            click.echo(report.dumps(entries))
         else:
             click.echo(commands.table(entries) if entries else "no fleet records")
         return exitcodes.FRESH
@@ -424,9 +595,7 @@ def _flags(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _act(opts: dict[str, Any], program: str | None, args: list[str]) -> int:
-    return actions.act(
-        opts, program, args, show_help=lambda: click.get_current_context().get_help()
-    )
+    return actions.act(opts, program, args, show_help=short_usage)
 
 
 def _force_refresh(settings: config.Settings, env: Any, log: Log, *, quiet: bool) -> int:
@@ -435,9 +604,16 @@ def _force_refresh(settings: config.Settings, env: Any, log: Log, *, quiet: bool
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        wrap.main(args=argv, prog_name="wrap", standalone_mode=True)
+        code = wrap.main(args=argv, prog_name="wrap", standalone_mode=False)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except click.ClickException as e:
+        # One error style for every message: click's own (a bad flag, a missing value) too.
+        Log().warn(usage_message(e))
+        return e.exit_code
+    except click.exceptions.Abort:
+        Log().warn("interrupted; nothing was changed")  # Ctrl-C at a prompt, or before one
+        return exitcodes.INTERRUPTED
     except Terminated as e:
         # SIGTERM/SIGHUP: any answer in flight was saved and the locks released on the way out.
         Log().warn(f"stopped by signal {e.signum}")
@@ -445,4 +621,22 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         # status, refresh, login: a bug there is one line and exit 5, never a traceback.
         return actions.internal_error(e, os.environ, Log(), exitcodes.REFRESH_FAILED)
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def usage_message(error: click.ClickException) -> str:
+    """click's error as wrap's one line: what happened, then where to read more."""
+    text = error.format_message().replace("\n", " ").rstrip(".")
+    text = text[:1].lower() + text[1:]
+    ctx = error.ctx if isinstance(error, click.UsageError) else None
+    where = ctx.command_path if ctx is not None else "wrap"
+    return f"{text}; see '{where} --help'"
+
+
+def short_usage() -> str:
+    """What bare `wrap` prints: the forms, not the whole help."""
+    names = ", ".join(SuggestingGroup.visible(wrap))
+    return (
+        "usage: wrap [OPTIONS] [--] PROGRAM [ARGS]...   or   wrap COMMAND [ARGS]...\n"
+        f"commands: {names}; 'wrap --help' for everything"
+    )

@@ -7,6 +7,7 @@ platform directories come from platformdirs only off Linux (see `_xdg`).
 from __future__ import annotations
 
 import os
+import stat  # loaded with os already (genericpath)
 import sys
 
 from launcher import profiles
@@ -28,8 +29,16 @@ DEFAULT_LOGIN_TIMEOUT = 180.0
 # Claude Code itself warns three days ahead, but only inside a session.
 DEFAULT_LOGIN_WARNING = 3 * 86400.0
 
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION_FORMS = "use seconds or a number with d, h, m or s (7d, 36h, 90m, 45s)"
+# The units of systemd's and Go's durations (`1h30m`, `15min`, `2 days`), any case.
+_UNITS = {
+    **dict.fromkeys(("w", "week", "weeks"), 604800),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    "ms": 0.001,
+}
+_DURATION_FORMS = "use seconds or numbers with units: 7d, 36h, 90m, 45s, 1h30m, 15min"
 # Longer than any token lives or anyone waits; past it, sums with `now` stop being dates.
 MAX_DURATION = 36500 * 86400
 # Top-level keys besides the settings a profile section may also carry (custom.SETTING_KEYS);
@@ -51,6 +60,7 @@ class Settings:
     """Resolved settings for one run; plain values only."""
 
     __slots__ = (
+        "bound",
         "client_id",
         "config_path",
         "credentials",
@@ -90,6 +100,7 @@ class Settings:
         config_path: str | None,
         fleet: str | None = None,
         store: str = "auto",
+        bound: Bound | None = None,
     ) -> None:
         self.profile = profile
         self.credentials = credentials
@@ -118,10 +129,22 @@ class Settings:
         # Where the account's credentials live (launcher/stores/): "auto" (where its CLI keeps
         # them here), "file", "keychain" or "keyring"; a per-profile config key.
         self.store = store
+        # The named account this run uses and why ([profiles.NAME.accounts] and .dirs), or a
+        # bad binding to report; None when the profile names no accounts.
+        self.bound = bound
+
+    def program_env(self, env: Mapping[str, str]) -> Mapping[str, str]:
+        """ENV as the account's CLI sees it: with the bound account's directory variable set
+        (the Keychain service name and the CLI's own reads follow it)."""
+        bound = self.bound
+        if bound is None or bound.variable is None or bound.directory is None:
+            return env
+        return {**env, bound.variable: bound.directory}
 
     def for_file(self, path: str) -> Settings:
         """These settings for another file of the same profile: what resolve() gives with
-        credentials_path=PATH when nothing else differs (no setting depends on the file), so
+        credentials_path=PATH when nothing else differs (no setting depends on the file, but
+        a named account's directory and fleet record, which `status` resolves for each), so
         that `status` resolves a profile's settings once, not once per account."""
         other = Settings.__new__(Settings)
         for name in Settings.__slots__:
@@ -132,21 +155,43 @@ class Settings:
 
 def parse_duration(text: str, source: str) -> float:
     """'7d', '36h', '90m', '45s' (any case) or plain seconds; raise UsageError naming SOURCE."""
-    raw = text.strip().lower()
-    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in _UNITS else (raw, "s")
-    try:
-        value = float(number)
-    except ValueError:
-        value = -1.0
-    if not number or value < 0 or value != value or value == float("inf"):
+    seconds = _seconds(text.strip().lower())
+    if seconds is None:
         raise UsageError(f"invalid duration {text!r} ({source}): {_DURATION_FORMS}")
-    seconds = value * _UNITS[unit]
     if seconds > MAX_DURATION:
         raise UsageError(
             f"invalid duration {text!r} ({source}): longer than {MAX_DURATION // 86400}d; "
             f"{_DURATION_FORMS}"
         )
     return seconds
+
+
+def _seconds(raw: str) -> float | None:
+    """RAW (lowercase) in seconds: a plain number, or terms of a number and a unit ("1h30m",
+    "1h 30min"); None for anything else. By hand: `re` costs the launch path its import."""
+    if raw.replace(".", "", 1).isdigit():
+        return float(raw)
+    total = 0.0
+    i, n = 0, len(raw)
+    if not n:
+        return None
+    while i < n:
+        start = i
+        while i < n and (raw[i].isdigit() or raw[i] == "."):
+            i += 1
+        number = raw[start:i]
+        while i < n and raw[i] == " ":
+            i += 1
+        begin = i
+        while i < n and raw[i].isalpha():
+            i += 1
+        unit = _UNITS.get(raw[begin:i])
+        if not number or number.count(".") > 1 or number == "." or unit is None:
+            return None
+        total += float(number) * unit
+        while i < n and raw[i] == " ":
+            i += 1
+    return total
 
 
 def parse_bool(text: str, source: str) -> bool:
@@ -158,22 +203,36 @@ def parse_bool(text: str, source: str) -> bool:
     raise UsageError(f"invalid value {text!r} ({source}): use 1 or 0 (true/false, yes/no, on/off)")
 
 
-def config_dir(env: Mapping[str, str]) -> str:
-    return _platform_dir("config", env)
+def config_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    return _platform_dir("config", env, platform)
 
 
-def state_dir(env: Mapping[str, str]) -> str:
+def state_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
     """wrap's state directory; a new empty one of this run's own when the real one is not
     trusted (store.untrusted_state): all of wrap's state (config cache, records, kept tokens,
     suspensions, pending recoveries) is read from it, and another user's must never be."""
     from launcher import store  # loaded already on every path that reaches here
 
-    return store.trusted_state(_platform_dir("state", env))
+    return store.trusted_state(state_path(env, platform))
 
 
-def _platform_dir(kind: str, env: Mapping[str, str]) -> str:
-    if sys.platform.startswith("linux"):
+def state_path(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    """Where wrap's state directory is, trusted or not (for `wrap doctor` to look at)."""
+    return _platform_dir("state", env, platform)
+
+
+def _platform_dir(kind: str, env: Mapping[str, str], platform: str) -> str:
+    if platform.startswith("linux"):
         return _xdg(kind, env)
+    if platform == "darwin":
+        # platformdirs' macOS rule (an absolute XDG_CONFIG_HOME / XDG_STATE_HOME wins, else
+        # ~/Library/Application Support/wrap for both), from ENV rather than os.environ, and
+        # the same whichever platformdirs version is installed (older ones ignore XDG there).
+        var = "XDG_CONFIG_HOME" if kind == "config" else "XDG_STATE_HOME"
+        xdg = env.get(var, "")
+        if os.path.isabs(xdg):
+            return os.path.join(xdg, "wrap")
+        return os.path.join(profiles.home_dir(env), "Library", "Application Support", "wrap")
     import platformdirs
 
     if kind == "config":
@@ -306,12 +365,14 @@ def resolve(
     credentials_path: str | None = None,
     refresh_timeout: float = DEFAULT_REFRESH_TIMEOUT,
     launched: bool = True,
+    cwd: str | None = None,
 ) -> Settings:
     """Merge flags (None = not given), environment and config file into Settings.
 
     REFRESH_TIMEOUT is the default when no flag, variable or config key sets one. LAUNCHED is
     False for the other accounts of `status` and `refresh --all`: the endpoint overrides of the
-    flags, the environment and the config's top level are not theirs (see ENDPOINT_KEYS)."""
+    flags, the environment and the config's top level are not theirs (see ENDPOINT_KEYS).
+    CWD (default: the working directory) chooses the bound account ([profiles.NAME.dirs])."""
     config_path, table = loaded if loaded is not None else load_config(env)
     cfg = _Config(config_path, table)
     if known is None:
@@ -370,7 +431,19 @@ def resolve(
             raise UsageError(f"invalid {key} ({source}): expected a non-empty string")
         return value
 
-    credentials = credentials_path or text("credentials", "WRAP_CREDENTIALS", "credentials", None)
+    explicit = credentials_path or text("credentials", "WRAP_CREDENTIALS", "credentials", None)
+    bound = None
+    if "accounts" in section or "dirs" in section or env.get(ACCOUNT_ENV):
+        bound = bound_account(
+            section,
+            profile,
+            env,
+            config_path,
+            chosen=credentials_path,
+            given=bool(flags.get("credentials") or env.get("WRAP_CREDENTIALS")),
+            cwd=cwd,
+        )
+    credentials = bound.credentials if bound is not None and bound.credentials else explicit
     verbosity = int(flags.get("verbosity") or 0)
     if not verbosity and env.get("WRAP_LOG", "").lower() == "debug":
         verbosity = 1
@@ -406,8 +479,11 @@ def resolve(
         no_browser=flag_bool("no_browser", "WRAP_NO_BROWSER", "no_browser"),
         verbosity=verbosity,
         config_path=config_path if table else None,
-        fleet=_fleet_name(section, config_path),
+        fleet=bound.fleet
+        if bound is not None and bound.name
+        else _fleet_name(section, config_path),
         store=_store_choice(section.get("store", "auto"), profile.name, config_path),
+        bound=bound,
     )
 
 
@@ -459,3 +535,291 @@ class _Config:
         if not isinstance(section, dict):
             raise UsageError(f"config file {self.path}: profiles.{name} must be a table")
         return section
+
+
+# -- Named accounts, and the working directories bound to them --------------------------------
+# [profiles.NAME.accounts] names each account by its CLI's directory (CLAUDE_CONFIG_DIR, ...);
+# [profiles.NAME.dirs] binds working directories to them. On the launch path this is a few
+# stats and string comparisons on the table already read, and only for a profile that has them.
+
+ACCOUNT_ENV = "WRAP_ACCOUNT"
+
+
+class Bound:
+    """The named account a run uses and WHY (said under -v); or, with PROBLEM, a bad binding:
+    the gate says it in one line and launches with the profile's default account."""
+
+    __slots__ = ("credentials", "directory", "fleet", "name", "problem", "variable", "why")
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        directory: str | None = None,
+        variable: str | None = None,
+        credentials: str | None = None,
+        fleet: str | None = None,
+        why: str = "",
+        problem: str | None = None,
+    ) -> None:
+        self.name = name
+        # The account's directory, and the variable that hands it to the program (None when
+        # the environment already holds the directory the program will use).
+        self.directory = directory
+        self.variable = variable
+        # Its credentials file, when this choice decides which file the run uses.
+        self.credentials = credentials
+        self.fleet = fleet
+        self.why = why
+        self.problem = problem
+
+
+def binding_warning(settings: Settings) -> str | None:
+    """The one line a launch or a check says about a bad binding, before using the default."""
+    bound = settings.bound
+    if bound is None or not bound.problem:
+        return None
+    return f"{bound.problem}; using the default account ({settings.credentials})"
+
+
+def account_file(profile: Profile, directory: str) -> str | None:
+    """The credentials file of the account whose directory is DIRECTORY: the profile's path
+    under its directory variable (`${CLAUDE_CONFIG_DIR}/.credentials.json`)."""
+    var = profile.config_dir_env
+    if var:
+        head = "${" + var + "}"
+        for pattern in profile.default_paths:
+            if pattern.startswith(head):
+                return directory + pattern[len(head) :]
+    return None
+
+
+def dir_variables(profile: Profile) -> list[str]:
+    """The variables that choose the profile's directory (Claude's CLAUDE_SECURESTORAGE_CONFIG_DIR
+    wins over CLAUDE_CONFIG_DIR): one already set wins over the bindings."""
+    return [p[2:].partition("}")[0] for p in profile.default_paths if p.startswith("${")]
+
+
+def named_accounts(
+    section: Mapping[str, Any], profile: Profile, config_path: str, home: str
+) -> dict[str, tuple[str, str | None]]:
+    """name -> (directory, fleet record) from [profiles.NAME.accounts]; a value is a directory
+    or a table {dir = "...", fleet = "..."}. UsageError naming the key."""
+    table = section.get("accounts", {})
+    where = f"profiles.{profile.name}.accounts"
+    if not isinstance(table, dict):
+        raise UsageError(f"config file {config_path}: {where} must be a table of name = directory")
+    if table and account_file(profile, "") is None:
+        raise UsageError(
+            f"config file {config_path}: {where}: the {profile.name} profile has no directory "
+            'variable; name it with dir_env = "VAR" and a path under ${VAR}'
+        )
+    out: dict[str, tuple[str, str | None]] = {}
+    seen: dict[object, str] = {}
+    for name, value in table.items():
+        key = f"{where}.{name}"
+        raw: object = value
+        fleet: str | None = None
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"dir", "fleet"})
+            if unknown:
+                raise UsageError(
+                    f"config file {config_path}: {key}: unknown key {unknown[0]!r}; accepted: "
+                    "dir, fleet"
+                )
+            raw, record = value.get("dir"), value.get("fleet")
+            if record is not None and (not isinstance(record, str) or not record):
+                raise UsageError(f"config file {config_path}: {key}.fleet must be a record name")
+            fleet = record
+        directory = _absolute(raw, home)
+        if directory is None:
+            raise UsageError(
+                f"config file {config_path}: {key} must be a directory (an absolute path or ~/...)"
+            )
+        same = _identity(directory)
+        if same in seen:
+            raise UsageError(
+                f"config file {config_path}: {where}.{seen[same]} and {key} share the directory "
+                f"{directory}; give each account a directory of its own"
+            )
+        seen[same] = name
+        out[name] = (directory, fleet)
+    return out
+
+
+def bindings(
+    section: Mapping[str, Any],
+    profile: Profile,
+    accounts: Mapping[str, tuple[str, str | None]],
+    config_path: str,
+    home: str,
+) -> dict[tuple[int, int], tuple[str, str]]:
+    """{(device, inode) of the directory: (key, account)} of [profiles.NAME.dirs]; UsageError
+    naming the key for an unknown account, a directory that does not exist, or one directory
+    bound to two accounts. One stat each: a symlinked key is the directory it points to."""
+    table = section.get("dirs", {})
+    where = f"profiles.{profile.name}.dirs"
+    if not isinstance(table, dict):
+        raise UsageError(
+            f"config file {config_path}: {where} must be a table of directory = account"
+        )
+    out: dict[tuple[int, int], tuple[str, str]] = {}
+    for key, name in table.items():
+        full = f'{where}."{key}"'
+        if not isinstance(name, str) or name not in accounts:
+            names = ", ".join(sorted(accounts)) or f"none: add [profiles.{profile.name}.accounts]"
+            raise UsageError(
+                f"config file {config_path}: {full} = {name!r} is not an account of "
+                f"profiles.{profile.name}.accounts; use one of {names}"
+            )
+        directory = _absolute(key, home)
+        try:
+            st = os.stat(directory) if directory is not None else None
+        except OSError:
+            st = None
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            raise UsageError(
+                f"config file {config_path}: {full}: no such directory; create it or fix the key"
+            )
+        found = (st.st_dev, st.st_ino)
+        other = out.get(found)
+        if other is not None and other[1] != name:
+            raise UsageError(
+                f'config file {config_path}: {where}."{other[0]}" and {full} are one directory '
+                f"bound to two accounts ({other[1]}, {name}); keep one"
+            )
+        out[found] = (key, name)
+    return out
+
+
+def bound_account(
+    section: Mapping[str, Any],
+    profile: Profile,
+    env: Mapping[str, str],
+    config_path: str,
+    *,
+    chosen: str | None = None,
+    given: bool = False,
+    cwd: str | None = None,
+) -> Bound:
+    """Which named account this run uses. Precedence: --credentials > WRAP_ACCOUNT > the
+    directory variable already set > the longest bound directory holding CWD > the default.
+
+    CHOSEN is a file named by path (status, login): the account whose file it is."""
+    home = profiles.home_dir(env)
+    try:
+        accounts = named_accounts(section, profile, config_path, home)
+    except UsageError as e:
+        return Bound(problem=str(e))
+    variable = profile.config_dir_env
+
+    def handed(directory: str) -> str | None:
+        # The CLI's own default directory is not handed over: Claude names its Keychain item
+        # after CLAUDE_CONFIG_DIR whenever it is set, even to ~/.claude.
+        return None if _is_default(profile, directory, home) else variable
+
+    if chosen is not None:
+        real = os.path.realpath(os.path.expanduser(chosen))
+        for name, (directory, fleet) in accounts.items():
+            if os.path.realpath(account_file(profile, directory) or "") == real:
+                return Bound(
+                    name=name, directory=directory, variable=handed(directory), fleet=fleet
+                )
+        return Bound()
+    if given:
+        return Bound(why="--credentials (or WRAP_CREDENTIALS) wins over the account bindings")
+    wanted = env.get(ACCOUNT_ENV)
+    if wanted:
+        if wanted not in accounts:
+            names = ", ".join(sorted(accounts)) or "none"
+            return Bound(
+                problem=f"{ACCOUNT_ENV}={wanted} is not an account of profiles.{profile.name}"
+                f".accounts ({config_path}); use one of {names}"
+            )
+        directory, fleet = accounts[wanted]
+        return Bound(
+            name=wanted,
+            directory=directory,
+            variable=handed(directory),
+            credentials=account_file(profile, directory),
+            fleet=fleet,
+            why=f"{ACCOUNT_ENV}={wanted} chooses the account",
+        )
+    for var in dir_variables(profile):
+        value = env.get(var)
+        if value:
+            same = _identity(value)
+            for name, (directory, fleet) in accounts.items():
+                if _identity(directory) == same:
+                    return Bound(name=name, fleet=fleet, why=f"{var} is set: account {name}")
+            return Bound(why=f"{var} is set: it wins over the account bindings")
+    try:
+        bound = bindings(section, profile, accounts, config_path, home)
+        # getcwd is the physical path already (the kernel's): symlinks are resolved.
+        here = os.getcwd() if cwd is None else os.path.realpath(cwd)
+    except UsageError as e:
+        return Bound(problem=str(e))
+    except OSError:  # the working directory is gone: nothing is bound to it
+        return Bound(why="the working directory is gone: the profile's default account")
+    hit = _innermost(here, bound)
+    if hit is None:
+        return Bound(why=f"no bound directory holds {here}: the profile's default account")
+    key, name = hit
+    directory, fleet = accounts[name]
+    return Bound(
+        name=name,
+        directory=directory,
+        variable=handed(directory),
+        credentials=account_file(profile, directory),
+        fleet=fleet,
+        why=f'{here} is in "{key}" (profiles.{profile.name}.dirs): account {name}',
+    )
+
+
+def _innermost(
+    here: str, bound: Mapping[tuple[int, int], tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The binding of HERE or of its nearest ancestor (the longest bound directory holding
+    it), by identity: `~/work2` is not under `~/work`. A stat per level, from HERE up."""
+    path = here
+    while True:
+        try:
+            st = os.stat(path)
+        except OSError:
+            pass
+        else:
+            hit = bound.get((st.st_dev, st.st_ino))
+            if hit is not None:
+                return hit
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+def _identity(path: str) -> tuple[int, int] | str:
+    """(device, inode) of an existing PATH (links followed), else its normalized string."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.normpath(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _is_default(profile: Profile, directory: str, home: str) -> bool:
+    """Whether DIRECTORY, as written, is where the profile's CLI looks when no variable is set
+    (as written: Claude names the Keychain item after the variable's string, not its target)."""
+    own = profile.path_candidates({"HOME": home})
+    file = account_file(profile, directory)
+    return bool(own) and file is not None and os.path.normpath(file) == os.path.normpath(own[0])
+
+
+def _absolute(value: object, home: str) -> str | None:
+    """VALUE with ~ expanded and no trailing separator, or None when it is no absolute path."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value == "~" or value.startswith("~/"):
+        value = home + value[1:]
+    if not os.path.isabs(value):
+        return None
+    return value.rstrip(os.sep) or os.sep

@@ -63,6 +63,8 @@ _PROFILE_KEYS: dict[str, tuple[str, type | tuple[type, ...], tuple[str, ...] | N
     "scopes": ("scopes", str, None),
     "redirect_ports": ("redirect_ports", list, None),
     "redirect_path": ("redirect_path", str, None),
+    # The variable that points the CLI at an account's directory; a path starts with ${VAR}.
+    "dir_env": ("config_dir_env", str, None),
 }
 # Settings a profile section may also carry (read by config.resolve).
 SETTING_KEYS = frozenset(
@@ -81,7 +83,8 @@ SETTING_KEYS = frozenset(
         "store",
     }
 )
-_OTHER_KEYS = frozenset({"base", "alias", "aliases"})
+# accounts and dirs (named accounts, bound directories) are read by config.bound_account.
+_OTHER_KEYS = frozenset({"base", "alias", "aliases", "accounts", "dirs"})
 _REQUIRED_NEW = ("access_token", "expiry", "expiry_unit")
 
 

@@ -37,6 +37,8 @@ class RefreshError(WrapError):
     `firewall`: the answer was not an OAuth one (a CDN or firewall refused the request before
     the token endpoint saw it), so the token cannot have rotated.
     `blocked`: nothing was sent, because such refusals put the account in a cooldown.
+    `held_back`: the next launch will not send this refresh token either (it may have rotated
+    without an answer), so no message may promise a retry.
     """
 
     exit_code = exitcodes.REFRESH_FAILED
@@ -52,8 +54,10 @@ class RefreshError(WrapError):
         status: int | None = None,
         firewall: bool = False,
         blocked: bool = False,
+        held_back: bool = False,
     ) -> None:
         super().__init__(message)
+        self.held_back = held_back
         self.status = status
         self.firewall = firewall
         self.blocked = blocked
@@ -73,6 +77,12 @@ class LoginError(WrapError):
     """Interactive re-authentication failed or was cancelled."""
 
     exit_code = exitcodes.REFRESH_FAILED
+
+
+class Interrupted(WrapError):
+    """Ctrl-C (or a login command killed by a signal) before anything was changed."""
+
+    exit_code = exitcodes.INTERRUPTED
 
 
 class ExecError(WrapError):

@@ -68,9 +68,21 @@ def _search(name: str, env: Mapping[str, str], *, skip: set[str] | None, fix: st
         return candidate
     skipped = " (wrap's own launchers are skipped)" if skip is not None else ""
     raise ExecError(
-        f"{name} was not found on PATH{skipped}: {fix or 'install it, or give its full path'}",
+        f"{name} was not found on PATH{skipped}: {fix or _fix_for(name)}",
         exitcodes.NOT_FOUND,
     )
+
+
+def _fix_for(name: str) -> str:
+    """What to do about a missing NAME: a typo of a wrap command says which one it meant."""
+    import difflib
+
+    from launcher.main import SUBCOMMANDS
+
+    match = difflib.get_close_matches(name, sorted(SUBCOMMANDS), n=1, cutoff=0.75)
+    if match:
+        return f"did you mean 'wrap {match[0]}'? (else install {name}, or give its full path)"
+    return "install it, or give its full path"
 
 
 def _parse(raw: str | None) -> tuple[int, int, str, list[str]] | None:

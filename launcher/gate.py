@@ -111,7 +111,7 @@ def _due(
         return None
     if renew is None:
         # httpx and the rest of the refresh machinery load only when a refresh is due.
-        from launcher.renew import renew as renew_now
+        from launcher.refresh.route import renew as renew_now
 
         renew = renew_now
     try:
@@ -145,20 +145,25 @@ def _login(
 def _failed(
     settings: Settings, log: Log, error: WrapError, current: str, program: str, path: str
 ) -> int | None:
-    # A rejected token's message already says how to log in again; a usage error how to fix it.
+    # A rejected token's message already says how to log in again; a usage error how to fix it;
+    # one the next launch will not send (no answer came, or the firewall's cooldown) says so.
+    held = ("rejected", "held_back", "firewall", "blocked")
     retry = (
         ""
-        if isinstance(error, UsageError) or getattr(error, "rejected", False)
-        else ("; it will be tried again at the next launch")
+        if isinstance(error, UsageError) or any(getattr(error, a, False) for a in held)
+        else "; the next launch tries again"
     )
-    what = f"could not refresh the token in {path}: {error}{retry}"
+    # What happened, then what wrap does about it, then what comes next: one line, kept short.
+    from launcher.report import tilde
+
+    what = f"could not refresh {tilde(path, os.environ)}: {error}"
     if current == policy.EXPIRED:
         if settings.strict:
-            log.warn(f"{what} (--strict: not launching {program} with an expired token)")
+            log.warn(f"{what}; not launching {program} with an expired token (--strict){retry}")
             return exitcodes.REFRESH_FAILED
-        log.warn(f"{what}; launching {program} with an expired token")
+        log.warn(f"{what}; launching {program} with an expired token{retry}")
     else:
-        log.warn(f"{what}; launching {program} anyway (its token is still valid for now)")
+        log.warn(f"{what}; launching {program} anyway, its token is valid for now{retry}")
     return None
 
 
@@ -190,6 +195,7 @@ def launch(
     if reentered(name, env):
         # What the first pass exec'd led back to wrap: that pass already gated.
         return run(path, name, args, log, name=name)
+    env = _bound_dir(settings, env, log)
     try:
         code = gate(
             settings,
@@ -217,6 +223,25 @@ def launch(
             return exitcodes.REFRESH_FAILED
         log.warn(f"{why}; launching {name} anyway")
     return run(path, program, args, log, name=name)
+
+
+def _bound_dir(settings: Settings, env: Mapping[str, str], log: Log) -> Mapping[str, str]:
+    """The named account's directory ([profiles.NAME.dirs], WRAP_ACCOUNT) handed to the program
+    in its directory variable, and why, under -v; a bad binding is one line, and the default."""
+    bound = settings.bound
+    if bound is None:
+        return env
+    warning = config.binding_warning(settings)
+    if warning:
+        log.warn(warning)
+        return env
+    if bound.why:
+        log.debug(bound.why)
+    if bound.variable is None or bound.directory is None:
+        return env
+    # exec passes os.environ on; the refresh (locks, Keychain service) reads ENV.
+    os.environ[bound.variable] = bound.directory
+    return settings.program_env(env)
 
 
 def launch_program(

@@ -75,7 +75,15 @@ def locked(
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if _still_at(fd, lpath):
+                    break
+                # `wrap forget` unlinked the file while holding it: this lock guards nothing
+                # any more; lock the file now at the path, which the next process will find.
+                os.close(fd)
+                fd = -1
+                fd = os.open(lpath, _OPEN, FILE_MODE)
+                contended = True  # whoever held it may have refreshed meanwhile
+                continue
             except BlockingIOError:
                 contended = True
                 if settled is not None and settled():
@@ -92,7 +100,17 @@ def locked(
                 sleep(0.05)
         yield contended
     finally:
-        os.close(fd)  # closing the descriptor releases the flock
+        if fd >= 0:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
+def _still_at(fd: int, path: str) -> bool:
+    try:
+        here = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    there = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 class LockTimeout(WriteError):

@@ -53,7 +53,9 @@ SETTINGS_KEYS = (
 )
 # `wrap NAME` with one of these runs the subcommand: click's business (tests/test_main.py keeps
 # this list equal to launcher/cli.py's).
-SUBCOMMANDS = frozenset({"daemon", "fleet", "keepalive", "login", "refresh", "run", "status"})
+SUBCOMMANDS = frozenset(
+    {"daemon", "doctor", "fleet", "forget", "keepalive", "login", "refresh", "run", "status"}
+)
 
 
 def parse(argv: Sequence[str]) -> tuple[dict[str, Any], str | None, list[str]] | None:

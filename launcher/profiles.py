@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from launcher.vendors import gemini
+
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -136,6 +138,7 @@ class Profile:
         # Candidate files, first existing wins for the gate; "~" is HOME; globs allowed.
         # "${VAR}/rest" uses VAR when set (the CLI's own config-dir variable).
         self.default_paths = default_paths
+        # The variable that points the CLI at another directory (a named account's).
         self.config_dir_env = config_dir_env
         self.access_field = access_field
         self.refresh_field = refresh_field
@@ -253,8 +256,8 @@ def home_dir(env: Mapping[str, str]) -> str:
     return env.get("HOME") or os.path.expanduser("~")
 
 
-# What Claude Code 2.1.330 asks for when it refreshes (2.1.197: the same without user:plugins);
-# the vendor's notes are in launcher/vendors/claude.py.
+# What Claude Code 2.1.330 and 2.1.337 ask for when they refresh (2.1.197: the same without
+# user:plugins); the vendor's notes are in launcher/vendors/claude.py.
 CLAUDE_SCOPES = (
     "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload "
     "user:plugins"
@@ -283,7 +286,7 @@ CLAUDE = Profile(
         "client_id": "$client_id",
         "scope": CLAUDE_SCOPES,
     },
-    # Claude Code 2.1.197 and 2.1.330 (axios) as seen through a loopback proxy.
+    # Claude Code 2.1.197, 2.1.330 and 2.1.337 (axios) as seen through a loopback proxy.
     headers={"Accept": "application/json, text/plain, */*", "User-Agent": "axios/1.15.2"},
     scope_field="claudeAiOauth.scopes",
     # 2.1.330 refreshes a token that expires within 5 minutes on `auth status` (2.1.197 does not).
@@ -308,6 +311,7 @@ CLAUDE = Profile(
 
 GEMINI = Profile(
     "gemini",
+    config_dir_env="GEMINI_CLI_HOME",
     # Gemini CLI's own home override (0.61.0): $GEMINI_CLI_HOME/.gemini/.
     default_paths=("${GEMINI_CLI_HOME}/.gemini/oauth_creds.json", "~/.gemini/oauth_creds.json"),
     access_field="access_token",
@@ -320,6 +324,9 @@ GEMINI = Profile(
     client_id="681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
     client_secret="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",
     body="form",
+    # As gemini-cli 0.61.0 sends it (launcher/vendors/gemini.py).
+    request=gemini.REFRESH_REQUEST,
+    headers=gemini.REFRESH_HEADERS,
     login_method="browser",
     authorize_url="https://accounts.google.com/o/oauth2/v2/auth",
     authorize_params={"access_type": "offline", "prompt": "consent"},
@@ -345,6 +352,7 @@ GEMINI = Profile(
 # the profile serves older installs and the routers that still use such files.
 QWEN = Profile(
     "qwen",
+    config_dir_env="QWEN_HOME",
     default_paths=("${QWEN_HOME}/oauth_creds.json", "~/.qwen/oauth_creds.json"),
     access_field="access_token",
     refresh_field="refresh_token",
@@ -377,7 +385,8 @@ CODEX = Profile(
     token_url="https://auth.openai.com/oauth/token",
     client_id="app_EMoamEEZ73f0CkXaXp7hrann",
     body="json",
-    # codex 0.169.0 (`codex exec`) as seen through a loopback proxy, fields in its order.
+    # codex 0.169.0 and 0.171.0 (`codex exec`) as seen through a loopback proxy, fields in its
+    # order; the User-Agent names the installed codex's version, as codex's own does.
     request={
         "client_id": "$client_id",
         "grant_type": "refresh_token",
@@ -387,7 +396,7 @@ CODEX = Profile(
     headers={
         "Accept": "*/*",
         "originator": "codex_exec",
-        "User-Agent": "codex_exec/0.169.0 ({os} {os_version}; {arch}) {terminal}",
+        "User-Agent": "codex_exec/{codex_version} ({os} {os_version}; {arch}) {terminal}",
     },
     authorize_url="https://auth.openai.com/oauth/authorize",
     scopes="openid profile email offline_access",

@@ -24,6 +24,32 @@ EXIT_FOR_STATE = {
 }
 
 
+# Every JSON object wrap prints says which shape it has; raised only when a key changes meaning
+# or goes away (new keys may appear without it).
+SCHEMA = 1
+
+
+def dumps(value: dict[str, Any] | list[dict[str, Any]], *, tty: bool | None = None) -> str:
+    """The JSON of every command: each object with its "schema", indented for a person at a
+    terminal, one line for a program (a pipe, a file, CI)."""
+    import json
+    import sys
+
+    for obj in value if isinstance(value, list) else [value]:
+        obj.setdefault("schema", SCHEMA)
+    if tty is None:
+        tty = sys.stdout.isatty()
+    return json.dumps(value, indent=2 if tty else None)
+
+
+def tilde(path: str, env: Mapping[str, str]) -> str:
+    """PATH with the home directory as ~, for people (JSON keeps the whole path)."""
+    home = (env.get("HOME") or os.path.expanduser("~")).rstrip("/")
+    if home and (path == home or path.startswith(home + "/")):
+        return "~" + path[len(home) :]
+    return path
+
+
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None

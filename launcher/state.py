@@ -168,6 +168,11 @@ def save(state_dir: str, st: CredState) -> None:
 ENV_TOKEN = "CLAUDE_CODE_OAUTH_TOKEN"
 
 
+def backup_dir(state_dir: str, cred_path: str) -> str:
+    """Where the backups of a credentials file are kept (whole documents: 0700, files 0600)."""
+    return os.path.join(state_dir, "backups", key(cred_path))
+
+
 def env_token_path(state_dir: str, cred_path: str) -> str:
     """Where a setup-command token kept for the program (not in its file) lives, 0600."""
     return os.path.join(state_dir, "tokens", os.path.basename(state_path(state_dir, cred_path)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -11,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 from launcher import accounts, config, custom, exitcodes, policy, redact, report, state
 from launcher.credentials import INVALID, MISSING
 from launcher.errors import UsageError, WrapError
+from launcher.vendors import installed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from launcher.config import Settings
     from launcher.log import Log
+    from launcher.profiles import Profile
 
 MARKERS = {
     policy.FRESH: ("✓", "32"),
@@ -50,13 +51,18 @@ def collect(
     listed = state.listing(state_dir)
     launched = config.launched_settings(flags, env, loaded=loaded, known=known)
     launched_real = None if launched is None else os.path.realpath(launched.credentials)
+    names, bound = _named_accounts(flags, env, loaded, known, launched, aliases)
     # No setting but the file depends on the account: each profile's are resolved once (and
-    # once more for the launched account, which alone takes the endpoint overrides).
-    resolved: dict[tuple[str, bool], Settings] = {}
+    # once more for the launched account, which alone takes the endpoint overrides); a named
+    # account's once each (its directory and fleet record are its own).
+    resolved: dict[tuple[str, bool, str | None], Settings] = {}
+    # The installed CLI's version, once per profile, read beside the program (never run).
+    versions: dict[tuple[str, ...], str | None] = {}
     entries = []
-    for account in accounts.discover(known, env, aliases, _store_choices(loaded[1])):
+    for account in accounts.discover(known, env, aliases, _store_choices(loaded[1]), names):
         is_launched = accounts.is_launched(account, launched, launched_real)
-        key = (account.profile.name, is_launched)
+        named = account.alias if account.real in names.get(account.profile.name, {}) else None
+        key = (account.profile.name, is_launched, named)
         base = resolved.get(key)
         if base is None:
             settings = resolved[key] = config.resolve(
@@ -80,8 +86,42 @@ def collect(
         else:
             remembered = state.load(state_dir, settings.credentials, listed=listed)
         obj, _ = report.describe_with(settings, remembered, now, name, env)
+        programs = settings.profile.programs
+        if programs not in versions:
+            versions[programs] = installed.program_version(programs, env)
+        obj["cli_version"] = versions[programs]
+        if named is not None and bound.get(account.profile.name) == named:
+            obj["bound"] = True
         entries.append(Entry(account, settings, obj))
     return entries
+
+
+def _named_accounts(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    loaded: tuple[str, dict[str, Any]],
+    known: Mapping[str, Profile],
+    launched: Settings | None,
+    aliases: dict[str, str],
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """({profile: {real path: file}} of the named accounts, listed even without a file; their
+    names go into ALIASES), and {profile: the account a launch here uses}. A bad binding is a
+    usage error here, where the gate only warns."""
+    if not any(
+        isinstance(s, dict) and ("accounts" in s or "dirs" in s)
+        for s in (loaded[1].get("profiles") or {}).values()
+    ):
+        return {}, {}
+    from launcher import accounts_dirs
+
+    name = None if launched is None else launched.profile.name
+    accounts_dirs.check(loaded, known, env, name)
+    files: dict[str, dict[str, str]] = {}
+    for n in accounts_dirs.named(loaded, known, env):
+        real = os.path.realpath(n.file)
+        aliases[real] = n.name
+        files.setdefault(n.profile.name, {})[real] = n.file
+    return files, accounts_dirs.bound_names(flags, env, loaded, known, name)
 
 
 def expiring(entry: Entry) -> bool:
@@ -113,66 +153,141 @@ def expiring_exit_code(entries: list[Entry]) -> int:
     return exitcodes.FRESH
 
 
-def render(entries: list[Entry], *, as_json: bool, expiring: bool, tty: bool, color: bool) -> str:
+def render(
+    entries: list[Entry],
+    *,
+    as_json: bool,
+    expiring: bool,
+    tty: bool,
+    color: bool,
+    width: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
     """What `wrap status` prints. JSON is indented for a person at a terminal and one line for
     a program (the same objects, keys in the same order): indenting is Python's slow encoder,
-    most of the time status spent at 10,000 accounts, for whitespace no parser reads."""
+    most of the time status spent at 10,000 accounts, for whitespace no parser reads.
+    WIDTH: the terminal's columns the table must fit (None: every column, whole)."""
     if as_json:
         objs = [e.report for e in entries]
-        return json.dumps(objs, indent=2) if tty else json.dumps(objs)
+        return report.dumps(objs, tty=tty)
     if entries:
-        return table(entries, color=color)
+        return table(entries, color=color, width=width, env=os.environ if env is None else env)
     return "no expiring accounts" if expiring else "no credential files found"
 
 
-def table(entries: list[Entry], *, color: bool) -> str:
-    """An aligned table for people: expiry in local time, time left in words."""
-    header = [
-        "ACCOUNT",
-        "PROFILE",
-        "STATE",
-        "EXPIRES",
-        "LEFT",
-        "LOGIN ENDS",
-        "LAST REFRESH",
-        "FAILURES",
-        "WHERE",
-    ]
+HEADER = (
+    "ACCOUNT",
+    "PROFILE",
+    "STATE",
+    "EXPIRES",
+    "LEFT",
+    "LOGIN ENDS",
+    "LAST REFRESH",
+    "FAILURES",
+    "WHERE",
+)
+STATE_COLUMN = 2
+# What goes first when the table is wider than the terminal: what `status --json`, `--wide`
+# or `wrap doctor` still say, before what tells the accounts apart and whether they need you.
+DROP_ORDER = ("FAILURES", "LAST REFRESH", "EXPIRES", "PROFILE", "LOGIN ENDS")
+# Then these shrink, WHERE from its start (the file name matters most), ACCOUNT from its end.
+SHRINK = {"WHERE": 12, "ACCOUNT": 12}
+# The state a person reads: a fresh token under a login that ends within the threshold (which
+# --check-only and status --expiring report too) is not a green "fresh".
+LOGIN_MARKERS = {policy.EXPIRING: "login ending", policy.EXPIRED: "login ended"}
+
+
+def _state_cell(e: Entry) -> tuple[str, str]:
+    """(the text, the marker's state)."""
+    r = e.report
+    state = r["state"]
+    if state == policy.FRESH:
+        login = report.login_state(r, e.settings.threshold)
+        if login in LOGIN_MARKERS:
+            return LOGIN_MARKERS[login], login
+    return state, state
+
+
+def table(
+    entries: list[Entry],
+    *,
+    color: bool,
+    width: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """An aligned table for people: expiry in local time, time left in words, paths with ~;
+    within WIDTH columns when given, dropping and then shrinking columns (DROP_ORDER, SHRINK)."""
+    env = os.environ if env is None else env
     rows = []
+    marks = []
     for e in entries:
         r = e.report
         left = r["expires_in_seconds"]
+        state, mark = _state_cell(e)
+        marks.append(mark)
         rows.append(
             [
-                r["account"] or os.path.basename(r["path"]),
+                (r["account"] or os.path.basename(r["path"]))
+                # The account a launch in this directory uses ([profiles.NAME.dirs]).
+                + (" (here)" if r.get("bound") else ""),
                 r["profile"],
-                r["state"],
+                state,
                 _local(r["expires_at"]),
                 "-" if left is None else (report.human_duration(left) if left > 0 else "expired"),
                 _login_ends(r),
                 _local(r["last_refreshed"]),
                 str(r["consecutive_failures"]),
                 # A path, or keychain:<service>, keyring:<service>/<account>.
-                r["where"],
+                report.tilde(r["where"], env),
             ]
         )
     rows = [redact.cells(row) for row in rows]
-    widths = [
-        max(len(h), *(len(row[i]) + (2 if i == 2 else 0) for row in rows))
-        for i, h in enumerate(header)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    for row in rows:
+    columns = list(range(len(HEADER)))
+
+    def widths() -> dict[int, int]:
+        extra = {STATE_COLUMN: 2}  # the marker and its space
+        return {
+            i: max(len(HEADER[i]), *(len(row[i]) + extra.get(i, 0) for row in rows))
+            for i in columns
+        }
+
+    def total(w: dict[int, int]) -> int:
+        return sum(w.values()) + 2 * (len(w) - 1)
+
+    w = widths()
+    if width is not None:
+        for name in DROP_ORDER:
+            if total(w) <= width:
+                break
+            columns.remove(HEADER.index(name))
+            w = widths()
+        for name, least in SHRINK.items():
+            over = total(w) - width
+            i = HEADER.index(name)
+            if over > 0:
+                w[i] = max(least, w[i] - over)
+        for row in rows:
+            for name in SHRINK:
+                i = HEADER.index(name)
+                row[i] = _shorten(row[i], w[i], keep_end=name == "WHERE")
+    lines = ["  ".join(HEADER[i].ljust(w[i]) for i in columns).rstrip()]
+    for row, mark in zip(rows, marks, strict=True):
         cells = []
-        for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
-            if i == 2:
-                mark, code = MARKERS[cell]
-                text = f"{mark} {cell}".ljust(width)
+        for i in columns:
+            if i == STATE_COLUMN:
+                sign, code = MARKERS[mark]
+                text = f"{sign} {row[i]}".ljust(w[i])
                 cells.append(f"\x1b[{code}m{text}\x1b[0m" if color else text)
             else:
-                cells.append(cell.ljust(width))
+                cells.append(row[i].ljust(w[i]))
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def _shorten(text: str, width: int, *, keep_end: bool) -> str:
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
 
 
 def _login_ends(r: dict[str, Any]) -> str:
@@ -222,7 +337,7 @@ def refresh_all(
     now: Callable[[], float] = time.time,
 ) -> int:
     """Refresh each entry now; one line each; exit 5 if any failed."""
-    from launcher.renew import renew
+    from launcher.refresh.route import renew
 
     state_dir = config.state_dir(env)
     codes = set()

@@ -1,7 +1,8 @@
 """Which token URLs wrap may send a refresh token to: https, or http to a loopback host.
 
 Standard library only, so that a launch can refuse a bad URL before it waits on any lock or
-imports the HTTP client (launcher/refresh.py checks again, with httpx's parser, before sending).
+imports the HTTP client (launcher/refresh/grant.py checks again, with httpx's parser, before
+sending).
 """
 
 from __future__ import annotations

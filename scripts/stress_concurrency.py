@@ -77,7 +77,8 @@ def launch_measured(n: int, env: dict[str, str]) -> list[tuple[int, str, int, fl
 
 
 # What a launch may say and still be a success: on a loaded machine a launch that waited past
-# 2 s for the one doing the refresh says so (launcher/renew.py). Anything else is a failure.
+# 2 s for the one doing the refresh says so (launcher/refresh/flight.py). Anything else is a
+# failure.
 WAITING = re.compile(r"^wrap: waiting for another process to finish refreshing \S+$")
 
 

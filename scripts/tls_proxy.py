@@ -45,6 +45,7 @@ TOKEN_PATHS = {
     ("platform.claude.com", "/v1/oauth/token"),  # Claude Code 2.1.x
     ("console.anthropic.com", "/v1/oauth/token"),  # older Claude Code
     ("auth.openai.com", "/oauth/token"),  # codex
+    ("oauth2.googleapis.com", "/token"),  # gemini-cli (google-auth-library)
 }
 
 
@@ -151,9 +152,30 @@ def _codex_response(request: Request) -> Answer:
 # codex 0.169.0 (see tests/realcli/README.md): (host, path, answer); the first match wins, a
 # path ending in "*" is a prefix. Anything else (profile, MCP servers, telemetry, plugins, the
 # ChatGPT backend) is answered 404, which none of them stops on.
+def _tokeninfo(request: Request) -> Answer:
+    """Google's tokeninfo for the access token asked about: gemini-cli 0.61 checks its cached
+    login with it (offline, a good and a missing file would both end in exit 41)."""
+    return _json(
+        200,
+        {
+            "azp": GEMINI_CLIENT_ID,
+            "aud": GEMINI_CLIENT_ID,
+            "scope": "https://www.googleapis.com/auth/cloud-platform openid",
+            "expires_in": "3599",
+            "email": "tester@example.com",
+            "email_verified": "true",
+            "access_type": "offline",
+        },
+    )
+
+
+GEMINI_CLIENT_ID = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
+
 CANNED: list[tuple[str, str, Callable[[Request], Answer]]] = [
     ("api.anthropic.com", "/v1/messages", _claude_message),
     (CODEX_MODEL_HOST, "/v1/responses", _codex_response),
+    ("oauth2.googleapis.com", "/tokeninfo*", _tokeninfo),
+    ("www.googleapis.com", "/oauth2/v3/tokeninfo*", _tokeninfo),
 ]
 
 

@@ -86,6 +86,18 @@ class TokenServer(LoopbackServer):
         self.refused: list[str] = []
         # Authorization codes a login may exchange, each once (the authorization_code grant).
         self.codes: set[str] = set()
+        # Per request: the path it was sent to, the status it got, and which refresh token it
+        # sent, as its place in the chain (0: the seed, n: the nth issued, -1: none or
+        # unknown), never the value. A soak gives each actor its own path
+        # (/token/<machine>/<actor>) to count requests and rotations by whom.
+        self.answers: list[tuple[str, int, int]] = []
+        # Replays that killed a live family (later ones find it dead already).
+        self.revocations = 0
+        # The access tokens of the live family and when each expires (epoch seconds): what a
+        # model endpoint accepts (access_ok). A revocation ends them all.
+        self.access_expiry: dict[str, float] = {}
+        # The request being answered on this thread: `current.path` (for on_request hooks).
+        self.current = threading.local()
         super().__init__(self._handler())
 
     @property
@@ -96,6 +108,18 @@ class TokenServer(LoopbackServer):
         with self.lock:
             self.valid.add(refresh_token)
             self.accept_any = False
+
+    def access_ok(self, token: str, now: float) -> bool:
+        """Whether a resource server would take TOKEN at NOW: issued here, unexpired, of a
+        family not revoked since."""
+        with self.lock:
+            return self.access_expiry.get(token, 0.0) > now
+
+    def _place(self, token: Any) -> int:
+        """TOKEN's place in the chain (see `answers`); the caller holds the lock."""
+        if token in self.issued_refresh:
+            return self.issued_refresh.index(token) + 1
+        return 0 if token in self.used or token in self.valid else -1
 
     @property
     def refresh_requests(self) -> int:
@@ -179,7 +203,10 @@ class TokenServer(LoopbackServer):
                     self.refused.append(token)
                 # A replayed token kills the family, as real providers do.
                 self.reused += 1
+                if self.valid:
+                    self.revocations += 1
                 self.valid.clear()
+                self.access_expiry.clear()
                 return (
                     400,
                     {},
@@ -193,6 +220,7 @@ class TokenServer(LoopbackServer):
             if self.jwt:
                 access = _jwt({"exp": int(time.time()) + self.expires_in, "n": n})
             self.issued_access.append(access)
+            self.access_expiry[access] = time.time() + self.expires_in
             body: dict[str, Any] = {"token_type": "Bearer", "expires_in": self.expires_in}
             if self.jwt:
                 del body["expires_in"]
@@ -233,6 +261,7 @@ class TokenServer(LoopbackServer):
             n = next(self._counter)
             access, new = f"test-access-{n}", f"test-refresh-{n}"
             self.issued_access.append(access)
+            self.access_expiry[access] = time.time() + self.expires_in
             self.issued_refresh.append(new)
             self.valid.add(new)
             self.accept_any = False
@@ -259,7 +288,11 @@ class TokenServer(LoopbackServer):
                 fields["_order"] = list(fields)[:-2]
                 if self.headers.get("Authorization"):
                     fields["_authorization"] = "present"
+                server.current.path = self.path
                 status, headers, body = server._answer(fields)
+                sent = fields.get("refresh_token", fields.get("refreshToken"))
+                with server.lock:
+                    server.answers.append((self.path, status, server._place(sent)))
                 self.send_response(status)
                 if "Content-Type" not in headers:
                     self.send_header("Content-Type", "application/json")
@@ -267,7 +300,9 @@ class TokenServer(LoopbackServer):
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(body)
+                # A client that went away before its answer (killed mid-request) is no error here.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,17 @@ _FOREIGN_VARS = {
     # The user's own bus and keyring daemon live there; the keyring tests start their own.
     "XDG_RUNTIME_DIR",
 }
+
+
+# Started in the background by a POSIX shell (`bash scripts/test &`, a CI script), the suite
+# arrives with SIGINT and SIGQUIT ignored, and an ignored disposition survives exec: the Ctrl-C
+# tests' children would never see their SIGINT. A handler does not survive exec, so installing
+# Python's own gives every child the default disposition, as when started from a terminal.
+for _signum in (signal.SIGINT, signal.SIGQUIT):
+    if signal.getsignal(_signum) == signal.SIG_IGN:
+        signal.signal(
+            _signum, signal.default_int_handler if _signum == signal.SIGINT else signal.SIG_DFL
+        )
 
 
 def _inherited(name: str) -> bool:
@@ -75,6 +87,21 @@ def claude_doc(
     else:
         oauth["expiresAt"] = int(expires_at * 1000)
     return doc
+
+
+# Top-level keys Claude Code 2.1.337 writes beside the login: another token chain with its own
+# client id, and device state. Each as Claude writes it (compact JSON.stringify).
+CLAUDE_2_1_337_KEYS = {
+    "chatHistoryOauth": {
+        "accessToken": "chat-access",
+        "refreshToken": "chat-refresh",
+        "expiresAt": 1_800_003_600_000,
+        "scopes": ["user:chat_history"],
+        "clientId": "00000000-0000-4000-8000-00000000c4a9",
+    },
+    "trustedDeviceByAccount": {"acct-1": {"deviceId": "d-1", "trustedAt": 1_799_000_000_000}},
+    "removedHybridSignIn": True,
+}
 
 
 class Clock:
@@ -158,12 +185,29 @@ class Home:
             stdin=subprocess.DEVNULL,
         )
 
+    def python(self, code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """CODE in a real process of the installed package (a seam set up in the code itself)."""
+        return subprocess.run(
+            [str(BIN / "python"), "-c", code],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.root,
+        )
+
     def wrap(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "wrap"), *args],
             env=env if env is not None else self.env(),
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=timeout,

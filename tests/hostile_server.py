@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
-from launcher import http, refresh
+from launcher.refresh import grant, http
 
 # No script runs longer than this, whatever it was asked to do.
 MAX_SECONDS = 20.0
@@ -194,12 +194,12 @@ def serving(script: Script) -> Iterator[HostileServer]:
         yield server
 
 
-def refresh_once(url: str, budget: float = 5) -> refresh.TokenResponse:
+def refresh_once(url: str, budget: float = 5) -> grant.TokenResponse:
     """The refresh_token grant against URL as wrap sends it (backoff not waited for)."""
     with http.client_for(url) as client:
-        return refresh.refresh(
+        return grant.refresh(
             client,
-            refresh.Endpoint(url, "cid"),
+            grant.Endpoint(url, "cid"),
             "old-refresh",
             budget=budget,
             on_refresh_token=lambda t: None,

@@ -29,6 +29,7 @@ KEYS = [
     "store",
     "where",
     "refresh_blocked_until",
+    "schema",
 ]
 
 

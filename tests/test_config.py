@@ -24,13 +24,24 @@ from launcher.errors import UsageError
         ("3600", 3600),
         ("0", 0),
         (" 2h ", 7200),
+        # The compound forms of systemd and Go.
+        ("1h30m", 5400),
+        ("1h 30min", 5400),
+        ("15min", 900),
+        ("2 days", 172800),
+        ("1w", 604800),
+        ("1.5h", 5400),
+        ("1m30s", 90),
+        ("500ms", 0.5),
     ],
 )
 def test_duration_forms(text: str, seconds: int) -> None:
     assert config.parse_duration(text, "test") == seconds
 
 
-@pytest.mark.parametrize("text", ["", "abc", "7w", "-1d", "d", "1.5.2h", "nan", "inf"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "7x", "-1d", "d", "1.5.2h", "nan", "inf", "1h30", "h1", "1h-30m", ".h"]
+)
 def test_bad_duration_names_source_and_lists_forms(text: str) -> None:
     with pytest.raises(UsageError) as e:
         config.parse_duration(text, "WRAP_THRESHOLD")
@@ -120,22 +131,43 @@ def test_unknown_profile_lists_known(tmp_path: Path) -> None:
         config.resolve({"profile": "nope"}, _env(tmp_path))
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG fast path is Linux-only")
-@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-elsewhere"])
-def test_xdg_dirs_agree_with_platformdirs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None
-) -> None:
+def _xdg_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None) -> dict[str, str]:
+    """HOME and the XDG variables, in os.environ (what platformdirs reads) and returned."""
+    import os
+
     monkeypatch.setenv("HOME", str(tmp_path))
     for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
         if xdg is None:
             monkeypatch.delenv(var, raising=False)
         else:
             monkeypatch.setenv(var, f"{xdg}/{var}")
-    import os
+    return dict(os.environ)
 
-    env = dict(os.environ)
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG fast path is Linux-only")
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-elsewhere"])
+def test_xdg_dirs_agree_with_platformdirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None
+) -> None:
+    env = _xdg_env(tmp_path, monkeypatch, xdg)
     assert config.config_dir(env) == platformdirs.user_config_dir("wrap", appauthor=False)
     assert config.state_dir(env) == platformdirs.user_state_dir("wrap", appauthor=False)
+
+
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-elsewhere", "relative/ignored"])
+def test_macos_dirs_follow_platformdirs_macos_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdg: str | None
+) -> None:
+    # platformdirs' own macOS class, run here with the same HOME and XDG variables: where the
+    # README says a Mac keeps config.toml and wrap's state.
+    from platformdirs.macos import MacOS
+
+    env = _xdg_env(tmp_path, monkeypatch, xdg)
+    mac = MacOS("wrap", appauthor=False)
+    assert config.config_dir(env, "darwin") == mac.user_config_dir
+    assert config.state_dir(env, "darwin") == mac.user_state_dir
+    if xdg is None:
+        assert mac.user_config_dir == f"{tmp_path}/Library/Application Support/wrap"
 
 
 def test_refresh_command_default_wait_yields_to_explicit_settings(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """wrap's refresh request against the real CLIs' own, header by header and field by field.
 
-The pinned real claude (both checked versions) and codex refresh through the TLS-intercepting
-proxy, then wrap refreshes the same kind of file through the same proxy (its real token URL,
-HTTPS_PROXY and the throw-away CA). Any difference that launcher/vendors/wire.py does not list,
-with its reason, fails: pinning a newer CLI then shows what changed.
+Every pinned real claude and codex (or, under scripts/check-vendors, the versions it
+installed) refreshes through the TLS-intercepting proxy, then wrap refreshes the same kind of file
+through the same proxy (its real token URL, HTTPS_PROXY and the throw-away CA). Any difference
+that launcher/vendors/wire.py does not list, with its reason, fails: pinning a newer CLI then
+shows what changed.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import pytest
 from conftest import Home
 from test_real_clis import (
     BIN,
+    CLAUDE_RUN,
     CLAUDE_VERSIONS,
-    CODEX_VERSION,
+    CODEX_VERSIONS,
+    GEMINI_VERSIONS,
     Stack,
     _stack,
     claude_binary,
     codex_binary,
+    finish,
     ok,
 )
 from test_real_clis import pytestmark as real_cli_marks
@@ -35,9 +39,9 @@ def stack(home: Home) -> Iterator[Stack]:
     yield from _stack(home, jwt=False)
 
 
-@pytest.fixture
-def codex_stack(home: Home) -> Iterator[Stack]:
-    yield from _stack(home, jwt=True)
+@pytest.fixture(params=CODEX_VERSIONS)
+def codex_stack(home: Home, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    yield from _stack(home, jwt=True, codex=request.param)
 
 
 def _through_proxy(s: Stack, **extra: str) -> dict[str, str]:
@@ -53,7 +57,7 @@ def _compare(theirs: Any, ours: Any, profile: str) -> list[str]:
     problems = []
     if (theirs.method, theirs.host, theirs.route) != (ours.method, ours.host, ours.route):
         problems.append(f"target: {theirs.method} {theirs.host}{theirs.route} vs ours")
-    allowed = wire.ALLOWED_DIFFERENCES[profile]
+    allowed = wire.allowed(*profile.split(" ", 1))
     names = {k.lower() for k, _ in theirs.headers} | {k.lower() for k, _ in ours.headers}
     for name in sorted(names):
         if name in allowed or name in wire.ANY_VALUE:
@@ -95,17 +99,40 @@ def test_wraps_codex_request_is_codex_execs(codex_stack: Stack) -> None:
     env = _through_proxy(s, TERM=theirs.header("user-agent").rsplit(" ", 1)[-1])
     link = s.home.bin / "codex"
     if not link.exists():
-        link.symlink_to(codex_binary())
+        link.symlink_to(codex_binary(s.codex_version))
     r = ok(s.start([str(BIN / "wrap"), "--profile", "codex", "--refresh-token"], env))
     assert len(s.proxy.token_requests()) == 2, r.stderr
     ours = s.proxy.token_requests()[1]
-    problems = _compare(theirs, ours, f"codex {CODEX_VERSION}")
+    problems = _compare(theirs, ours, f"codex {s.codex_version}")
     assert problems == [], "\n".join(problems)
     s.assert_codex_holds_newest()
 
 
-def test_refresh_via_cli_lets_claude_2_1_330_refresh(stack: Stack) -> None:
-    version = "2.1.330"
+@pytest.fixture
+def gemini_stack(home: Home) -> Iterator[Stack]:
+    yield from _stack(home, jwt=False, rotate=False)
+
+
+@pytest.mark.parametrize("version", GEMINI_VERSIONS)
+def test_wraps_gemini_request_is_gemini_clis(gemini_stack: Stack, version: str) -> None:
+    """gemini-cli refreshes an expired login before it asks tokeninfo about it (answered by the
+    proxy), then stops at its next call (404s, and no trusted folder): only its request counts."""
+    s = gemini_stack
+    s.write_gemini(-60)
+    finish(s.gemini(version, "-p", "hi"))
+    [theirs] = s.proxy.token_requests()
+    s.write_gemini(-60)
+    r = ok(
+        s.start([str(BIN / "wrap"), "--profile", "gemini", "--refresh-token"], _through_proxy(s))
+    )
+    assert len(s.proxy.token_requests()) == 2, r.stderr
+    ours = s.proxy.token_requests()[1]
+    problems = _compare(theirs, ours, f"gemini {version}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_refresh_via_cli_lets_the_newest_claude_refresh(stack: Stack) -> None:
+    version = CLAUDE_RUN[-1]  # 2.1.197's `auth status` does not refresh
     stack.write_claude(120)  # inside claude's own 5-minute window
     env = stack.env(version, WRAP_REFRESH_VIA="cli")
     link = stack.home.bin / "claude"

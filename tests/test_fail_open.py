@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,9 +16,10 @@ import pytest
 from conftest import BIN, Home, one_line
 from token_server import TokenServer
 
-from launcher import config, gate, refresh
+from launcher import config, gate
 from launcher.errors import UsageError
 from launcher.log import Log
+from launcher.refresh import grant
 
 T0 = time.time()
 
@@ -65,7 +67,7 @@ def test_a_malformed_token_url_is_a_usage_error_and_the_gate_still_launches(home
 @pytest.mark.parametrize("url", ["https://[::1/", "http://127.0.0.1:99999/t", "https://host:abc/t"])
 def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(UsageError, match="token URL"):
-        refresh.check_url(url)
+        grant.check_url(url)
 
 
 # --- failing open: the unexpected is one line, a crash report, and a launch ---------------
@@ -178,15 +180,7 @@ def _with_a_bug(home: Home, target: str, call: str) -> subprocess.CompletedProce
         "def boom(*a, **k): raise ZeroDivisionError('bug')\n"
         f"{module}.{name} = boom\nsys.exit({call})\n"
     )
-    return subprocess.run(
-        [str(BIN / "python"), "-c", code],
-        env=home.env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-        cwd=home.root,
-    )
+    return home.python(code)
 
 
 def test_a_bug_before_the_gate_still_launches_the_program(home: Home) -> None:
@@ -204,3 +198,27 @@ def test_check_only_never_prints_a_traceback(home: Home) -> None:
     r = _with_a_bug(home, "launcher.report.describe", "cli.main(['--check-only'])")
     assert r.returncode == 4
     assert "unexpected error (ZeroDivisionError" in one_line(r.stderr)
+
+
+def test_the_ctrl_c_tests_pass_when_the_suite_starts_with_sigint_ignored(tmp_path: Path) -> None:
+    # As `bash scripts/test &` starts it: SIGINT and SIGQUIT ignored, inherited through exec.
+    here = Path(__file__).resolve()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            f"{here}::test_ctrl_c_during_a_refresh_launches_without_a_traceback",
+        ],
+        cwd=here.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert "1 passed" in r.stdout

@@ -62,18 +62,28 @@ def _true_bin(home: Home) -> Path:
 
 
 def _imports(home: Home, script: str, *args: str) -> tuple[subprocess.CompletedProcess[str], set]:
-    env = home.env()
+    """The top-level packages SCRIPT ARGS imports."""
+    r, modules = _modules(home, home.root, script, *args)
+    return r, {m.split(".")[0] for m in modules}
+
+
+def _modules(
+    home: Home, cwd: Path, script: str, *args: str, **extra: str
+) -> tuple[subprocess.CompletedProcess[str], set]:
+    """Every module (full dotted name) SCRIPT ARGS started in CWD imports."""
+    env = home.env(**extra)
     env["PATH"] = f"{_true_bin(home)}{os.pathsep}{env['PATH']}"
     r = subprocess.run(
         [str(BIN / "python"), "-X", "importtime", str(BIN / script), *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
         check=False,
     )
     found = {
-        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        line.rsplit("|", 1)[-1].strip()
         for line in r.stderr.splitlines()
         if line.startswith("import time:") and "|" in line
     }
@@ -170,7 +180,7 @@ def test_status_json_runs_without_click_and_says_what_click_says(
 def test_a_bad_option_gets_clicks_usage_error(home: Home) -> None:
     r = home.wrap("--check-only", "--no-such-option")
     assert r.returncode == 2
-    assert "No such option '--no-such-option'" in r.stderr
+    assert r.stderr == "wrap: no such option '--no-such-option'; see 'wrap --help'\n"
 
 
 def test_the_fast_path_knows_every_subcommand() -> None:
@@ -323,3 +333,30 @@ def test_a_damaged_kept_copy_is_parsed_again(home: Home) -> None:
         r = home.wrap("--check-only", "--json")
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["threshold_seconds"] == 2 * 86400
+
+
+def test_a_bound_launch_imports_no_more_than_an_unbound_one(home: Home) -> None:
+    """The binding ([profiles.claude.dirs]) is decided on the config already read: a launch
+    in a bound directory imports exactly what a launch with a plain config does."""
+    (home.root / "work").mkdir()
+    work = home.root / ".claude-work"
+    work.mkdir(mode=0o700)
+    home.write_claude(time.time() + 30 * 86400)
+    (work / ".credentials.json").write_bytes(home.creds.read_bytes())
+    (work / ".credentials.json").chmod(0o600)
+    _config(home, '[profiles.claude]\nstore = "file"\n')
+    # The first launch parses the config; later ones read the kept copy.
+    _modules(home, home.root, "wrap-claude")
+    plain, unbound = _modules(home, home.root, "wrap-claude")
+    _config(
+        home,
+        '[profiles.claude]\nstore = "file"\n[profiles.claude.accounts]\nwork = "~/.claude-work"\n'
+        '[profiles.claude.dirs]\n"~/work" = "work"\n',
+    )
+    said, _ = _modules(home, home.root / "work", "wrap-claude", WRAP_LOG="debug")
+    assert "account work" in said.stderr  # a launch there is a bound one
+    r, bound = _modules(home, home.root / "work", "wrap-claude")
+    for done in (plain, r):
+        assert done.returncode == 0, done.stderr
+    assert sorted(HEAVY & {m.split(".")[0] for m in bound}) == []
+    assert sorted(bound - unbound) == []

@@ -25,6 +25,7 @@ def test_a_firewall_refusal_is_tried_once_more_then_cools_down(
     assert len(lines) == 1, lines
     assert "firewall" in lines[0]
     assert "10 min" in lines[0]
+    assert "tried again at the next launch" not in lines[0]  # it says when, and never both
     assert home.creds.read_bytes() == data
     # During the cooldown: launches start at once, ask nothing, say nothing.
     second = home.wrap_claude(env=env)

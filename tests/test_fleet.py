@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, Home
+from conftest import BIN, Home, claude_doc
 from fleet_servers import KINDS, Proxy, StoreServer
 from token_server import TokenServer
 
@@ -174,7 +174,7 @@ def test_a_ci_runner_pulls_with_no_file_at_all(fleet: Fleet) -> None:
     assert r.returncode == 0, r.stderr
     assert ci.access() == "test-access-1"
     assert not ci.has_refresh_token()
-    assert ci.read()["mcpOAuth"]  # the whole shape of the pushed file
+    assert ci.read()["claudeAiOauth"]["subscriptionType"] == "max"  # the login's whole shape
     assert ci.wrap("--check-only").returncode == 0
 
 
@@ -589,3 +589,32 @@ def test_failed_pulls_are_counted_and_a_pull_that_works_ends_the_count(fleet: Fl
     fleet.proxy.restore()
     assert desk.wrap("refresh").returncode == 0
     assert failures() == 0
+
+
+def test_a_record_holds_the_accounts_own_login_and_no_other_chain(fleet: Fleet) -> None:
+    """Claude 2.1.337 keeps other token chains in the same document (chatHistoryOauth with its
+    own client id, mcpOAuth): each machine's Claude refreshes its own, so none reaches the
+    store, and the pushing machine's file keeps them byte for byte."""
+    laptop = fleet.machine("laptop", copy=False)
+    doc = claude_doc(time.time() + 60)
+    doc["chatHistoryOauth"] = {
+        "accessToken": "chat-access",
+        "refreshToken": "chat-refresh",
+        "expiresAt": 1_900_000_000_000,
+        "clientId": "00000000-0000-4000-8000-00000000c4a9",
+    }
+    doc["mcpOAuth"]["example-server|abc123"]["refreshToken"] = "mcp-refresh"
+    doc["trustedDeviceByAccount"] = {"acct-1": {"deviceId": "d-1"}}
+    doc["removedHybridSignIn"] = True
+    laptop.write(doc)
+    r = laptop.wrap("fleet", "push")
+    assert r.returncode == 0, r.stderr
+    after = laptop.creds.read_text()
+    for key in ("chatHistoryOauth", "mcpOAuth", "trustedDeviceByAccount", "removedHybridSignIn"):
+        assert json.loads(after)[key] == doc[key]
+    ci = fleet.machine("ci", copy=False)
+    assert ci.wrap("fleet", "pull").returncode == 0
+    pulled = ci.creds.read_text()
+    assert set(json.loads(pulled)) == {"claudeAiOauth"}
+    for token in ("chat-refresh", "chat-access", "mcp-refresh", "old-refresh"):
+        assert token not in pulled

@@ -128,3 +128,22 @@ def test_fleet_commands_refuse_a_plain_remote_store_with_exit_2(home: Home) -> N
         assert r.returncode == 2, (args, r.stderr)
         assert "needs TLS" in r.stderr
         assert "pw" not in r.stderr.replace("push", "")
+
+
+def test_a_redis_store_without_redis_py_is_a_usage_error_not_an_unreachable_store(
+    home: Home,
+) -> None:
+    config_dir = home.root / "config" / "wrap"
+    config_dir.mkdir(parents=True)
+    (config_dir / "config.toml").write_text(
+        '[fleet]\nurl = "redis://127.0.0.1:1/0"\n[profiles.claude]\nfleet = "claude-work"\n'
+    )
+    # As an install without the fleet extra: `import redis` fails (Python's own way to say so).
+    code = (
+        "import sys\nsys.modules['redis'] = None\n"
+        "from launcher import cli\nsys.exit(cli.main(['fleet', 'status']))\n"
+    )
+    r = home.python(code)
+    assert r.returncode == 2, r.stderr  # something to install: not 6, "store unreachable"
+    assert "needs redis-py" in r.stderr
+    assert "pipx inject wrap-launcher redis" in r.stderr

@@ -30,7 +30,7 @@ from conftest import FIXTURES, Home
 from launcher import config, credentials, gate, profiles
 from launcher.errors import CredentialsError
 from launcher.log import Log
-from launcher.renew import renew
+from launcher.refresh.route import renew
 
 SEED = int(os.environ.get("WRAP_FUZZ_SEED") or random.randrange(1 << 30))
 CASES = 150

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Clock, Home
+from conftest import CLAUDE_2_1_337_KEYS, Clock, Home, claude_doc
 from token_server import TokenServer
 
 from launcher import config, gate, state
 from launcher.errors import RefreshError
 from launcher.log import Log
-from launcher.renew import renew
+from launcher.refresh.route import renew
 
 HOUR = 3600
 DAY = 86400
@@ -162,7 +162,7 @@ def test_strict_with_expiring_token_and_failed_refresh_still_launches(
     # The refresh was tried and failed; the launch goes on because the token is still valid.
     assert server.refresh_requests == 1
     assert "invalid_grant" in err
-    assert "launching claude anyway (its token is still valid for now)" in err
+    assert "launching claude anyway, its token is valid for now" in err
     assert home.creds.read_bytes() == data
 
 
@@ -177,6 +177,25 @@ def test_new_refresh_token_saved_even_when_response_unusable(
     assert after["claudeAiOauth"].pop("refreshToken") == "test-refresh-1"
     before["claudeAiOauth"].pop("refreshToken")
     assert after == before
+
+
+def test_newer_claudes_top_level_keys_are_kept_byte_for_byte(
+    home: Home, server: TokenServer
+) -> None:
+    doc = {**claude_doc(T0 + 2 * DAY), **CLAUDE_2_1_337_KEYS}
+    home.creds.write_text(json.dumps(doc, separators=(",", ":")))
+    home.creds.chmod(0o600)
+    code, err = _gate(home, server, T0)
+    assert (code, err) == (None, "")
+    assert server.refresh_requests == 1
+    written = home.creds.read_text()
+    for key, value in CLAUDE_2_1_337_KEYS.items():
+        assert f'"{key}":{json.dumps(value, separators=(",", ":"))}' in written
+    new = json.loads(written)
+    assert list(new) == list(doc)
+    assert new["claudeAiOauth"]["refreshToken"] == "test-refresh-1"
+    # The other chain is Claude's to refresh: wrap sent only the login's token.
+    assert server.received == ["old-refresh"]
 
 
 def test_missing_refresh_token_in_response_keeps_old(home: Home) -> None:
@@ -304,3 +323,24 @@ def test_write_back_keeps_indentation(home: Home, server: TokenServer, indent: A
         assert new == json.dumps(expected_doc, separators=(",", ":"))
     else:
         assert new == json.dumps(expected_doc, indent=indent, ensure_ascii=False)
+
+
+def test_a_failed_refresh_is_one_short_line_in_order(home: Home) -> None:
+    # What happened (where), what wrap does, what comes next; ~ for the home directory.
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/token"
+    home.write_claude(time.time() + HOUR)
+    r = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=closed, WRAP_REFRESH_TIMEOUT="2s"))
+    assert r.returncode == 0
+    line = r.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith("wrap: could not refresh ~/.claude/.credentials.json: cannot connect")
+    said = [line.index(p) for p in ("could not", "launching claude", "next launch tries again")]
+    assert said == sorted(said)
+    # Most of it is the cause as the HTTP client says it (was 318 with the whole path and a
+    # longer tail; the cause's own wording is launcher/refresh's).
+    assert len(line) <= 280, len(line)

@@ -13,8 +13,8 @@ import hostile_server as hs
 import pytest
 from conftest import Home, one_line
 
-from launcher import refresh
 from launcher.errors import RefreshError
+from launcher.refresh import grant
 
 T0 = time.time()
 
@@ -65,7 +65,7 @@ def test_a_hostile_answer_is_a_refresh_error(status: int, body: Any, expect: str
 def test_an_absurd_expires_in_is_clamped(value: bytes) -> None:
     body = b'{"access_token": "a", "expires_in": ' + value + b"}"
     with hs.serving(hs.answer(hs.response(200, body))) as server:
-        assert hs.refresh_once(server.url).expires_in == refresh.MAX_EXPIRES_IN
+        assert hs.refresh_once(server.url).expires_in == grant.MAX_EXPIRES_IN
 
 
 @pytest.mark.parametrize("value", [b"NaN", b"-Infinity", b"-5", b"0", b'"soon"', b"true"])
@@ -106,7 +106,7 @@ def test_a_long_server_text_is_cut() -> None:
         pytest.raises(RefreshError) as e,
     ):
         hs.refresh_once(server.url)
-    assert len(str(e.value)) < refresh.MAX_QUOTED + 100
+    assert len(str(e.value)) < grant.MAX_QUOTED + 100
 
 
 def test_the_gate_prints_no_escape_sequence_from_the_server(home: Home) -> None:

@@ -20,8 +20,8 @@ import pytest
 from conftest import Home, one_line
 from token_server import TokenServer
 
-from launcher import http
 from launcher.errors import RefreshError, UsageError
+from launcher.refresh import http
 
 T0 = time.time()
 

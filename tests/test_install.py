@@ -57,3 +57,42 @@ def test_login_without_a_terminal_says_so_in_one_line(home: Home) -> None:
     assert "Traceback" not in r.stderr
     assert len(r.stderr.splitlines()) == 1, r.stderr
     assert "terminal" in r.stderr
+
+
+def _imported_distributions() -> set[str]:
+    """The distributions whose modules launcher/ imports anywhere (lazily included)."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    modules = set()
+    for path in (ROOT / "launcher").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    third = modules - set(sys.stdlib_module_names) - {"launcher", "__future__"}
+    owners = importlib.metadata.packages_distributions()
+    return {_norm(owners[m][0]) for m in third}
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def test_every_import_is_declared_and_every_dependency_imported() -> None:
+    import re
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_norm(re.match(r"[A-Za-z0-9._-]+", d).group()): d for d in project["dependencies"]}
+    optional = {
+        _norm(re.match(r"[A-Za-z0-9._-]+", d).group())
+        for d in project["optional-dependencies"]["fleet"]
+    }
+    imported = _imported_distributions()
+    assert imported - set(declared) - optional == set(), "imported, never declared"
+    assert set(declared) - imported == set(), "declared, never imported"
+    # The keyring library serves macOS only; Linux reads the Secret Service directly.
+    assert "sys_platform == 'darwin'" in declared["keyring"]
+    assert "python-dateutil" not in declared

@@ -94,7 +94,7 @@ def test_without_a_scheduler_install_prints_a_crontab_line(home: Home) -> None:
     env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent"
     env["PATH"] = f"{home.bin}"  # no systemctl
     r = home.wrap("keepalive", "install", "--every", "30m", env=env)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # nothing installed is not a success
     assert "nothing was installed" in r.stderr
     assert "wrap keepalive --every 30m" in r.stderr
     assert r.stdout.startswith("*/30 * * * * ")

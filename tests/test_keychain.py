@@ -303,3 +303,52 @@ def test_login_goes_into_the_keychain(kc: Keychain) -> None:
     assert new["claudeAiOauth"]["accessToken"].startswith("sk-ant-oat01-")
     assert new["claudeAiOauth"]["refreshToken"] == doc["claudeAiOauth"]["refreshToken"]
     assert not kc.home.creds.exists()
+
+
+# Claude Code 2.1.337 on macOS: a document too large for one item keeps `keychainOverflow`
+# in the primary item and the rest, AES-256-GCM-encrypted, in `<service>-overflow-<slot>`.
+OVERFLOW = {"slot": "a", "key": "c2VjcmV0LWtleS1vZi10aGUtb3ZlcmZsb3ctaXRlbQ=="}
+OVERFLOW_ITEM = f"{SERVICE}-overflow-a"
+
+
+def _raw(kc: Keychain, service: str = SERVICE) -> str | None:
+    item = json.loads(kc.path.read_text())["items"].get(service, {}).get(ACCOUNT)
+    return None if item is None else str(item)
+
+
+def test_keychain_overflow_is_kept_byte_for_byte_by_the_write_back(
+    kc: Keychain, server: TokenServer
+) -> None:
+    doc = claude_doc(time.time() + 3600)
+    doc["keychainOverflow"] = OVERFLOW
+    kc.put(doc)
+    kc.put({"sealed": "opaque-ciphertext"}, service=OVERFLOW_ITEM)
+    sealed = _raw(kc, OVERFLOW_ITEM)
+    marker = '"keychainOverflow":' + json.dumps(OVERFLOW, separators=(",", ":"))
+    r = _gate(kc, server)
+    assert r.returncode == 0, r.stderr
+    assert server.refresh_requests == 1
+    written = _raw(kc)
+    assert written is not None
+    assert marker in written  # the same bytes, where Claude's reader finds them
+    new = kc.get()
+    assert new is not None
+    assert new["claudeAiOauth"]["refreshToken"] == server.issued_refresh[-1]
+    # The encrypted rest of the document is never read, rewritten or removed.
+    assert _raw(kc, OVERFLOW_ITEM) == sealed
+    assert not any(OVERFLOW_ITEM in " ".join(call) for call in kc.calls())
+
+
+def test_a_primary_item_holding_only_the_overflow_pointer_is_never_written(
+    kc: Keychain, server: TokenServer
+) -> None:
+    """The login itself may be in the encrypted part: wrap sees no token, says so, launches,
+    and leaves the item exactly as it was."""
+    kc.put({"keychainOverflow": OVERFLOW})
+    before = _raw(kc)
+    r = _gate(kc, server, "-p", "hi")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert server.refresh_requests == 0
+    assert _raw(kc) == before
+    assert [rep["argv"] for rep in kc.home.reports()] == [["-p", "hi"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -129,6 +130,18 @@ def test_success_that_auth_status_denies_is_a_failure(home: Home) -> None:
     assert '"loggedIn": false' in screen
 
 
+def test_the_status_check_reads_loggedin_whatever_other_keys_it_has(home: Home) -> None:
+    """claude 2.1.337's `auth status --json` adds analyticsPending; later ones may add more."""
+    extra = json.dumps({"analyticsPending": True, "aKeyNoClaudeHasYet": {"x": [1]}})
+    home.write_claude(time.time() - 60)
+    code, screen = _log_in(home, FAKE_STATUS_EXTRA=extra)
+    assert code == 0, screen
+    home.write_claude(time.time() - 60)
+    code, screen = _log_in(home, FAKE_LOGIN="blank", FAKE_STATUS_EXTRA=extra)
+    assert code == 5
+    assert "says it is not logged in" in screen
+
+
 def test_claude_code_oauth_token_is_kept_from_the_login_and_its_check(home: Home) -> None:
     # With the variable set, `auth status` answers "logged in" whatever the file holds: the
     # check would pass a failed login, so neither command may see it.
@@ -167,17 +180,20 @@ def test_ctrl_c_during_claude_auth_login_changes_nothing(home: Home) -> None:
     child, screen = _spawn(home, "login", **_claude(home))
     child.expect("Paste code here if prompted >")
     child.sendcontrol("c")
-    assert _finish(child) == 5
+    assert _finish(child) == 130  # the shell's code for Ctrl-C, as everywhere else in wrap
     assert "interrupted" in screen.getvalue()
     assert home.creds.read_bytes() == data
 
 
 def _codex(home: Home, **env: str) -> tuple[int, str, list[list[str]]]:
+    """`wrap login codex` with the stand-in: exit code, screen, the stand-in's runs."""
     _install(home, "codex", "standin_codex_login.py")
     runs = home.root / "codex-runs"
+    runs.unlink(missing_ok=True)
     child, screen = _spawn(home, "login", "codex", FAKE_CODEX_RUNS=str(runs), **env)
     code = _finish(child)
-    return code, screen.getvalue(), [json.loads(x) for x in runs.read_text().splitlines()]
+    found = [json.loads(x) for x in runs.read_text().splitlines()] if runs.exists() else []
+    return code, screen.getvalue(), found
 
 
 def test_codex_logs_in_with_its_own_login_and_a_browser_when_there_is_a_display(
@@ -195,7 +211,6 @@ def test_codex_uses_device_auth_over_ssh_or_without_a_display(home: Home) -> Non
     assert code == 0, screen
     assert runs[0] == ["login", "--device-auth"]
     assert "one-time code" in screen
-    (home.root / "codex-runs").unlink()
     code, screen, runs = _codex(home)  # no DISPLAY, no WAYLAND_DISPLAY
     assert code == 0, screen
     assert runs[0] == ["login", "--device-auth"]
@@ -232,3 +247,39 @@ def test_a_second_account_elsewhere_is_logged_in_where_it_lives(home: Home) -> N
     assert code == 0, screen
     assert json.loads(work.read_text())["claudeAiOauth"]["refreshTokenExpiresAt"]
     assert home.creds.read_bytes() == data  # the other account is left alone
+
+
+def test_codex_login_waits_for_no_one_while_another_sign_in_holds_its_lock(home: Home) -> None:
+    """codex 0.171.0's `.login.lock`: while another sign-in holds it, `wrap login codex` starts
+    no second one (it says so in one line); a lock file nobody holds stops nothing."""
+    codex_home = home.root / ".codex"
+    codex_home.mkdir()
+    lock = codex_home / ".login.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_FLOCK, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        code, screen, runs = _codex(home, DISPLAY=":0")
+        assert code != 0
+        assert "another sign-in for" in screen
+        assert "is in progress" in screen
+        assert runs == []  # codex's login never started
+    finally:
+        holder.communicate("")
+    code, screen, runs = _codex(home, DISPLAY=":0")
+    assert code == 0, screen
+    assert runs == [["login"], ["login", "status"]]
+
+
+HOLD_FLOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""

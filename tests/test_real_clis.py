@@ -1,5 +1,6 @@
-"""wrap beside the REAL vendor CLIs (tests/realcli: Claude Code 2.1.197 and 2.1.330, codex
-0.169.0), all refreshing the same file against one rotating token server.
+"""wrap beside the REAL vendor CLIs (tests/realcli: the oldest and newest pinned Claude Code,
+2.1.197 and 2.1.337, and codex, 0.169.0 and 0.171.0; 2.1.330 only in test_conformance.py), all
+refreshing the same file against one rotating token server.
 
 The CLIs reach the token server through scripts/tls_proxy.py (HTTPS_PROXY and a throw-away CA);
 wrap reaches it directly (WRAP_TOKEN_URL, loopback http). Every case ends with the CLI still
@@ -28,22 +29,39 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, ROOT, Home
+from conftest import BIN, CLAUDE_2_1_337_KEYS, ROOT, Home
 from tls_proxy import CODEX_CONFIG, TLSProxy
 from token_server import TokenServer
 
 REALCLI = ROOT / "tests" / "realcli"
-NODE_MODULES = REALCLI / "node_modules"
-CLAUDE_VERSIONS = ("2.1.197", "2.1.330")
-CODEX_VERSION = "0.169.0"
+PINNED_CLAUDE = ("2.1.197", "2.1.330", "2.1.337")
+PINNED_CODEX = ("0.169.0", "0.171.0")
+PINNED_GEMINI = ("0.61.0",)
+# scripts/check-vendors runs these tests against another install (a throw-away folder holding
+# the versions it names): a setting of the test run only, never read by wrap itself.
+_OTHER = os.environ.get("WRAP_TEST_REALCLI")
+NODE_MODULES = Path(_OTHER) / "node_modules" if _OTHER else REALCLI / "node_modules"
+
+
+def _versions(name: str, pinned: tuple[str, ...]) -> tuple[str, ...]:
+    given = os.environ.get(f"WRAP_TEST_{name.upper()}_VERSIONS") if _OTHER else None
+    return tuple(v for v in given.split(",") if v) if given is not None else pinned
+
+
+# Every version the conformance test runs; the other real-CLI tests run the oldest and newest.
+CLAUDE_VERSIONS = _versions("claude", PINNED_CLAUDE)
+CODEX_VERSIONS = _versions("codex", PINNED_CODEX)
+GEMINI_VERSIONS = _versions("gemini", PINNED_GEMINI)
+CLAUDE_RUN = tuple(dict.fromkeys(CLAUDE_VERSIONS[:1] + CLAUDE_VERSIONS[-1:]))
+CODEX_RUN = tuple(dict.fromkeys(CODEX_VERSIONS[:1] + CODEX_VERSIONS[-1:]))
 # The scopes Claude Code asks for (2.1.197's list); it saves nothing from an answer whose scope
 # lacks user:inference.
 CLAUDE_SCOPE = (
     "user:profile user:inference user:sessions:claude_code user:mcp_servers user:file_upload"
 )
 CODEX_RACE = (
-    "codex 0.169.0 sends its refresh before taking any lock (auth.lock is taken only to write "
-    "the answer): with an expired token on both sides nothing tells wrap a refresh is in flight"
+    "codex (0.169.0, 0.171.0) sends its refresh before taking any lock (auth.lock only guards "
+    "the write): with an expired token on both sides nothing tells wrap a refresh is in flight"
 )
 
 _ARCH = {"x86_64": ("x64", "x86_64"), "amd64": ("x64", "x86_64"), "aarch64": ("arm64", "aarch64")}
@@ -70,17 +88,32 @@ def claude_binary(version: str) -> Path | None:
     return None
 
 
-def codex_binary() -> Path | None:
+def codex_binary(version: str) -> Path | None:
+    """The native binary of that version: codex's platform package (itself an alias,
+    `npm:@openai/codex@<v>-linux-x64`) beside or inside the wrapper package."""
+    name = f"@openai/codex-linux-{_NODE_ARCH}"
     triple = f"{_RUST_ARCH}-unknown-linux-musl"
-    path = NODE_MODULES / f"@openai/codex-linux-{_NODE_ARCH}" / "vendor" / triple / "bin" / "codex"
-    return path if path.is_file() else None
+    for pkg in (NODE_MODULES / f"codex-{version}" / "node_modules" / name, NODE_MODULES / name):
+        path = pkg / "vendor" / triple / "bin" / "codex"
+        if (_package_version(pkg) or "").startswith(f"{version}-") and path.is_file():
+            return path
+    return None
+
+
+def gemini_entry(version: str) -> Path | None:
+    """gemini-cli's bundled entry point (run with node): the package itself, or an alias."""
+    for pkg in (NODE_MODULES / f"gemini-{version}", NODE_MODULES / "@google" / "gemini-cli"):
+        if _package_version(pkg) == version and (pkg / "bundle" / "gemini.js").is_file():
+            return pkg / "bundle" / "gemini.js"
+    return None
 
 
 _missing = [
     what
     for what, found in [
         *[(f"claude {v}", claude_binary(v)) for v in CLAUDE_VERSIONS],
-        (f"codex {CODEX_VERSION}", codex_binary()),
+        *[(f"codex {v}", codex_binary(v)) for v in CODEX_VERSIONS],
+        *[(f"gemini {v}", gemini_entry(v)) for v in GEMINI_VERSIONS],
         ("proper-lockfile", (NODE_MODULES / "proper-lockfile").is_dir() or None),
     ]
     if found is None
@@ -122,8 +155,11 @@ class Hold:
 
 
 class Stack:
-    def __init__(self, home: Home, server: TokenServer, proxy: TLSProxy) -> None:
+    def __init__(
+        self, home: Home, server: TokenServer, proxy: TLSProxy, codex: str = CODEX_RUN[-1]
+    ) -> None:
         self.home = home
+        self.codex_version = codex
         self.server = server
         self.proxy = proxy
         self.codex_home = home.root / ".codex"
@@ -145,7 +181,7 @@ class Stack:
                 if pipe is not None:
                     pipe.close()
 
-    def env(self, claude: str = CLAUDE_VERSIONS[0], **extra: str) -> dict[str, str]:
+    def env(self, claude: str = CLAUDE_RUN[0], **extra: str) -> dict[str, str]:
         binary = claude_binary(claude)
         assert binary is not None
         env = self.home.env(
@@ -187,10 +223,33 @@ class Stack:
         return self.start([str(BIN / "wrap-claude"), *args], self.env(version))
 
     def codex(self, *args: str) -> subprocess.Popen[str]:
-        return self.start([str(codex_binary()), *args], self.env())
+        return self.start([str(codex_binary(self.codex_version)), *args], self.env())
+
+    def gemini(self, version: str, *args: str) -> subprocess.Popen[str]:
+        entry = gemini_entry(version)
+        assert entry is not None
+        return self.start(["node", str(entry), *args], self.env())
+
+    def write_gemini(self, expires_in: float) -> Path:
+        """gemini-cli's login (oauth_creds.json, as it writes it) and its choice of it."""
+        directory = self.home.root / ".gemini"
+        directory.mkdir(mode=0o700, exist_ok=True)
+        settings = {"security": {"auth": {"selectedType": "oauth-personal"}}}
+        (directory / "settings.json").write_text(json.dumps(settings))
+        doc = {
+            "access_token": "old-access",
+            "refresh_token": "old-refresh",
+            "scope": "https://www.googleapis.com/auth/cloud-platform",
+            "token_type": "Bearer",
+            "expiry_date": int((time.time() + expires_in) * 1000),
+        }
+        path = directory / "oauth_creds.json"
+        path.write_text(json.dumps(doc, indent=2))
+        path.chmod(0o600)
+        return path
 
     def wrap(self, *args: str) -> subprocess.Popen[str]:
-        codex = codex_binary()
+        codex = codex_binary(self.codex_version)
         assert codex is not None
         link = self.home.bin / "codex"
         if not link.exists():
@@ -339,12 +398,15 @@ def lines_of(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _stack(home: Home, *, jwt: bool) -> Iterator[Stack]:
-    with TokenServer(jwt=jwt) as server, TLSProxy(server.url) as proxy:
+def _stack(
+    home: Home, *, jwt: bool, codex: str = CODEX_RUN[-1], rotate: bool = True
+) -> Iterator[Stack]:
+    """ROTATE False: Google's endpoint, which keeps the refresh token (gemini)."""
+    with TokenServer(jwt=jwt, rotate=rotate) as server, TLSProxy(server.url) as proxy:
         server.seed("old-refresh")
         if not jwt:
             server.extra = {"scope": CLAUDE_SCOPE}
-        s = Stack(home, server, proxy)
+        s = Stack(home, server, proxy, codex)
         try:
             yield s
         finally:
@@ -358,16 +420,17 @@ def stack(home: Home) -> Iterator[Stack]:
     yield from _stack(home, jwt=False)
 
 
-@pytest.fixture
-def codex_stack(home: Home) -> Iterator[Stack]:
-    """Codex's setting: the token server issues JWTs (codex reads exp from them)."""
-    yield from _stack(home, jwt=True)
+@pytest.fixture(params=CODEX_RUN)
+def codex_stack(home: Home, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """Codex's setting (the oldest and the newest codex): the token server issues JWTs (codex
+    reads exp from them)."""
+    yield from _stack(home, jwt=True, codex=request.param)
 
 
 # -- the fixtures are files the real readers accept ---------------------------------------------
 
 
-@pytest.mark.parametrize("version", CLAUDE_VERSIONS)
+@pytest.mark.parametrize("version", CLAUDE_RUN)
 def test_claude_reads_the_claude_fixture(stack: Stack, version: str) -> None:
     fixture = ROOT / "tests" / "fixtures" / "credentials" / "claude.credentials.json"
     stack.home.creds.write_bytes(fixture.read_bytes())
@@ -378,7 +441,7 @@ def test_claude_reads_the_claude_fixture(stack: Stack, version: str) -> None:
     assert status["loggedIn"] is True, r.stdout + r.stderr
     assert status["authMethod"] == "claude.ai"
     assert status["subscriptionType"] == "max"
-    # Its expiry is long past: 2.1.197's status only reads, 2.1.330's refreshes first.
+    # Its expiry is long past: 2.1.197's status only reads, 2.1.330's and later refresh first.
     assert stack.server.received == ([] if version == "2.1.197" else [refresh])
     assert json.loads(stack.home.creds.read_text())["mcpOAuth"]  # kept by either
 
@@ -417,62 +480,89 @@ CLAUDE_WIRE = (
     },
     ["grant_type", "refresh_token", "client_id", "scope"],
 )
-WIRE = {
-    **{f"claude {v}": CLAUDE_WIRE for v in CLAUDE_VERSIONS},
-    f"codex {CODEX_VERSION}": (
-        ("POST", "auth.openai.com", "/oauth/token"),
-        {
-            "content-type": "application/json",
-            "originator": "codex_exec",
-            "user-agent": f"codex_exec/{CODEX_VERSION} *",
-        },
-        ["client_id", "grant_type", "refresh_reason", "refresh_token"],
-    ),
-}
+CODEX_WIRE = (
+    ("POST", "auth.openai.com", "/oauth/token"),
+    {
+        "content-type": "application/json",
+        "originator": "codex_exec",
+        "user-agent": "codex_exec/{version} *",
+    },
+    ["client_id", "grant_type", "refresh_reason", "refresh_token"],
+)
 
 
-@pytest.mark.parametrize("cli", list(WIRE))
-def test_each_cli_refreshes_through_the_proxy(request: pytest.FixtureRequest, cli: str) -> None:
-    name, version = cli.split()
-    if name == "claude":
-        s: Stack = request.getfixturevalue("stack")
-        s.write_claude(60)
-        r = ok(s.claude(version, "-p", "hi"))
-    else:
-        s = request.getfixturevalue("codex_stack")
-        s.write_codex(-60)
-        r = ok(s.codex("exec", "--skip-git-repo-check", "hi"))
-    assert r.stdout.strip() == "ok"  # the proxy's canned model answer
-    [sent] = s.proxy.token_requests()
-    where, headers, fields = WIRE[cli]
+def _assert_wire(sent: Any, wire: tuple[Any, ...], version: str) -> None:
+    where, headers, fields = wire
     assert (sent.method, sent.host, sent.route) == where
     for header, value in headers.items():
+        value = value.replace("{version}", version)
         got = sent.header(header) or ""
         assert got.startswith(value[:-1]) if value.endswith("*") else got == value, header
     assert sent.fields is not None
     assert list(sent.fields) == fields
     assert sent.fields["refresh_token"] == "old-refresh"
-    if name == "claude":
-        assert "user:inference" in sent.fields["scope"].split()
-        s.assert_claude_holds_newest(version)
-    else:
-        assert sent.fields["refresh_reason"] == "proactive_expiry"
-        s.assert_codex_holds_newest()
+
+
+@pytest.mark.parametrize("version", CLAUDE_RUN)
+def test_claude_refreshes_through_the_proxy(stack: Stack, version: str) -> None:
+    stack.write_claude(60)
+    r = ok(stack.claude(version, "-p", "hi"))
+    assert r.stdout.strip() == "ok"  # the proxy's canned model answer
+    [sent] = stack.proxy.token_requests()
+    _assert_wire(sent, CLAUDE_WIRE, version)
+    assert "user:inference" in sent.fields["scope"].split()
+    stack.assert_claude_holds_newest(version)
+
+
+def test_codex_refreshes_through_the_proxy(codex_stack: Stack) -> None:
+    s = codex_stack
+    s.write_codex(-60)
+    r = ok(s.codex("exec", "--skip-git-repo-check", "hi"))
+    assert r.stdout.strip() == "ok"
+    [sent] = s.proxy.token_requests()
+    _assert_wire(sent, CODEX_WIRE, s.codex_version)
+    assert sent.fields["refresh_reason"] == "proactive_expiry"
+    s.assert_codex_holds_newest()
+
+
+@pytest.mark.parametrize("version", CLAUDE_RUN)
+def test_claude_and_wrap_keep_the_newer_top_level_keys(stack: Stack, version: str) -> None:
+    """2.1.337's other chain (chatHistoryOauth) and device state beside the login: claude's
+    own refresh keeps them, wrap's after it keeps them byte for byte, and neither sends the
+    other chain's refresh token."""
+    stack.write_claude(60)
+    doc = {**stack.home.read(), **CLAUDE_2_1_337_KEYS}
+    stack.home.creds.write_text(json.dumps(doc, separators=(",", ":")))
+    ok(stack.claude(version, "-p", "hi"))
+    assert {k: stack.home.read()[k] for k in CLAUDE_2_1_337_KEYS} == CLAUDE_2_1_337_KEYS
+    stack.age_claude()
+    ok(stack.wrap_claude(version, "-p", "hi"))
+    written = stack.home.creds.read_text()
+    for key, value in CLAUDE_2_1_337_KEYS.items():
+        assert f'"{key}":{json.dumps(value, separators=(",", ":"))}' in written
+    assert "chat-refresh" not in stack.server.received
+    assert len(stack.server.received) == 2
+    stack.assert_claude_holds_newest(version)
 
 
 # -- a. claude refreshing while wrap-claude starts ----------------------------------------------
 
 
-@pytest.mark.parametrize("version", CLAUDE_VERSIONS)
+@pytest.mark.parametrize("version", CLAUDE_RUN)
 def test_wrap_starting_while_claude_refreshes(stack: Stack, version: str) -> None:
     stack.write_claude(60)
     hold = stack.server.on_request = Hold()
     claude = stack.claude(version, "-p", "hi")
     assert hold.arrived.wait(30), finish(claude)
     assert (stack.home.claude_dir / ".oauth_refresh.lock").is_dir()  # claude holds its lock
+    # 2.1.330 and later describe the holder in an owner record (2.1.337: with parentPid);
+    # the lock directory alone decides, and wrap leaves the record as claude wrote it.
+    owner = stack.home.claude_dir / ".oauth_refresh.lock.owner"
+    record = owner.read_bytes() if owner.exists() else None
     wrap = stack.wrap_claude(version, "-p", "hi")
     wait_until_waiting(wrap, stack.server, sent_before=1)
     assert len(stack.server.requests) == 1  # wrap waits: nothing sent
+    assert (owner.read_bytes() if owner.exists() else None) == record
     hold.release()
     ok(claude)
     assert ok(wrap).stdout.strip() == "ok"
@@ -484,7 +574,7 @@ def test_wrap_starting_while_claude_refreshes(stack: Stack, version: str) -> Non
 # -- b. wrap refreshing while claude starts -----------------------------------------------------
 
 
-@pytest.mark.parametrize("version", CLAUDE_VERSIONS)
+@pytest.mark.parametrize("version", CLAUDE_RUN)
 def test_claude_starting_while_wrap_refreshes(stack: Stack, version: str) -> None:
     stack.write_claude(60)
     hold = stack.server.on_request = Hold()
@@ -510,12 +600,12 @@ def test_claude_starting_while_wrap_refreshes(stack: Stack, version: str) -> Non
 def test_wrap_and_both_claudes_take_turns(stack: Stack) -> None:
     stack.write_claude(60)
     turns = [
-        ("wrap", CLAUDE_VERSIONS[0]),
-        ("claude", CLAUDE_VERSIONS[0]),
-        ("wrap", CLAUDE_VERSIONS[1]),
-        ("claude", CLAUDE_VERSIONS[1]),
-        ("claude", CLAUDE_VERSIONS[0]),
-        ("wrap", CLAUDE_VERSIONS[0]),
+        ("wrap", CLAUDE_RUN[0]),
+        ("claude", CLAUDE_RUN[0]),
+        ("wrap", CLAUDE_RUN[-1]),
+        ("claude", CLAUDE_RUN[-1]),
+        ("claude", CLAUDE_RUN[0]),
+        ("wrap", CLAUDE_RUN[0]),
     ]
     for n, (who, version) in enumerate(turns, 1):
         before = stack.claude_refresh_token()
@@ -660,7 +750,7 @@ def test_claude_lock_held_in_node_excludes_wrap(stack: Stack, which: str) -> Non
     holder = _holder(stack, which)
     got = next(lines_of(holder))
     assert "locked" in got, got
-    wrap = stack.wrap_claude(CLAUDE_VERSIONS[0], "auth", "status", "--json")
+    wrap = stack.wrap_claude(CLAUDE_RUN[0], "auth", "status", "--json")
     wait_until_waiting(wrap, stack.server, sent_before=0)
     assert stack.server.requests == []  # wrap sends nothing while claude's lock is held
     _refresh_as_claude(stack)
@@ -673,7 +763,7 @@ def test_claude_lock_held_in_node_excludes_wrap(stack: Stack, which: str) -> Non
     assert json.loads(r.stdout)["loggedIn"] is True
     assert stack.server.received == ["old-refresh"]  # the holder's refresh only
     assert stack.sent_by_clis() == 0
-    stack.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
+    stack.assert_claude_holds_newest(CLAUDE_RUN[0])
 
 
 def test_claude_write_lock_held_in_node_delays_wraps_write(stack: Stack) -> None:
@@ -682,7 +772,7 @@ def test_claude_write_lock_held_in_node_delays_wraps_write(stack: Stack) -> None
     stack.write_claude(60)
     holder = _holder(stack, "write")
     assert "locked" in next(lines_of(holder))
-    wrap = stack.wrap_claude(CLAUDE_VERSIONS[0], "auth", "status", "--json")
+    wrap = stack.wrap_claude(CLAUDE_RUN[0], "auth", "status", "--json")
     wait_for(lambda: len(stack.server.received) == 1 or wrap.poll() is not None, "wrap's refresh")
     wait_until_waiting(wrap, stack.server, sent_before=1)
     assert wrap.poll() is None
@@ -692,14 +782,14 @@ def test_claude_write_lock_held_in_node_delays_wraps_write(stack: Stack) -> None
     holder.stdin.flush()
     assert finish(holder).returncode == 0
     assert json.loads(ok(wrap).stdout)["loggedIn"] is True
-    stack.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
+    stack.assert_claude_holds_newest(CLAUDE_RUN[0])
 
 
 @pytest.mark.parametrize("which", ["refresh", "legacy"])
 def test_wrap_refreshing_excludes_a_node_lock_holder(stack: Stack, which: str) -> None:
     stack.write_claude(60)
     hold = stack.server.on_request = Hold()
-    wrap = stack.wrap_claude(CLAUDE_VERSIONS[0], "auth", "status", "--json")
+    wrap = stack.wrap_claude(CLAUDE_RUN[0], "auth", "status", "--json")
     assert hold.arrived.wait(30), finish(wrap)
     lock = (
         stack.home.claude_dir / ".oauth_refresh.lock"
@@ -719,7 +809,7 @@ def test_wrap_refreshing_excludes_a_node_lock_holder(stack: Stack, which: str) -
     free = _holder(stack, "both")
     assert "locked" in next(lines_of(free))
     assert finish(free).returncode == 0  # released when its stdin closes
-    stack.assert_claude_holds_newest(CLAUDE_VERSIONS[0])
+    stack.assert_claude_holds_newest(CLAUDE_RUN[0])
 
 
 def test_environment_is_hermetic(stack: Stack) -> None:

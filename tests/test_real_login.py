@@ -16,8 +16,8 @@ import pytest
 from conftest import DAY, ROOT, Home
 from test_login_setup import _finish, _spawn
 from test_real_clis import (  # noqa: F401 (pytestmark: skipped, loudly, without the CLIs)
+    CLAUDE_RUN,
     CLAUDE_SCOPE,
-    CLAUDE_VERSIONS,
     Stack,
     _stack,
     pytestmark,
@@ -59,7 +59,7 @@ def _log_in(stack: Stack, version: str, code: str) -> tuple[int, str]:
     return _finish(child), screen.getvalue()
 
 
-@pytest.mark.parametrize("version", CLAUDE_VERSIONS)
+@pytest.mark.parametrize("version", CLAUDE_RUN)
 def test_real_claude_auth_login_is_a_fresh_login_with_its_deadline(
     stack: Stack, version: str
 ) -> None:
@@ -90,7 +90,7 @@ def test_real_claude_auth_login_is_a_fresh_login_with_its_deadline(
 def test_real_claude_refusing_the_code_leaves_the_file_untouched(stack: Stack) -> None:
     stack.write_claude(30 * DAY)  # valid: claude has nothing to refresh as it starts
     data = stack.home.creds.read_bytes()
-    code, screen = _log_in(stack, CLAUDE_VERSIONS[-1], "a-wrong-code")
+    code, screen = _log_in(stack, CLAUDE_RUN[-1], "a-wrong-code")
     assert code == 5, screen
     # What 2.1.330 says, passed on by wrap.
     assert "'claude auth login' failed (exit status 1): Couldn't log in: That code wasn't" in screen

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from token_server import TokenServer
 
-from launcher import refresh
 from launcher.errors import RefreshError, UsageError
+from launcher.refresh import grant
 
 
 class Sleeps:
@@ -33,13 +33,13 @@ def _run(
     token: str = "old-refresh",
     budget: float = 15,
     sleeps: Sleeps | None = None,
-) -> tuple[refresh.TokenResponse, list[str]]:
+) -> tuple[grant.TokenResponse, list[str]]:
     saved: list[str] = []
     sleeps = sleeps or Sleeps()
     with httpx.Client() as client:
-        resp = refresh.refresh(
+        resp = grant.refresh(
             client,
-            refresh.Endpoint(server.url, "client-1"),
+            grant.Endpoint(server.url, "client-1"),
             token,
             budget=budget,
             on_refresh_token=saved.append,
@@ -67,10 +67,10 @@ def test_success_maps_fields_and_sends_json_body(server: TokenServer) -> None:
 
 def test_form_body_and_basic_auth() -> None:
     with TokenServer() as server, httpx.Client() as client:
-        endpoint = refresh.Endpoint(
+        endpoint = grant.Endpoint(
             server.url, "cid", client_secret="sec", body="form", client_auth="basic"
         )
-        refresh.refresh(client, endpoint, "rt", budget=5, on_refresh_token=lambda t: None)
+        grant.refresh(client, endpoint, "rt", budget=5, on_refresh_token=lambda t: None)
     assert server.requests[0]["_content_type"] == "application/x-www-form-urlencoded"
     assert server.requests[0]["_authorization"] == "present"
     # Under Basic auth the client is named in the header only (RFC 6749 2.3.1).
@@ -199,9 +199,9 @@ def test_rotated_token_reaches_callback_before_the_error(server: TokenServer) ->
     server.faults = ["no_access_token"]
     saved: list[str] = []
     with httpx.Client() as client, pytest.raises(RefreshError):
-        refresh.refresh(
+        grant.refresh(
             client,
-            refresh.Endpoint(server.url, "c"),
+            grant.Endpoint(server.url, "c"),
             "old-refresh",
             budget=5,
             on_refresh_token=saved.append,
@@ -215,9 +215,9 @@ def test_connection_refused_is_retried_then_fails() -> None:
         port = s.getsockname()[1]
     sleeps = Sleeps()
     with httpx.Client() as client, pytest.raises(RefreshError, match="cannot connect") as e:
-        refresh.refresh(
+        grant.refresh(
             client,
-            refresh.Endpoint(f"http://127.0.0.1:{port}/token", "c"),
+            grant.Endpoint(f"http://127.0.0.1:{port}/token", "c"),
             "rt",
             budget=15,
             on_refresh_token=lambda t: None,
@@ -253,7 +253,7 @@ def test_timeout_after_send_is_not_retried(server: TokenServer) -> None:
 )
 def test_cleartext_non_loopback_url_refused_before_sending(url: str) -> None:
     with pytest.raises(UsageError, match="https"):
-        refresh.check_url(url)
+        grant.check_url(url)
 
 
 @pytest.mark.parametrize(
@@ -267,7 +267,7 @@ def test_cleartext_non_loopback_url_refused_before_sending(url: str) -> None:
     ],
 )
 def test_allowed_urls(url: str) -> None:
-    refresh.check_url(url)
+    grant.check_url(url)
 
 
 def test_error_messages_never_carry_the_token(server: TokenServer) -> None:
@@ -280,8 +280,6 @@ def test_error_messages_never_carry_the_token(server: TokenServer) -> None:
 def test_retry_after_as_http_date() -> None:
     from email.utils import formatdate
 
-    assert refresh._retry_after(formatdate(time.time() + 30, usegmt=True)) == pytest.approx(
-        30, abs=2
-    )
-    assert refresh._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
-    assert refresh._retry_after("soon") is None
+    assert grant._retry_after(formatdate(time.time() + 30, usegmt=True)) == pytest.approx(30, abs=2)
+    assert grant._retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+    assert grant._retry_after("soon") is None

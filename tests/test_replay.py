@@ -40,10 +40,14 @@ def test_an_unanswered_refresh_token_is_not_sent_again(
 ) -> None:
     data = home.write_claude(T0 + HOUR)
     server.faults = [fault]
-    assert said in _gate(home, server.url, T0, **flags)
+    first = _gate(home, server.url, T0, **flags)
+    assert said in first
+    # Never "tried again at the next launch": the next launch will not send it (below).
+    assert "tried again" not in first
     assert server.refresh_requests == 1
     err = _gate(home, server.url, T0 + 60)
     assert "got no answer" in err
+    assert "tried again" not in err
     assert "wrap --refresh-token" in err
     assert server.refresh_requests == 1  # not replayed
     assert server.reused == 0

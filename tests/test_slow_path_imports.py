@@ -66,7 +66,7 @@ def test_a_launch_that_waits_and_finds_the_token_refreshed_never_imports_httpx(
     assert server.refresh_requests == 0
     assert len(home.reports()) == 1
     imported = _imports(err)
-    assert "launcher.renew" in imported  # it did take the slow path
+    assert "launcher.refresh.flight" in imported  # it did take the slow path
     assert not {m for m in imported if m.split(".")[0] in ("httpx", "httpcore", "certifi")}
 
 
@@ -79,7 +79,7 @@ def test_the_launch_that_sends_does_import_httpx(home: Home, server: TokenServer
     assert "httpx" in _imports(r.stderr)
 
 
-# httpx's package imports its command-line client, which imports these (launcher/http.py).
+# httpx's package imports its command-line client, which imports these (launcher/refresh/http.py).
 CLI_PACKAGES = ("click", "pygments", "rich")
 
 
@@ -100,10 +100,10 @@ def test_importing_the_refresh_module_leaves_httpx_whole_and_click_unimported() 
     # itself stays importable afterwards, as without the guard.
     probe = (
         "import sys, importlib.util\n"
-        "import launcher.refresh\n"
+        "import launcher.refresh.grant\n"
         "import httpx\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'click', 'pygments', 'rich'}))\n"
-        "print(httpx.Client is launcher.refresh.httpx.Client)\n"
+        "print(httpx.Client is launcher.refresh.grant.httpx.Client)\n"
         "print('httpx._main' in sys.modules, importlib.util.find_spec('httpx._main') is not None)\n"
     )
     out = subprocess.run(

@@ -208,3 +208,110 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(home: Home, no_color:
     child.close()
     assert "✓ fresh" in out
     assert ("\x1b[32m" in out) is not no_color
+
+
+@pytest.mark.parametrize(
+    ("extra", "coloured"),
+    [
+        ({}, False),
+        ({"FORCE_COLOR": "1"}, True),
+        ({"CLICOLOR_FORCE": "1"}, True),
+        ({"FORCE_COLOR": "0"}, False),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+    ],
+)
+def test_force_color_colours_a_pipe(home: Home, extra: dict[str, str], coloured: bool) -> None:
+    home.write_claude(NOW + 30 * DAY)
+    r = home.wrap("status", env=home.env(**extra))
+    assert r.returncode == 0, r.stderr
+    assert "fresh" in r.stdout
+    assert ("\x1b[32m" in r.stdout) is coloured
+
+
+def test_term_dumb_gets_no_colour_on_a_terminal(home: Home) -> None:
+    import pexpect
+    from conftest import BIN
+
+    home.write_claude(NOW + 30 * DAY)
+    env = home.env(TERM="dumb")
+    child = pexpect.spawn(str(BIN / "wrap"), ["status"], env=env, encoding="utf-8", timeout=30)
+    child.expect(pexpect.EOF)
+    out = child.before
+    child.close()
+    assert "fresh" in out
+    assert "\x1b[" not in out
+
+
+def _on_a_terminal(home: Home, *args: str, columns: int = 80, **extra: str) -> str:
+    import pexpect
+    from conftest import BIN
+
+    env = home.env(**extra)
+    env.pop("COLUMNS", None)
+    child = pexpect.spawn(
+        str(BIN / "wrap"),
+        ["status", *args],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(24, columns),
+    )
+    child.expect(pexpect.EOF)
+    out = child.before
+    child.close()
+    return out.replace("\r\n", "\n")
+
+
+def _deep_account(home: Home) -> None:
+    from conftest import claude_doc
+
+    deep = home.root / "a-rather-long-folder-name" / "and-another-level" / ".claude-work"
+    deep.mkdir(parents=True)
+    (deep / ".credentials.json").write_text(json.dumps(claude_doc(NOW + 30 * DAY)))
+    config = home.root / "config" / "wrap"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text(
+        '[profiles.work]\nbase = "claude"\n'
+        f'paths = ["{deep}/.credentials.json"]\n'
+        f'[profiles.work.aliases]\n"{deep}/.credentials.json" = "work-account-with-a-long-name"\n'
+    )
+
+
+def test_the_table_fits_an_80_column_terminal(home: Home) -> None:
+    home.write_claude(NOW + 30 * DAY)
+    _deep_account(home)
+    out = _on_a_terminal(home, NO_COLOR="1")
+    lines = out.strip("\n").splitlines()
+    assert len(lines) == 3, out  # a header and two rows: nothing wrapped
+    assert all(len(line) <= 80 for line in lines), out
+    assert lines[0].startswith("ACCOUNT")
+    for column in ("STATE", "LEFT", "WHERE"):
+        assert column in lines[0]
+    assert "FAILURES" not in lines[0]  # dropped first
+    assert "~/.claude/.credentials.json" in out  # the home directory as ~
+    assert str(home.root) not in out
+
+
+def test_wide_shows_every_column_whole(home: Home) -> None:
+    home.write_claude(NOW + 30 * DAY)
+    _deep_account(home)
+    out = _on_a_terminal(home, "--wide", NO_COLOR="1")
+    header = out.splitlines()[0]
+    for column in ("PROFILE", "EXPIRES", "LOGIN ENDS", "LAST REFRESH", "FAILURES", "WHERE"):
+        assert column in header
+    assert "~/a-rather-long-folder-name/and-another-level/.claude-work/.credentials.json" in out
+    assert "work-account-with-a-long-name" in out
+    assert "…" not in out
+
+
+def test_a_login_ending_soon_is_not_a_green_fresh(home: Home) -> None:
+    from conftest import claude_doc
+
+    doc = claude_doc(NOW + 30 * DAY)
+    doc["claudeAiOauth"]["refreshTokenExpiresAt"] = int((NOW + 2 * DAY) * 1000)
+    home.write(doc)
+    out = _on_a_terminal(home, "--wide")
+    assert "\x1b[33m! login ending" in out
+    assert "✓ fresh" not in out
+    r = home.wrap("status")  # a pipe: the same words, without colour
+    assert "! login ending" in r.stdout

@@ -93,12 +93,12 @@ def test_a_crash_report_carries_no_token(home: Home) -> None:
 def test_server_text_is_redacted_before_it_is_cut() -> None:
     # Only a few characters of the token are left at the cut: too few for a run to be
     # recognised, so only redacting first keeps them out.
-    from launcher import refresh
+    from launcher.refresh import grant
 
     redact.add(TOKEN)
-    quoted = refresh.clean("x" * (refresh.MAX_QUOTED - 10) + " " + TOKEN)
+    quoted = grant.clean("x" * (grant.MAX_QUOTED - 10) + " " + TOKEN)
     assert TOKEN[:8] not in quoted
-    assert len(quoted) <= refresh.MAX_QUOTED
+    assert len(quoted) <= grant.MAX_QUOTED
 
 
 # OSC 52 writes the clipboard, OSC 8 makes a link, OSC 0 sets the window title; the 8-bit

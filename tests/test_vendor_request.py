@@ -9,7 +9,7 @@ from conftest import FIXTURES, Home
 from token_server import TokenServer
 
 from launcher import profiles
-from launcher.vendors import request
+from launcher.vendors import codex, request
 
 
 def test_claude_refresh_looks_like_claude_codes(home: Home, server: TokenServer) -> None:
@@ -24,7 +24,9 @@ def test_claude_refresh_looks_like_claude_codes(home: Home, server: TokenServer)
     assert headers["user-agent"] == "axios/1.15.2"
 
 
-def test_codex_refresh_looks_like_codex_execs(home: Home) -> None:
+def codex_refresh(home: Home) -> tuple[dict[str, object], dict[str, str], list[str]]:
+    """`wrap --profile codex --refresh-token` against a token server: the fields wrap sent
+    (without the token), its headers and the body's field order."""
     codex_home = home.root / "codex"
     codex_home.mkdir()
     doc = json.loads((FIXTURES / "codex.auth.json").read_text())
@@ -35,13 +37,17 @@ def test_codex_refresh_looks_like_codex_execs(home: Home) -> None:
         env = home.env(WRAP_TOKEN_URL=server.url, CODEX_HOME=str(codex_home), TERM="xterm")
         r = home.wrap("--profile", "codex", "--refresh-token", env=env)
         assert r.returncode == 0, r.stderr
-        (sent,) = server.requests
-        (headers,) = server.headers
-        assert server.orders == [["client_id", "grant_type", "refresh_reason", "refresh_token"]]
+        ((sent,), (headers,), (order,)) = server.requests, server.headers, server.orders
+    return sent, headers, order
+
+
+def test_codex_refresh_looks_like_codex_execs(home: Home) -> None:
+    sent, headers, order = codex_refresh(home)
+    assert order == ["client_id", "grant_type", "refresh_reason", "refresh_token"]
     assert sent["refresh_reason"] == "proactive_expiry"
     assert headers["originator"] == "codex_exec"
     agent = headers["user-agent"]
-    assert agent.startswith("codex_exec/0.169.0 (")
+    assert agent.startswith(f"codex_exec/{codex.CHECKED} (")  # no codex installed here
     assert agent.endswith(") xterm")
     assert "python-httpx" not in agent
 

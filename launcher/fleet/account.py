@@ -1,6 +1,6 @@
 """This machine's side of the fleet: its credentials file (an access-only copy), its locks, the
 rotated token it keeps when the store would not take one, and the OAuth grant it sends as the
-holder. What renew.py calls for an account with `fleet` set, and what `wrap fleet` runs.
+holder. What refresh/route.py calls for an account with `fleet` set, and what `wrap fleet` runs.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def local_locks(
 ) -> contextlib.AbstractContextManager[vendors.Locks]:
     """wrap's lock on the file and every lock the vendor's CLI honours, as renew takes them:
     one wrap on this machine talks to the store, the others then find the file fresh."""
-    from launcher.renew import refresh_locks
+    from launcher.refresh.locks import refresh_locks
 
     return refresh_locks(settings, state_dir, env)
 
@@ -316,8 +316,8 @@ class _OAuth:
     ) -> Any:
         import httpx
 
-        from launcher import refresh as grant
-        from launcher.renew import endpoint_for
+        from launcher.refresh import grant
+        from launcher.refresh.endpoint import endpoint_for
 
         endpoint = endpoint_for(self.settings, self._profile(record), record.doc)
         redact.add(token)  # the record's token, sent from here: kept out of every message
@@ -327,17 +327,17 @@ class _OAuth:
             )
 
     def apply(self, record: Record, answer: Any, at: float) -> float:
-        from launcher import renew
+        from launcher.refresh.answer import answer_fields, lifetime_of
 
         profile = self._profile(record)
-        lifetime = renew.lifetime_of(answer, at)
+        lifetime = lifetime_of(answer, at)
         doc = credentials.updated(
             profile,
             record.doc,
             access_token=answer.access_token,
             expires_at=at + lifetime,
             refreshed_at=at,
-            extra=renew.answer_fields(profile, answer),
+            extra=answer_fields(profile, answer),
         )
         login_in = answer.body.get("refresh_token_expires_in")
         if isinstance(login_in, int | float) and not isinstance(login_in, bool) and login_in > 0:
@@ -403,7 +403,17 @@ def resolve_accounts(
             )
             for p in known
         ]
-        chosen = [s for s in every if s.fleet and (everything or name in (s.profile.name, s.fleet))]
+        every += _named_with_records(flags, env, loaded, known)
+        chosen = [
+            s
+            for s in every
+            if s.fleet
+            and (everything or name in (s.profile.name, s.fleet, s.bound and s.bound.name))
+        ]
+        # An account named twice (a profile's binding and its own entry) is one account.
+        chosen = list(
+            {(s.profile.name, os.path.realpath(s.credentials)): s for s in chosen}.values()
+        )
         if not chosen and name is None:
             raise UsageError(
                 f'no account has `fleet` set: add fleet = "NAME" to a [profiles.NAME] table '
@@ -421,3 +431,26 @@ def resolve_accounts(
                 f"[profiles.{s.profile.name}] of {loaded[0]}"
             )
     return chosen
+
+
+def _named_with_records(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str],
+    loaded: tuple[str, dict[str, Any]],
+    known: Mapping[str, Profile],
+) -> list[Settings]:
+    """The named accounts ([profiles.NAME.accounts]) with a fleet record of their own."""
+    from launcher import accounts_dirs
+
+    return [
+        config.resolve(
+            {**flags, "profile": n.profile.name, "credentials": None},
+            env,
+            loaded=loaded,
+            known=known,
+            credentials_path=n.file,
+            launched=False,
+        )
+        for n in accounts_dirs.named(loaded, known, env)
+        if n.fleet
+    ]

@@ -31,6 +31,21 @@ CHAIN_KEPT = 50
 # Codex reads a missing refresh_token as a broken file, so it gets an empty one; the others
 # lose the key (Claude 2.1.197 and 2.1.330 with no refreshToken never try to refresh).
 EMPTY_REFRESH = frozenset({"tokens.refresh_token"})
+# What shares the CLI's document but is not the account's login (launcher/vendors/claude.py,
+# 2.1.337): other token chains, each refreshed by that CLI on its own machine (a second machine
+# refreshing one would replay its refresh token), and this machine's own device state. A record
+# holds the profile's own login only; each machine's file keeps its own of these.
+NOT_SHARED = {
+    "claudeAiOauth.refreshToken": (
+        "mcpOAuth",
+        "chatHistoryOauth",
+        "designOauth",
+        "cloudSessionsOauth",
+        "hybridOauth",
+        "trustedDeviceByAccount",
+        "removedHybridSignIn",
+    )
+}
 # The login deadline, where the file has one: (field, unit). Claude 2.1.330's, in epoch ms.
 LOGIN_DEADLINE = {"claudeAiOauth.refreshToken": ("claudeAiOauth.refreshTokenExpiresAt", "ms")}
 
@@ -57,7 +72,7 @@ class Record:
         chain: list[str] | None = None,
     ) -> Record:
         rec = cls({"format": FORMAT, "profile": profile.name})
-        rec.set_doc(profile, access_only(profile, doc))
+        rec.set_doc(profile, doc)
         rec.data["refresh_token"] = refresh_token
         rec.data["chain"] = [*(chain or []), token_digest(refresh_token)][-CHAIN_KEPT:]
         rec.data["lifetime"] = lifetime
@@ -128,6 +143,7 @@ class Record:
     # --- changes ------------------------------------------------------------------------
 
     def set_doc(self, profile: Profile, doc: dict[str, Any]) -> None:
+        doc = own_login(profile, doc)
         self.data["doc"] = doc
         _, creds = credentials.parse(profile, json.dumps(doc).encode(), "the fleet record")
         self.data["expires_at"] = creds.expires_at
@@ -198,13 +214,22 @@ def access_only(profile: Profile, doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def own_login(profile: Profile, doc: dict[str, Any]) -> dict[str, Any]:
+    """What a fleet record keeps of DOC: access_only(), without what is not the login (a
+    machine's own file keeps its own)."""
+    out = access_only(profile, doc)
+    for key in NOT_SHARED.get(profile.refresh_field, ()):
+        out.pop(key, None)
+    return out
+
+
 def copy_onto(profile: Profile, local: dict[str, Any] | None, record: Record) -> dict[str, Any]:
     """The local file's document with the record's access token, expiry, login deadline and
     what a refresh answer sets (scopes, id token, ...), every other local field kept, and no
     refresh token. With no local document: the record's whole document."""
     source = record.doc
     if local is None:
-        return access_only(profile, source)
+        return own_login(profile, source)  # also for a record an older wrap wrote
     out = copy.deepcopy(local)
     fields = [
         profile.access_field,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from launcher.errors import UsageError
 from launcher.fleet import FleetError, Lease, Stored
 
 if TYPE_CHECKING:
@@ -43,8 +44,10 @@ class RedisBackend:
         try:
             import redis
         except ImportError:
-            raise FleetError(
-                "a redis:// fleet store needs redis-py: pip install 'wrap-launcher[fleet]'"
+            # Something to install, not a store that is down: a usage error (2), not 6.
+            raise UsageError(
+                "a redis:// fleet store needs redis-py, which is not installed; install the "
+                "fleet extra: pipx inject wrap-launcher redis, or uv tool install '.[fleet]'"
             ) from None
         self._errors = redis.RedisError
         self._auth_errors = (redis.AuthenticationError, redis.exceptions.NoPermissionError)

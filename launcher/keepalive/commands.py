@@ -133,7 +133,7 @@ class _Renew:
         import contextlib
         from urllib.parse import urlsplit
 
-        from launcher import http
+        from launcher.refresh import http
 
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname, parts.port)
@@ -145,7 +145,7 @@ class _Renew:
         return contextlib.nullcontext(client)  # renew's `with` must not close it
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from launcher.renew import renew
+        from launcher.refresh.route import renew
 
         return renew(*args, client_factory=self._client, **kwargs)
 
@@ -213,7 +213,8 @@ def install(
         )
     for line in lines:
         echo(line)
-    return exitcodes.FRESH
+    # A script running `wrap keepalive install && ...` must learn that nothing is scheduled.
+    return exitcodes.NEEDS_USER if isinstance(scheduler, units.Cron) else exitcodes.FRESH
 
 
 def remove(

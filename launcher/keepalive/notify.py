@@ -235,8 +235,8 @@ def _post(url: str, body: bytes) -> None:
     """POST BODY as JSON; an OSError for anything but a 2xx answer. Through wrap's one HTTP
     client factory: no redirect is followed (to any host or scheme, as urllib did), and a
     loopback URL never goes through a proxy."""
-    from launcher import http
     from launcher.errors import WrapError
+    from launcher.refresh import http
 
     headers = {"Content-Type": "application/json", "User-Agent": "wrap-keepalive"}
     try:

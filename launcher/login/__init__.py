@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 import httpx
 
 from launcher import config, credentials, lock, redact, state, store, stores, vendors
-from launcher import refresh as grant
 from launcher.errors import CredentialsError, LoginError, UsageError
 from launcher.execute import find_program
-from launcher.renew import Writer, key, record_success
+from launcher.refresh import grant
+from launcher.refresh.locks import key
+from launcher.refresh.outcome import record_success
+from launcher.refresh.writeback import Writer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -48,7 +50,7 @@ def login(
     path = settings.credentials
     profile = settings.profile
     if not interactive:
-        raise LoginError(f"logging in needs a terminal; {profile.login_hint}")
+        raise UsageError(f"logging in needs a terminal; {profile.login_hint}")
     if profile.login_method is None:
         raise LoginError(f"wrap cannot log in to {profile.name} itself: {profile.login_hint}")
     if args and profile.login_method != "cli":
@@ -198,7 +200,7 @@ def _browser(
     client_factory: Callable[[], httpx.Client],
 ) -> None:
     from launcher.login import browser
-    from launcher.renew import endpoint_for
+    from launcher.refresh.endpoint import endpoint_for
 
     settings = target.settings
     profile = settings.profile.for_doc(target.doc)

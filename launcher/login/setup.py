@@ -14,7 +14,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from launcher.errors import LoginError
+from launcher.errors import Interrupted, LoginError
 from launcher.login.mask import MASK, PREFIX, Masker
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def run_pty(
         restore()
     child.close()
     if child.signalstatus is not None:
-        raise LoginError(f"'{name}' was interrupted; nothing changed")
+        raise Interrupted(f"'{name}' was interrupted; nothing changed")
     if child.exitstatus != 0:
         raise Failed(
             f"'{name}' failed (exit status {child.exitstatus}); nothing changed",

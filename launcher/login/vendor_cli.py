@@ -20,7 +20,7 @@ from launcher.errors import CredentialsError, ExecError, LoginError, UsageError
 from launcher.execute import find_program
 from launcher.login import setup
 from launcher.login.mask import Masker
-from launcher.renew import record_success
+from launcher.refresh.outcome import record_success
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -59,6 +59,15 @@ def login(
     if not command:
         raise UsageError(f"profile {profile.name} has no login_command")
     program = program_for(command[0], env, profile.login_hint)
+    if profile.vendor_lock == "codex":
+        from launcher.vendors import codex
+
+        held = codex.sign_in_in_progress(path)
+        if held is not None:
+            raise LoginError(
+                f"another sign-in for {path} is in progress ({held} is held); finish or "
+                "cancel it, then retry"
+            )
     extra = [a for a in profile.login_args_headless if headless and a not in args]
     argv = [program, *command[1:], *extra, *args]
     shown = " ".join([command[0], *argv[1:]])
@@ -100,12 +109,19 @@ def _child_env(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
     child = {k: v for k, v in env.items() if k != TOKEN_ENV}
     profile, path = settings.profile, settings.credentials
     var, default = profile.config_dir_env, profile.default_path(env)
-    if not var or not default or os.path.basename(path) != os.path.basename(default):
-        return child
-    here = os.path.dirname(os.path.realpath(path))
-    if here == os.path.dirname(os.path.realpath(default)):
-        return child
-    child[var] = os.path.dirname(os.path.abspath(path))
+    bound = settings.bound
+    if bound is not None and bound.variable and bound.directory:
+        # A named account ([profiles.NAME.accounts]): its directory as a launch hands it over
+        # (gemini's GEMINI_CLI_HOME is the parent of the file's own folder).
+        var, directory = bound.variable, bound.directory
+    else:
+        if not var or not default or os.path.basename(path) != os.path.basename(default):
+            return child
+        here = os.path.dirname(os.path.realpath(path))
+        if here == os.path.dirname(os.path.realpath(default)):
+            return child
+        directory = os.path.dirname(os.path.abspath(path))
+    child[var] = directory
     for pattern in profile.default_paths:
         if pattern.startswith("${" + var + "}"):
             break

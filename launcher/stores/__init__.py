@@ -109,7 +109,14 @@ class Fallback(Store):
 
 
 def for_settings(settings: Settings, env: Mapping[str, str], platform: str = sys.platform) -> Store:
-    return for_account(settings.profile, settings.credentials, env, platform, choice=settings.store)
+    # A named account's directory variable names its Keychain item as it does for its CLI.
+    return for_account(
+        settings.profile,
+        settings.credentials,
+        settings.program_env(env),
+        platform,
+        choice=settings.store,
+    )
 
 
 def for_account(

@@ -1,7 +1,7 @@
 """The vendors' own conventions around a credentials file, one module per CLI.
 
 Each module names the CLI versions its facts were observed in: they are undocumented, so a new
-release is a change here, not a hunt through the refresh algorithm (launcher/renew.py never
+release is a change here, not a hunt through the refresh algorithm (launcher/refresh/ never
 learns a vendor's name). Imported only on the slow path.
 
 A vendor's locks come in two kinds, as Claude Code takes them:

@@ -1,7 +1,7 @@
 """Claude Code's conventions around `.credentials.json`.
 
-Observed in the shipped bundles of 2.1.197 and 2.1.218 (and the 2.1.330 build's behaviour);
-undocumented, so every fact below names where it was seen.
+Observed in the shipped bundles of 2.1.197 and 2.1.218 (and the 2.1.330 and 2.1.337 builds'
+behaviour); undocumented, so every fact below names where it was seen.
 
 Locks (npm proper-lockfile, directory locks with `realpath: false`):
 - a refresh takes `<dir>/.oauth_refresh.lock`, then the legacy `<realpath(dir)>.lock`
@@ -13,6 +13,17 @@ Locks (npm proper-lockfile, directory locks with `realpath: false`):
 
 `<dir>` is `CLAUDE_SECURESTORAGE_CONFIG_DIR` if non-empty, else `CLAUDE_CONFIG_DIR`, else
 `~/.claude`: the config dir, not the target of a symlinked credentials file.
+
+While it holds the refresh lock, 2.1.330 writes `<dir>/.oauth_refresh.lock.owner` (pid,
+procStart, pidDomain, pidSpace, lockBirthtimeMs, legacyLockBirthtimeMs); 2.1.337 may add
+parentPid. The lock directory alone decides who holds it: wrap neither reads nor writes that
+record, so a new key in it changes nothing (tests/test_vendor_facts.py records its keys).
+
+Other token chains share the document (2.1.337): `mcpOAuth`, `chatHistoryOauth` (its own client
+id, refreshed by Claude itself), `trustedDeviceByAccount`, `removedHybridSignIn` (the binary also
+names `designOauth`, `cloudSessionsOauth`, `hybridOauth`, each with a refresh lock of its own).
+wrap refreshes `claudeAiOauth` only, keeps every other key byte for byte and copies none of them
+anywhere (fleet records, access-only copies).
 """
 
 from __future__ import annotations
@@ -28,6 +39,9 @@ from launcher.vendors.held import POLL, LockDir
 TYPE_CHECKING = False  # typing itself costs ~2 ms of import, paid by every launch that waits
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
+
+# The newest release these facts were checked with (launcher/vendors/installed.py compares).
+CHECKED = "2.1.337"
 
 REFRESH_LOCK = ".oauth_refresh.lock"
 WRITE_LOCK = ".storage-write.lock"

@@ -1,4 +1,4 @@
-"""codex's locks around `auth.json` (0.169.0, read from its behaviour under strace).
+"""codex's locks around `auth.json` (0.169.0 and 0.171.0, read from their behaviour under strace).
 
 codex sends its refresh holding no lock, then, to write the answer, takes `flock` on
 `<CODEX_HOME>/auth.lock` and then on `auth.json.lock`, re-reads, and replaces the file (temp
@@ -20,7 +20,16 @@ TYPE_CHECKING = False  # typing itself costs ~2 ms of import, paid by every laun
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+# The newest release these facts were checked with (launcher/vendors/installed.py compares).
+CHECKED = "0.171.0"
+
 LOCK_NAMES = ("auth.lock", "auth.json.lock")
+# 0.171.0's sign-in lock ("Another sign-in for this credential is in progress. Finish or
+# cancel it, then retry."), named in its binary beside the login code. A plain `codex login`
+# (browser or --device-auth) through the proxy took only the two locks above, at its start, so
+# wrap honours this one as a held flock in the credentials' directory and nothing more: a file
+# left behind by a killed codex stops no login.
+LOGIN_LOCK = ".login.lock"
 # codex holds them for one write; one held longer belongs to a hung process, and the rotated
 # token in our hands must reach the disk regardless.
 WRITE_WAIT_CAP = 10.0
@@ -63,3 +72,21 @@ class CodexLocks(Locks):
         finally:
             for fd in fds:
                 os.close(fd)  # closing releases the flock
+
+
+def sign_in_in_progress(credentials_path: str) -> str | None:
+    """The sign-in lock beside CREDENTIALS_PATH when another process holds it, else None."""
+    path = os.path.join(os.path.dirname(os.path.abspath(credentials_path)), LOGIN_LOCK)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None  # none there: nobody is signing in
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return path
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # closing releases our probe
+    return None

@@ -2,7 +2,9 @@
 
 Some of them describe the machine (codex 0.169.0: `codex_exec/0.169.0 (Debian 12.0.0; x86_64)
 xterm`, from the os_info crate and the terminal); the profile's header templates name those
-parts as {os}, {os_version}, {arch} and {terminal}.
+parts as {os}, {os_version}, {arch} and {terminal}. {codex_version} (any `<cli>_version`) is
+the installed CLI's version, as its own request would name it, read beside the program
+(launcher/vendors/installed.py), else the newest version wrap was checked with.
 """
 
 from __future__ import annotations
@@ -24,8 +26,17 @@ def headers(templates: Mapping[str, str], env: Mapping[str, str] | None = None) 
     out = {}
     for name, template in templates.items():
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+        for field in fields - facts.keys():
+            if field.endswith("_version"):
+                facts[field] = cli_version(field.removesuffix("_version"), env)
         out[name] = template.format(**{f: facts.get(f, "") for f in fields})
     return out
+
+
+def cli_version(cli: str, env: Mapping[str, str]) -> str:
+    from launcher.vendors import installed
+
+    return installed.program_version((cli,), env) or installed.checked(cli) or "unknown"
 
 
 def machine(env: Mapping[str, str]) -> dict[str, str]:

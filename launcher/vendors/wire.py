@@ -2,7 +2,7 @@
 
 tests/test_conformance.py compares the two as recorded by a TLS-intercepting proxy, header by
 header and field by field; a difference not listed here fails it. Versions checked: Claude Code
-2.1.197 and 2.1.330, codex 0.169.0.
+2.1.197, 2.1.330 and 2.1.337, codex 0.169.0 and 0.171.0, gemini-cli 0.61.0.
 """
 
 from __future__ import annotations
@@ -30,5 +30,28 @@ ALLOWED_DIFFERENCES: dict[str, frozenset[str]] = {
         }
     ),
     "claude 2.1.330": frozenset(_HTTPX),
+    "claude 2.1.337": frozenset(_HTTPX),
     "codex 0.169.0": frozenset(_HTTPX),
+    "codex 0.171.0": frozenset(_HTTPX),
+    "gemini 0.61.0": frozenset(
+        {
+            *_HTTPX,
+            # gemini names the Node.js version that runs it (gl-node/20.20.2 here); wrap cannot
+            # know it without starting Node, and Google's endpoint does not ask for it.
+            "x-goog-api-client",
+        }
+    ),
 }
+
+
+def allowed(cli: str, version: str) -> frozenset[str]:
+    """The differences allowed against VERSION of CLI; a version not checked yet (what
+    scripts/check-vendors tries) is held to the newest checked one's."""
+    key = f"{cli} {version}"
+    if key in ALLOWED_DIFFERENCES:
+        return ALLOWED_DIFFERENCES[key]
+    from launcher.vendors import installed
+
+    checked = [k for k in ALLOWED_DIFFERENCES if k.startswith(f"{cli} ")]
+    newest = max(checked, key=lambda k: installed.version_key(k.split(" ", 1)[1]))
+    return ALLOWED_DIFFERENCES[newest]

@@ -141,6 +141,8 @@ def auth_status() -> int:
     except (ValueError, KeyError, TypeError):
         ok = False
     answer = {"loggedIn": ok, "authMethod": "claude.ai" if ok else "none"}
+    # Keys a newer claude adds (2.1.337: analyticsPending), as the test names them.
+    answer.update(json.loads(os.environ.get("FAKE_STATUS_EXTRA", "{}")))
     print(json.dumps(answer))
     return 0
 

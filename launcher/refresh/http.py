@@ -33,7 +33,7 @@ _block = "httpx" not in sys.modules and _HTTPX_CLI not in sys.modules
 if _block:
     sys.modules[_HTTPX_CLI] = None  # type: ignore[assignment]
 try:
-    import httpx as httpx  # re-exported: launcher.refresh imports it from here, after the block
+    import httpx as httpx  # re-exported: refresh/grant.py imports it from here, after the block
 finally:
     if _block:
         del sys.modules[_HTTPX_CLI]

@@ -12,10 +12,13 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import http, redact, urls
+from launcher import redact, urls
 from launcher.errors import RefreshError, UsageError
-from launcher.http import httpx  # through launcher.http, which keeps httpx's CLI unimported
 from launcher.profiles import STANDARD_REQUEST, STANDARD_RESPONSE
+from launcher.refresh import http
+
+# httpx through launcher.refresh.http, which keeps httpx's CLI unimported
+from launcher.refresh.http import httpx
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
