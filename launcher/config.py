@@ -168,6 +168,16 @@ def config_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
 
 
 def state_dir(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    """wrap's state directory; a new empty one of this run's own when the real one is not
+    trusted (store.untrusted_state): all of wrap's state (config cache, records, kept tokens,
+    suspensions, pending recoveries) is read from it, and another user's must never be."""
+    from launcher import store  # loaded already on every path that reaches here
+
+    return store.trusted_state(state_path(env, platform))
+
+
+def state_path(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    """Where wrap's state directory is, trusted or not (for `wrap doctor` to look at)."""
     return _platform_dir("state", env, platform)
 
 

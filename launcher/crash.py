@@ -24,7 +24,7 @@ def report(state_dir: str, error: BaseException, *, when: float | None = None) -
     even that fails (the caller's one line must not depend on the disk)."""
     import traceback
 
-    from launcher import __version__
+    from launcher import __version__, redact
 
     when = time.time() if when is None else when
     directory = crash_dir(state_dir)
@@ -34,6 +34,8 @@ def report(state_dir: str, error: BaseException, *, when: float | None = None) -
         f"wrap {__version__}, Python {sys.version.split()[0]}, {sys.platform}\n"
         f"at {stamp}\n\n" + "".join(traceback.format_exception(error))
     )
+    # Line by line, each redacted: a chained error may quote a token (a server's answer).
+    text = "".join(redact.text(line) + "\n" for line in text.splitlines())
     try:
         os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
         # makedirs honours the umask, and an existing directory keeps whatever mode it had.

@@ -90,8 +90,11 @@ def parse(profile: Profile, data: bytes, path: str) -> tuple[dict[str, Any], Cre
 
 
 def number(value: object) -> float | None:
-    """A JSON number as a float; None for anything else (true and false are not numbers)."""
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite JSON number as a float; None for anything else (true and false are not numbers,
+    nor the Infinity and NaN a hostile store may answer)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if _finite(value) else None
 
 
 def deadline_changes(profile: Profile, body: dict[str, Any], at: float) -> dict[str, object]:

@@ -137,7 +137,14 @@ def check_config(ctx: Context) -> list[Finding]:
 
 
 def check_state_dir(ctx: Context) -> list[Finding]:
-    path = config.state_dir(ctx.env)
+    from launcher import store
+
+    path = config.state_path(ctx.env)
+    untrusted = store.untrusted_state(path)
+    if untrusted is not None:
+        where, why = untrusted
+        mend = f"chown $(id -u) {where} && chmod 700 {where}, or set XDG_STATE_HOME elsewhere"
+        return [Finding("state", WARN, f"{report.tilde(where, ctx.env)} {why}: not used", mend)]
     if not os.path.exists(path):
         return [Finding("state", INFO, f"{report.tilde(path, ctx.env)} not created yet")]
     text, fix = _mode_owner(path, ctx, private=0o022)
@@ -146,12 +153,11 @@ def check_state_dir(ctx: Context) -> list[Finding]:
 
 def check_secure_store(ctx: Context) -> list[Finding]:
     if sys.platform == "darwin":
-        import shutil
+        from launcher.stores.keychain import SECURITY
 
-        found = shutil.which("security", path=ctx.env.get("PATH"))
-        if found:
-            return [Finding("keychain", OK, f"security at {found}")]
-        return [Finding("keychain", WARN, "no 'security' on PATH", "add /usr/bin to PATH")]
+        if os.access(SECURITY, os.X_OK):
+            return [Finding("keychain", OK, f"security at {SECURITY}")]
+        return [Finding("keychain", WARN, f"no {SECURITY}", "reinstall the command line tools")]
     import importlib.util
 
     bus = ctx.env.get("DBUS_SESSION_BUS_ADDRESS")

@@ -980,16 +980,47 @@ def read_private(path: str, limit: int = 1 << 20) -> bytes:
 
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             import errno
 
             raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        if st.st_uid != os.geteuid():
+            # Planted by another user: believing it could send the refresh token elsewhere.
+            import errno
+
+            raise OSError(errno.EPERM, f"{path} belongs to another user (uid {st.st_uid})")
         with os.fdopen(fd, "rb") as f:
             fd = -1
             return f.read(limit)
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def untrusted_state(path: str) -> tuple[str, str] | None:
+    """(directory, why) when PATH, or the directory it is in (which could replace it), cannot
+    be trusted: it is another user's, or others may write in it. The directory above may be
+    root's, writable by all when sticky (/tmp: no one renames another's entries), or writable
+    by the user's own group."""
+    import stat as _stat  # loaded with os already (genericpath)
+
+    me = os.geteuid()
+    for directory, own in ((path, True), (os.path.dirname(path), False)):
+        try:
+            st = os.lstat(directory)
+            if _stat.S_ISLNK(st.st_mode) and st.st_uid == me:
+                st = os.stat(directory)  # a link of the user's own: what it points to
+        except OSError:
+            continue  # absent: made 0700 when first written; unreadable: every use fails
+        if st.st_uid != me and (own or st.st_uid != 0):
+            return directory, f"belongs to another user (uid {st.st_uid})"
+        others = st.st_mode & 0o022 if own else st.st_mode & 0o002
+        if not own and st.st_mode & 0o020 and st.st_gid != os.getegid():
+            others = 0o020
+        if others and not (not own and st.st_mode & _stat.S_ISVTX):
+            return directory, f"may be written by others (mode {_stat.S_IMODE(st.st_mode):03o})"
+    return None
 
 
 def load_state(state_dir: str, real: str) -> dict[str, Any]:
@@ -1029,7 +1060,10 @@ def _fresh_check(
     read = _read_account(flags, program, env)
     if read is None:
         return None
-    remembered = load_state(xdg_dir("state", env), os.path.realpath(read.path))
+    state_dir = xdg_dir("state", env)
+    if untrusted_state(state_dir) is not None:
+        return None  # the full model says so, in its one line, and reads no state
+    remembered = load_state(state_dir, os.path.realpath(read.path))
     blocked = remembered.get("blocked_until")
     if blocked is not None and now < blocked:
         return None  # whether the cooldown still holds depends on the file's version

@@ -44,7 +44,39 @@ def text(message: str) -> str:
     for value in sorted(_known, key=len, reverse=True):
         if value in message:
             message = message.replace(value, MARK)
-    return message
+    return _mask_runs(message) if _known else message
+
+
+# A run this long of a known value is masked too: a token cut by someone's length limit (a
+# server's, a proxy's), or split by a line break, still gives most of itself away.
+RUN = 16
+
+
+def _mask_runs(message: str) -> str:
+    covered = [False] * len(message)
+    for value in _known:
+        if len(value) < RUN:
+            continue
+        grams = {value[i : i + RUN] for i in range(len(value) - RUN + 1)}
+        for i in range(len(message) - RUN + 1):
+            if message[i : i + RUN] in grams:
+                covered[i : i + RUN] = [True] * RUN
+    if not any(covered):
+        return message
+    out: list[str] = []
+    for i, ch in enumerate(message):
+        if not covered[i]:
+            out.append(ch)
+        elif i == 0 or not covered[i - 1]:
+            out.append(MARK)
+    return "".join(out)
+
+
+def cells(row: list[str]) -> list[str]:
+    """A table row for a terminal, each cell as a log line is (`text`): names and errors come
+    from files, id_tokens and other machines, and may carry OSC 52 (a clipboard write), OSC 8
+    (a link) or a title change."""
+    return [text(cell) for cell in row]
 
 
 def _printable(message: str) -> str:

@@ -7,7 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import accounts, config, custom, exitcodes, policy, report, state
+from launcher import accounts, config, custom, exitcodes, policy, redact, report, state
 from launcher.credentials import INVALID, MISSING
 from launcher.errors import UsageError, WrapError
 from launcher.vendors import installed
@@ -241,6 +241,7 @@ def table(
                 report.tilde(r["where"], env),
             ]
         )
+    rows = [redact.cells(row) for row in rows]
     columns = list(range(len(HEADER)))
 
     def widths() -> dict[int, int]:

@@ -29,15 +29,16 @@ DIR_MODE = 0o700
 MAX_READ = gate.MAX_READ
 
 
-def read_bytes(path: str, fix: str) -> bytes:
+def read_bytes(path: str, fix: str, what: str = "a credentials file") -> bytes:
     """The file's bytes, or CredentialsError with the path and what to do.
 
     Only a regular file of at most MAX_READ bytes is read: a FIFO would block forever, a device
-    (a link to /dev/zero) or a huge file would eat all memory, and no credentials file is either.
+    (a link to /dev/zero) or a huge file would eat all memory, and no credentials file is either
+    (nor any other small file of secrets, WHAT).
     """
     try:
         # Refused before it is opened: opening some devices (a tty, a tape) already does things.
-        _refuse_unless_regular(os.stat(path).st_mode, path, fix)
+        _refuse_unless_regular(os.stat(path).st_mode, path, fix, what)
         # Non-blocking, so that even a FIFO swapped in since returns at once, for fstat to refuse.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -50,12 +51,12 @@ def read_bytes(path: str, fix: str) -> bytes:
     except OSError as e:
         raise CredentialsError(f"cannot read {path}: {e.strerror}", INVALID) from e
     try:
-        _refuse_unless_regular(os.fstat(fd).st_mode, path, fix)
+        _refuse_unless_regular(os.fstat(fd).st_mode, path, fix, what)
         data = gate.read_capped(fd, MAX_READ)
         if data is None:
             raise CredentialsError(
-                f"{path} is larger than {MAX_READ >> 20} MiB, too large for a credentials "
-                f"file: move it away, then {fix}",
+                f"{path} is larger than {MAX_READ >> 20} MiB, too large for {what}: "
+                f"move it away, then {fix}",
                 INVALID,
             )
         return data
@@ -65,10 +66,10 @@ def read_bytes(path: str, fix: str) -> bytes:
         os.close(fd)
 
 
-def _refuse_unless_regular(mode: int, path: str, fix: str) -> None:
+def _refuse_unless_regular(mode: int, path: str, fix: str, what: str) -> None:
     if not stat.S_ISREG(mode):
         raise CredentialsError(
-            f"{path} is {_kind(mode)}, not a credentials file: move it away, then {fix}", INVALID
+            f"{path} is {_kind(mode)}, not {what}: move it away, then {fix}", INVALID
         )
 
 
@@ -156,6 +157,40 @@ def _check_owner(directory: str) -> None:
             f"{directory} belongs to another user (uid {owner}); wrap keeps its state only "
             "in a directory of its own (set XDG_STATE_HOME)",
         )
+
+
+# Each state directory's verdict, once per process: the path to use for it.
+_trusted: dict[str, str] = {}
+
+
+def trusted_state(path: str) -> str:
+    """PATH (wrap's state directory) when it may be trusted, else a new empty private directory
+    that stands in for it during this run, after one line saying why and what to do.
+
+    Every read of wrap's state (records, suspensions, kept tokens, pending recoveries, the
+    config cache) would otherwise take the word of whoever could write there: another user's
+    planted `token_url` would receive the refresh token. The stand-in is never removed: a new
+    refresh token that could not be written may be kept only there (its path is said)."""
+    use = _trusted.get(path)
+    if use is None:
+        found = untrusted_state(path)
+        if found is None:
+            use = path
+        else:
+            import tempfile
+
+            directory, why = found
+            use = tempfile.mkdtemp(prefix="wrap-state-")  # 0700, this user's
+            _warn(
+                f"the state directory {directory} {why}, so wrap uses none of its state for "
+                f"this run: make it yours and private (chown $(id -u) {directory} && chmod 700 "
+                f"{directory}), or set XDG_STATE_HOME to a directory of your own"
+            )
+        _trusted[path] = use
+    return use
+
+
+untrusted_state = gate.untrusted_state
 
 
 _said: set[str] = set()

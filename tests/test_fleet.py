@@ -556,6 +556,43 @@ def test_a_rejection_quoting_the_token_shows_it_on_no_machine(fleet: Fleet) -> N
     assert "<redacted> is not valid" in later.stdout + later.stderr
 
 
+def test_fleet_status_cleans_what_other_machines_wrote(fleet: Fleet) -> None:
+    # A machine's name (any machine's config) and a server's words reach every machine's
+    # terminal: OSC 52 (a clipboard write) and a title change must not.
+    pushed(fleet)
+    hostile = Machine(
+        fleet.root / "hostile", fleet, "desk\\u001b]52;c;ZXZpbA==\\u0007\\u001b]0;t\\u0007"
+    )
+    hostile.write_claude(time.time() + 60, refresh=None)
+    r = hostile.wrap("refresh")
+    assert r.returncode == 0, r.stderr
+    fleet.tokens.faults = ["echo_token"]
+    assert hostile.wrap("refresh").returncode == 5
+    shown = fleet.machine("ci").wrap("fleet", "status")
+    assert shown.returncode == 0, shown.stderr
+    assert "rejected on desk" in shown.stdout
+    assert "(desk)" in shown.stdout
+    for bad in ("\x1b", "\x07"):
+        assert bad not in shown.stdout
+
+
+def test_failed_pulls_are_counted_and_a_pull_that_works_ends_the_count(fleet: Fleet) -> None:
+    pushed(fleet)
+    desk = fleet.machine("desk")
+
+    def failures() -> int:
+        [obj] = json.loads(desk.wrap("status", "--json").stdout)
+        return obj["consecutive_failures"]  # type: ignore[no-any-return]
+
+    fleet.proxy.cut()
+    for _ in range(2):
+        assert desk.wrap("refresh", env=desk.env(WRAP_REFRESH_TIMEOUT="2s")).returncode == 6
+    assert failures() == 2
+    fleet.proxy.restore()
+    assert desk.wrap("refresh").returncode == 0
+    assert failures() == 0
+
+
 def test_a_record_holds_the_accounts_own_login_and_no_other_chain(fleet: Fleet) -> None:
     """Claude 2.1.337 keeps other token chains in the same document (chatHistoryOauth with its
     own client id, mcpOAuth): each machine's Claude refreshes its own, so none reaches the

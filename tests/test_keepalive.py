@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -339,3 +340,92 @@ def test_a_login_ending_within_login_warning_is_told_once(home: Home, webhook: W
     # Beyond login_warning there is nothing to tell.
     r = home.wrap("keepalive", env=home.env(WRAP_LOGIN_WARNING="1d"))
     assert (r.returncode, r.stdout) == (0, ""), r.stderr
+
+
+class _Recorder:
+    """A loopback HTTP server that records every request (method, path) and answers STATUS,
+    with a Location header when given."""
+
+    def __init__(self, status: int = 200, location: str | None = None) -> None:
+        self.seen: list[tuple[str, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.seen.append((self.command, self.path))
+                self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_CONNECT = _any
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _a_notice(home: Home, hook: str, **env: str) -> subprocess.CompletedProcess[str]:
+    config(home, good="http://127.0.0.1:9/token", webhook=hook)
+    broken = home.root / ".good" / "good-oauth-1-home.json"
+    broken.parent.mkdir()
+    broken.write_text("{not json")  # told once: file_invalid
+    return home.wrap("keepalive", env=home.env(**env))
+
+
+def test_the_webhook_follows_no_redirect(home: Home) -> None:
+    # urllib followed a 302 to any host and scheme (as a GET, with the notice's words in the
+    # query of a new URL if the server liked).
+    target = _Recorder()
+    hook = _Recorder(302, location=f"{target.url}/elsewhere")
+    try:
+        r = _a_notice(home, f"{hook.url}/hook")
+    finally:
+        hook.close()
+        target.close()
+    assert hook.seen == [("POST", "/hook")]
+    assert target.seen == []
+    assert "could not reach notify_webhook: HTTP 302 from the webhook" in r.stderr
+
+
+def test_a_loopback_webhook_never_goes_through_a_proxy(home: Home, webhook: Webhook) -> None:
+    proxy = _Recorder(502)
+    try:
+        r = _a_notice(home, webhook.url, http_proxy=proxy.url, HTTP_PROXY=proxy.url)
+    finally:
+        proxy.close()
+    assert proxy.seen == []
+    assert [p["condition"] for p in webhook.received()] == ["file_invalid"], r.stderr
+
+
+def test_fleet_pulls_that_keep_failing_are_told_like_local_failures(
+    home: Home, webhook: Webhook
+) -> None:
+    # The store is gone: every pass's pull fails, and nothing counted them.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = home.root / "config" / "wrap" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(
+        f'notify_webhook = "{webhook.url}"\n[fleet]\nurl = "etcd://127.0.0.1:{port}"\n'
+        '[profiles.claude]\nfleet = "work"\n'
+    )
+    home.write_claude(time.time() + 3600, refresh=None)
+    lines = []
+    for _ in range(3):
+        r = home.wrap("keepalive", env=home.env(WRAP_REFRESH_TIMEOUT="2s"))
+        assert r.returncode == 5, r.stderr
+        lines.append(r.stdout)
+    assert "cannot reach the fleet store" in lines[0]
+    assert lines[2].startswith("! claude (claude): refreshing it failed 3 times in a row")
+    assert [p["condition"] for p in webhook.received()] == ["failing"]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BIN, Home
+from conftest import BIN, Home, one_line
 from keepalive_env import DAY, account, config
 from token_server import TokenServer
 
@@ -209,3 +209,20 @@ def test_install_status_remove_with_a_real_systemd_user_manager(
     assert (
         json.loads(home.wrap("keepalive", "status", "--json", env=env).stdout)["installed"] is False
     )
+
+
+@pytest.mark.parametrize("var", ["CLAUDE_CONFIG_DIR", "WRAP_CONFIG"])
+def test_install_refuses_an_environment_value_with_a_newline(home: Home, var: str) -> None:
+    # Carried into the unit, it ended Environment= and began a directive of its own
+    # (ExecStartPre=); in the crontab line, it split the line in two.
+    value = home.root / "c\nExecStartPre=touch pwned"
+    if var == "WRAP_CONFIG":
+        value.write_text("")  # an existing config file, whatever its name
+    env = home.env(**{var: str(value)})
+    env["PATH"] = f"{home.bin}"  # no systemctl: the crontab line
+    r = home.wrap("keepalive", "install", "--every", "30m", env=env)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    line = one_line(r.stderr)
+    assert f"{var} holds a newline or another control character" in line
+    assert "pwned" not in line

@@ -1,10 +1,17 @@
 """Claude Code's macOS Keychain store, driven through a STAND-IN `security` (tests/bin/
 security_standin.py): the real Keychain cannot run here, so these tests check wrap's side of
-the commands and exit codes that Claude Code 2.1.197 uses, not the Keychain itself."""
+the commands and exit codes that Claude Code 2.1.197 uses, not the Keychain itself.
+
+wrap runs /usr/bin/security by absolute path, as Claude Code does: each console script runs
+in a mount namespace of its own where an overlay puts the stand-in there (root only, as CI
+runs), while a `security` on PATH is a decoy that must never be run."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
 import time
 from typing import Any
@@ -28,11 +35,17 @@ class Keychain:
         self.home = home
         self.path = home.root / "keychain.json"
         self.log = home.root / "keychain.log"
-        tool = home.bin / "security"
+        self.overlay = home.root / "usr-bin"
+        self.overlay.mkdir()
+        tool = self.overlay / "security"
         tool.write_text(
             f"#!{sys.executable}\n" + (ROOT / "tests" / "bin" / "security_standin.py").read_text()
         )
         tool.chmod(0o755)
+        self.decoy = home.root / "decoy-ran"
+        decoy = home.bin / "security"
+        decoy.write_text(f"#!/bin/sh\ncat > {self.decoy}\nexit 1\n")
+        decoy.chmod(0o755)
         config = home.root / "config" / "wrap" / "config.toml"
         config.parent.mkdir(parents=True)
         # sys.platform is linux here: choose the Keychain explicitly, as a Mac's "auto" would.
@@ -62,6 +75,34 @@ class Keychain:
             return []
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
+    def argv(self, program: str, *args: str) -> list[str]:
+        """PROGRAM ARGS in a mount namespace where /usr/bin/security is the stand-in."""
+        script = (
+            "mount --make-rprivate / && "
+            'mount -t overlay overlay -o "lowerdir=$0:/usr/bin" /usr/bin && exec "$@"'
+        )
+        return ["unshare", "--mount", "--", "sh", "-c", script, str(self.overlay), program, *args]
+
+    def wrap(self, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return self._run("wrap", args, env)
+
+    def wrap_claude(self, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return self._run("wrap-claude", args, env)
+
+    def _run(
+        self, script: str, args: tuple[str, ...], env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            self.argv(str(BIN / script), *args),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert not self.decoy.exists(), "the security on PATH was run"
+        return done
+
     def env(self, **extra: str) -> dict[str, str]:
         return self.home.env(
             FAKE_KEYCHAIN=str(self.path), FAKE_KEYCHAIN_LOG=str(self.log), USER=ACCOUNT, **extra
@@ -70,6 +111,8 @@ class Keychain:
 
 @pytest.fixture
 def kc(home: Home) -> Keychain:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("the stand-in at /usr/bin/security needs root and unshare (CI runs as root)")
     return Keychain(home)
 
 
@@ -108,7 +151,7 @@ def test_auto_is_the_keychain_on_macos_only(home: Home) -> None:
 
 
 def _gate(kc: Keychain, server: TokenServer, *args: str) -> Any:
-    return kc.home.wrap_claude(*args, env=kc.env(WRAP_TOKEN_URL=server.url))
+    return kc.wrap_claude(*args, env=kc.env(WRAP_TOKEN_URL=server.url))
 
 
 def test_found_in_the_keychain_refreshed_and_written_back(
@@ -218,7 +261,7 @@ def test_claudes_migration_during_a_refresh_is_followed(kc: Keychain, server: To
 
 def test_after_claudes_migration_the_keychain_is_read(kc: Keychain) -> None:
     kc.put(claude_doc(time.time() + 30 * DAY, access="kc-access"))
-    r = kc.home.wrap("--check-only", "--json", env=kc.env())
+    r = kc.wrap("--check-only", "--json", env=kc.env())
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
     assert (obj["store"], obj["where"], obj["state"]) == (
@@ -230,11 +273,11 @@ def test_after_claudes_migration_the_keychain_is_read(kc: Keychain) -> None:
 
 def test_status_shows_where_the_account_lives(kc: Keychain) -> None:
     kc.put(claude_doc(time.time() + 30 * DAY))
-    r = kc.home.wrap("status", "--json", env=kc.env())
+    r = kc.wrap("status", "--json", env=kc.env())
     assert r.returncode == 0, r.stderr
     [obj] = [o for o in json.loads(r.stdout) if o["profile"] == "claude"]
     assert (obj["store"], obj["where"]) == ("keychain", f"keychain:{SERVICE}")
-    table = kc.home.wrap("status", env=kc.env()).stdout
+    table = kc.wrap("status", env=kc.env()).stdout
     assert f"keychain:{SERVICE}" in table
 
 
@@ -247,12 +290,14 @@ def test_login_goes_into_the_keychain(kc: Keychain) -> None:
     )
     doc = claude_doc(time.time() - 60)
     kc.put(doc)
-    child = pexpect.spawn(str(BIN / "wrap"), ["login"], env=kc.env(), timeout=30, encoding="utf-8")
+    program, *args = kc.argv(str(BIN / "wrap"), "login")
+    child = pexpect.spawn(program, args, env=kc.env(), timeout=30, encoding="utf-8")
     child.expect("Paste code here")
     child.sendline("good-code")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+    assert not kc.decoy.exists(), "the security on PATH was run"
     new = kc.get()
     assert new is not None
     assert new["claudeAiOauth"]["accessToken"].startswith("sk-ant-oat01-")

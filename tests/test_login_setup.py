@@ -243,3 +243,26 @@ def test_a_token_wrapped_at_another_width_is_not_stored_in_part(home: Home) -> N
     assert _seen(out, token) == []
     assert "cannot read for sure" in out
     assert home.creds.read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    ("prefix", "shape"),
+    [("sk-ant-oat01-", "charset"), ("sk-ant-oat02-", "plain"), ("sk-ant-sid03-", "ansi")],
+    ids=["ESC ( B inside", "another version", "another kind"],
+)
+def test_a_token_is_known_by_its_shape_and_escapes_inside_it_are_skipped(
+    home: Home, prefix: str, shape: str
+) -> None:
+    # ESC ( B ended the token at 40 characters: its tail reached the screen, and what was
+    # stored was cut. A version or kind other than oat01 was not masked at all.
+    _configure(home)
+    token = prefix + secrets.token_urlsafe(72)
+    body = token.removeprefix(prefix)
+    child, screen = _spawn(home, "login", FAKE_SETUP_TOKEN=token, FAKE_SETUP_SHAPE=shape)
+    child.expect("Paste code here")
+    child.sendline("good-code")
+    assert _finish(child) == 0, screen.getvalue()
+    flat = re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|[ -/]*[0-~])", "", screen.getvalue())
+    assert [body[i : i + 6] for i in range(len(body) - 5) if body[i : i + 6] in flat] == []
+    assert f"{prefix}********" in flat
+    assert home.read()["claudeAiOauth"]["accessToken"] == token

@@ -164,3 +164,33 @@ def test_an_escape_that_is_not_a_csi_does_not_swallow_the_tokens_start() -> None
     shown = _shown(m, [b"\x1b7" + TOKEN + b"\x1b8\r\n"])
     assert shown == b"\x1b7" + MASK + b"\x1b8\r\n"
     assert m.tokens == [TOKEN]
+
+
+@pytest.mark.parametrize("cut", range(1, len(TOKEN) + 4))
+def test_a_charset_escape_inside_the_token_is_skipped_wherever_it_is_cut(cut: int) -> None:
+    # ESC ( B is three bytes, not a CSI: taken as text, it ended the token and showed its tail.
+    line = TOKEN[:20] + b"\x1b(B" + TOKEN[20:] + b"\r\n"
+    m = Masker()
+    shown = _shown(m, [line[:cut], line[cut:]])
+    assert _leaks(re.sub(rb"\x1b[ -/]*[0-~]", b"", shown)) == []
+    assert m.tokens == [TOKEN]
+    assert shown == MASK + b"\x1b(B\r\n"
+
+
+@pytest.mark.parametrize(
+    "prefix", [b"sk-ant-oat02-", b"sk-ant-sid01-", b"sk-ant-api03-", b"sk-ant-abcdefgh1234-"]
+)
+def test_a_token_is_known_by_its_shape(prefix: bytes) -> None:
+    m = Masker()
+    shown = _shown(m, [b"ssk-ant-sk-ant-x " + prefix + BODY + b" ok"])
+    assert shown == b"ssk-ant-sk-ant-x " + prefix + b"******** ok"
+    assert m.tokens == [prefix + BODY]
+
+
+@pytest.mark.parametrize(
+    "text", [b"sk-ant-oat-x", b"sk-ant-01-x", b"sk-ant-abcdefghi1-x", b"sk-ant-oat12345-x"]
+)
+def test_what_has_not_the_shape_is_not_a_token(text: bytes) -> None:
+    m = Masker()
+    assert _shown(m, [text + b" done"]) == text + b" done"
+    assert m.tokens == []

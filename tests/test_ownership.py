@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,17 +45,6 @@ def test_root_writing_a_users_file_keeps_its_owner_and_group(
     assert (st.st_uid, st.st_gid) == (NOBODY, NOBODY)
     assert stat.S_IMODE(st.st_mode) == 0o600
     assert home.read()["claudeAiOauth"]["refreshToken"] == "test-refresh-1"
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    # Outside pytest's 0700 tmp root, so that another user can reach it.
-    d = Path(tempfile.mkdtemp(prefix="wrap-own-", dir="/tmp"))
-    d.chmod(0o777)
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d)
 
 
 def _as_nobody(action: Callable[[], str]) -> str:

@@ -43,6 +43,8 @@ SHAPES = {
 # Every token request of wrap's actors signalled while it is out (SIGINT, SIGTERM, SIGHUP in
 # turn for each actor); keepalive passes every 10 s, so that the gates have requests to lose.
 INTERRUPTED = ["--interrupt", "1", "--keepalive-every", "10s"]
+
+
 def soak(
     machines: int, store: str, minutes: float, extra: list[str]
 ) -> tuple[subprocess.CompletedProcess[str], Any]:

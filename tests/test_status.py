@@ -27,7 +27,8 @@ def _account(folder: Path, filename: str, left: float, **extra: Any) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     doc = {
         "access_token": "acc",
-        "refresh_token": f"rt-{filename}",
+        # Not the file name itself: wrap masks any run of a known token, file names included.
+        "refresh_token": f"rt-{filename[::-1]}",
         "expiry_date": int((NOW + left) * 1000),
         **extra,
     }

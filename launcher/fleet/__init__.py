@@ -20,6 +20,16 @@ class FleetError(WrapError):
     exit_code = exitcodes.FLEET_UNAVAILABLE
 
 
+def unreachable(where: str, error: Exception) -> FleetError:
+    """The store at WHERE could not be spoken to over HTTP. A network failure's own words are
+    kept (refused, timed out, a certificate); no other error's, which may quote a header the
+    request carried (the store's token) whole."""
+    import httpx
+
+    said = str(error) if isinstance(error, httpx.NetworkError | httpx.TimeoutException) else ""
+    return FleetError(f"cannot reach the fleet store {where}: {said or type(error).__name__}")
+
+
 class FleetConflict(WrapError):
     """`fleet push`: the record holds another login (another refresh token chain)."""
 

@@ -15,7 +15,13 @@ from launcher import config, credentials, policy, redact, state, store, stores, 
 from launcher.errors import CredentialsError, UsageError, WrapError
 from launcher.fleet import FleetError, protocol
 from launcher.fleet import settings as fleet_settings
-from launcher.fleet.records import Record, access_only, copy_onto, fingerprint
+from launcher.fleet.records import (
+    Record,
+    access_only,
+    copy_onto,
+    fingerprint,
+    mapping,
+)
 from launcher.refresh import checkpoint
 
 if TYPE_CHECKING:
@@ -164,7 +170,12 @@ def write_copy(
     # The lifetime rule needs the token's lifetime here too, or an 8-hour token would look
     # due on every launch and every launch would ask the store.
     remembered.lifetime = rec.lifetime
-    remembered.last_refreshed = credentials.number((rec.data.get("last_refresh") or {}).get("at"))
+    remembered.last_refreshed = credentials.number(
+        (mapping(rec.data.get("last_refresh")) or {}).get("at")
+    )
+    # A pull that worked ends a run of failed ones (keepalive counts them for its notice).
+    remembered.consecutive_failures = 0
+    remembered.last_error = None
     with contextlib.suppress(OSError):
         state.save(state_dir, remembered)
     _, creds = credentials.parse(profile, json.dumps(doc).encode(), path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher import config, exitcodes, report
+from launcher import config, exitcodes, redact, report
 from launcher.errors import UsageError, WrapError
 from launcher.fleet import account
 
@@ -91,6 +91,7 @@ def table(entries: list[dict[str, Any]]) -> str:
                 holder.get("machine") or "-",
             ]
         )
+    rows = [redact.cells(row) for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -104,4 +105,5 @@ def table(entries: list[dict[str, Any]]) -> str:
                 f"{e['name']}: a refresh on {mark.get('machine')} (since {mark.get('since')}) "
                 f"may have been lost: log in on one machine and run 'wrap fleet push {e['name']}'"
             )
-    return "\n".join(lines)
+    # The notes under the table quote other machines' words (machine names, a server's error).
+    return "\n".join(redact.text(line) for line in lines)

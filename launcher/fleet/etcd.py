@@ -12,7 +12,7 @@ import base64
 import math
 from typing import TYPE_CHECKING, Any
 
-from launcher.fleet import FleetError, Lease, Stored
+from launcher.fleet import FleetError, Lease, Stored, unreachable
 from launcher.refresh import http
 from launcher.refresh.http import httpx  # every client from the one factory
 
@@ -37,7 +37,7 @@ class EtcdBackend:
         self.where = fs.where
         self.prefix = fs.prefix
         self.client = http.client_for(
-            f"{scheme}://{fs.host}:{fs.port}",
+            f"{scheme}://{fs.authority()}",
             ca_file=fs.ca_file,
             base_url=True,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
@@ -57,7 +57,7 @@ class EtcdBackend:
         try:
             response = self.client.post(path, json=body)
         except httpx.HTTPError as e:
-            raise FleetError(f"cannot reach the fleet store {self.where}: {_why(e)}") from e
+            raise unreachable(self.where, e) from e
         if response.status_code in (401, 403) or _auth_error(response):
             raise FleetError(
                 f"the fleet store {self.where} refused wrap (HTTP {response.status_code}): "
@@ -79,7 +79,7 @@ class EtcdBackend:
                 "/v3/auth/authenticate", json={"name": self.user, "password": self.password or ""}
             )
         except httpx.HTTPError as e:
-            raise FleetError(f"cannot reach the fleet store {self.where}: {_why(e)}") from e
+            raise unreachable(self.where, e) from e
         token = response.json().get("token") if response.status_code == 200 else None
         if not isinstance(token, str):
             raise FleetError(
@@ -167,7 +167,3 @@ def _auth_error(response: httpx.Response) -> bool:
         return False
     text = response.text.lower()
     return "permission denied" in text or "invalid auth token" in text or "user name" in text
-
-
-def _why(e: Exception) -> str:
-    return str(e) or type(e).__name__

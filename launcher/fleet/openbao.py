@@ -14,7 +14,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from launcher.fleet import FleetError, Lease, Stored
+from launcher.fleet import FleetError, Lease, Stored, unreachable
+from launcher.fleet.records import mapping
 from launcher.refresh import http
 from launcher.refresh.http import httpx  # every client from the one factory
 
@@ -36,7 +37,7 @@ class OpenBaoBackend:
         self.now = now
         headers = {"X-Vault-Token": fs.token} if fs.token else {}
         self.client = http.client_for(
-            f"{scheme}://{fs.host}:{fs.port}",
+            f"{scheme}://{fs.authority()}",
             ca_file=fs.ca_file,
             base_url=True,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
@@ -55,9 +56,7 @@ class OpenBaoBackend:
         try:
             response = self.client.request(method, url, json=body)
         except httpx.HTTPError as e:
-            raise FleetError(
-                f"cannot reach the fleet store {self.where}: {e or type(e).__name__}"
-            ) from e
+            raise unreachable(self.where, e) from e
         if response.status_code in (401, 403):
             raise FleetError(
                 f"the fleet store {self.where} refused wrap (HTTP {response.status_code}): check "
@@ -67,15 +66,23 @@ class OpenBaoBackend:
 
     def _get(self, path: str) -> tuple[dict[str, Any] | None, int]:
         response = self._request("GET", self._data(path))
-        body = _json(response)
-        meta = ((body.get("data") or {}).get("metadata")) or {}
-        version = int(meta.get("version") or 0)
+        outer = mapping(_json(response).get("data")) or {}
+        version = self._version((mapping(outer.get("metadata")) or {}).get("version", 0))
         if response.status_code == 404:
             return None, version  # absent, or its last version deleted
         if response.status_code != 200:
             raise FleetError(f"the fleet store {self.where} answered HTTP {response.status_code}")
-        data = (body.get("data") or {}).get("data")
+        data = outer.get("data")
         return (data if isinstance(data, dict) else None), version
+
+    def _version(self, value: object) -> int:
+        """A KV v2 version: the compare-and-swap hangs on it, so nothing else is guessed at."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FleetError(
+                f"the fleet store {self.where} answered a record version that is not a number: "
+                f"check that {self.mount} is a KV v2 mount of OpenBao or Vault"
+            )
+        return value
 
     def _put(self, path: str, data: dict[str, Any], cas: int) -> int | None:
         response = self._request("POST", self._data(path), {"options": {"cas": cas}, "data": data})
@@ -84,7 +91,8 @@ class OpenBaoBackend:
             return None
         if response.status_code not in (200, 204):
             raise FleetError(f"the fleet store {self.where} answered HTTP {response.status_code}")
-        return int((body.get("data") or {}).get("version") or cas + 1)
+        written = (mapping(body.get("data")) or {}).get("version")
+        return cas + 1 if written is None else self._version(written)
 
     def _claim(self, name: str) -> tuple[dict[str, Any] | None, int]:
         return self._get(f".locks/{name}")

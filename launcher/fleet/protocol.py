@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from launcher.errors import RefreshError, WrapError
 from launcher.fleet import FleetConflict, FleetError, FleetRefused, Lease, Stored
-from launcher.fleet.records import CHAIN_KEPT, Record, fingerprint
+from launcher.fleet.records import CHAIN_KEPT, Record, fingerprint, mapping
 from launcher.refresh.deferral import signals_deferred
 
 if TYPE_CHECKING:
@@ -513,7 +513,7 @@ def push(
 
 def describe(ctx: Context, *, threshold: int) -> list[dict[str, Any]]:
     """Every record's state for `wrap fleet status`: never a token value."""
-    from launcher import policy, report
+    from launcher import policy
 
     out = []
     for name in sorted(ctx.store.names()):
@@ -536,29 +536,45 @@ def describe(ctx: Context, *, threshold: int) -> list[dict[str, Any]]:
         else:
             effective = policy.effective_threshold(threshold, rec.lifetime)
             state = policy.token_state(rec.expires_at, now, effective)
-        last = rec.data.get("last_refresh") or rec.data.get("pushed") or {}
+        # Any machine (or anyone with the store's password) wrote these: only what has the
+        # right type is shown.
+        last = mapping(rec.data.get("last_refresh")) or mapping(rec.data.get("pushed")) or {}
+        when, text = _when, _text
         entry.update(
             profile=rec.profile_name,
             state=state,
-            expires_at=report.iso(rec.expires_at),
+            expires_at=when(rec.expires_at),
             expires_in_seconds=None if rec.expires_at is None else int(rec.expires_at - now),
-            login_expires_at=report.iso(rec.data.get("login_expires_at")),
-            last_refreshed=report.iso(last.get("at")),
-            last_refreshed_by=last.get("machine"),
+            login_expires_at=when(rec.data.get("login_expires_at")),
+            last_refreshed=when(last.get("at")),
+            last_refreshed_by=text(last.get("machine")),
             refreshing=None
             if mark is None
-            else {"since": report.iso(mark.get("since")), "machine": mark.get("machine")},
+            else {"since": when(mark.get("since")), "machine": text(mark.get("machine"))},
             rejected=None
             if rec.rejected is None
             else {
-                "at": report.iso(rec.rejected.get("at")),
-                "machine": rec.rejected.get("machine"),
-                "error": rec.rejected.get("error"),
+                "at": when(rec.rejected.get("at")),
+                "machine": text(rec.rejected.get("machine")),
+                "error": text(rec.rejected.get("error")),
             },
             lock_holder=None
             if holder is None
-            else {"machine": holder.get("machine"), "since": report.iso(holder.get("since"))},
+            else {"machine": text(holder.get("machine")), "since": when(holder.get("since"))},
             has_refresh_token=rec.refresh_token is not None,
         )
         out.append(entry)
     return out
+
+
+def _when(value: object) -> str | None:
+    from launcher import credentials, report
+
+    try:
+        return report.iso(credentials.number(value))
+    except (OverflowError, OSError, ValueError):  # a year gmtime cannot show
+        return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

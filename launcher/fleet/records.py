@@ -103,11 +103,11 @@ class Record:
 
     @property
     def refreshing(self) -> dict[str, Any] | None:
-        return _obj(self.data.get("refreshing"))
+        return mapping(self.data.get("refreshing"))
 
     @property
     def rejected(self) -> dict[str, Any] | None:
-        return _obj(self.data.get("rejected"))
+        return mapping(self.data.get("rejected"))
 
     @property
     def chain(self) -> list[str]:
@@ -239,5 +239,6 @@ def _set(doc: dict[str, Any], dotted: str, value: object) -> None:
     node[leaf] = value
 
 
-def _obj(value: object) -> dict[str, Any] | None:
+def mapping(value: object) -> dict[str, Any] | None:
+    """VALUE when it is a JSON object."""
     return value if isinstance(value, dict) else None

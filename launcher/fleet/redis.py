@@ -59,13 +59,18 @@ class RedisBackend:
             "username": fs.user,
             "password": fs.password,
         }
+        if fs.tls:
+            # Explicit: before 6.0 redis-py did not check the host name by default, and a
+            # certificate for any other name received AUTH with the password.
+            kwargs["ssl_check_hostname"] = True
+            kwargs["ssl_cert_reqs"] = "required"
         if fs.tls and fs.ca_file:
             kwargs["ssl_ca_certs"] = fs.ca_file
         scheme = "rediss" if fs.tls else "redis"
         from urllib.parse import urlsplit
 
         path = urlsplit(fs.url).path or "/0"
-        self.client = redis.Redis.from_url(f"{scheme}://{fs.host}:{fs.port}{path}", **kwargs)
+        self.client = redis.Redis.from_url(f"{scheme}://{fs.authority()}{path}", **kwargs)
         self._write = self.client.register_script(_WRITE)
         self._keep = self.client.register_script(_KEEP)
         self._unlock = self.client.register_script(_UNLOCK)

@@ -111,6 +111,10 @@ class FleetSettings:
     def __repr__(self) -> str:
         return f"FleetSettings({self.where})"  # never the secrets
 
+    def authority(self) -> str:
+        """host:port for a URL, an IPv6 host in its brackets (urlsplit's hostname has none)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
 
 def parse(table: Mapping[str, Any], env: Mapping[str, str], config_path: str) -> FleetSettings:
     """FleetSettings from the config's [fleet] table and the environment; UsageError (exit 2)
@@ -138,6 +142,11 @@ def parse(table: Mapping[str, Any], env: Mapping[str, str], config_path: str) ->
             f"no fleet store configured: set url in the [fleet] table of {config_path} "
             "or WRAP_FLEET_URL"
         )
+    if ":" in _userinfo(url):
+        # Before anything is parsed: a password holding / ? or # ends urlsplit's netloc early.
+        raise UsageError(
+            f"fleet URL ({source}) carries a password: use WRAP_FLEET_PASSWORD or password_file"
+        )
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
@@ -157,16 +166,14 @@ def parse(table: Mapping[str, Any], env: Mapping[str, str], config_path: str) ->
             f"refusing fleet URL {_safe(url)!r} ({source}): the store holds refresh tokens, so "
             f"a host that is not loopback needs TLS ({secure}://)"
         )
-    if parts.password:
-        raise UsageError(
-            f"fleet URL ({source}) carries a password: use WRAP_FLEET_PASSWORD or password_file"
-        )
     default_port = {"etcd": 2379, "redis": 6379, "openbao": 8200}[backend]
     skew = section.get("clock_skew", DEFAULT_CLOCK_SKEW)
     if isinstance(skew, bool) or not isinstance(skew, int | float) or skew < 0:
         raise UsageError(f"{where}: clock_skew must be a number of seconds")
     ca_file = text("ca_file")
     user = env.get("WRAP_FLEET_USER") or text("user") or (unquote(parts.username or "") or None)
+    if user is not None:
+        user = _one_line(user, "the fleet store's user name", secret=False)
     mount = (text("mount", "secret") or "secret").strip("/")
     prefix = (text("prefix", "wrap") or "wrap").strip("/")
     return FleetSettings(
@@ -180,8 +187,8 @@ def parse(table: Mapping[str, Any], env: Mapping[str, str], config_path: str) ->
         prefix=prefix,
         machine=text("machine") or socket.gethostname() or "unknown",
         user=user,
-        token=_secret(env, "WRAP_FLEET_TOKEN", text("token_file"), where),
-        password=_secret(env, "WRAP_FLEET_PASSWORD", text("password_file"), where),
+        token=_secret(env, "WRAP_FLEET_TOKEN", "token_file", text("token_file"), where),
+        password=_secret(env, "WRAP_FLEET_PASSWORD", "password_file", text("password_file"), where),
         ca_file=os.path.expanduser(ca_file) if ca_file else None,
         clock_skew=float(skew),
     )
@@ -195,25 +202,57 @@ def check_name(name: str, source: str) -> str:
     return name
 
 
-def _secret(env: Mapping[str, str], var: str, path: str | None, where: str) -> str | None:
-    """A secret from VAR, else from the file at PATH; never from the config itself."""
+def _secret(env: Mapping[str, str], var: str, key: str, path: str | None, where: str) -> str | None:
+    """A secret from VAR, else from the file at PATH (config KEY); never from the config itself.
+    The file is read as credentials files are: a FIFO or a device would hang or flood a launch."""
+    from launcher import store
+    from launcher.errors import CredentialsError
+
     if env.get(var):
-        return env[var].strip()
+        return _one_line(env[var].strip(), var)
     if path is None:
         return None
     full = os.path.expanduser(path)
+    fix = f"point {key} at the file that holds it"
     try:
-        with open(full, encoding="utf-8") as f:
-            value = f.read().strip()
-    except OSError as e:
-        raise UsageError(f"{where}: cannot read {full}: {e.strerror}") from e
+        value = store.read_bytes(full, fix, what=f"a {key}").decode("utf-8").strip()
+    except CredentialsError as e:
+        raise UsageError(f"{where}: {e}") from e
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: {full} ({key}) is not UTF-8 text") from None
     if not value:
         raise UsageError(f"{where}: {full} is empty")
+    return _one_line(value, f"{full} ({key})")
+
+
+def _one_line(value: str, source: str, *, secret: bool = True) -> str:
+    """VALUE, a store secret that goes into a header or a command: one line of printable
+    characters. Anything else (a comment line, a control character) is refused without being
+    quoted, before an HTTP library quotes it whole in its error; a SECRET joins the redacted
+    values."""
+    from launcher import redact
+
+    if not value.isprintable():
+        raise UsageError(
+            f"{source} must hold one line of printable characters (no comment, no second "
+            "line, no control character); its value is not shown"
+        )
+    if secret:
+        redact.add(value)
     return value
 
 
+def _userinfo(url: str) -> str:
+    """What comes between :// and the last @ (user:password), whatever characters it holds."""
+    rest = url.partition("://")[2]
+    return rest.rpartition("@")[0]
+
+
 def _safe(url: str) -> str:
-    """The URL without user info, for messages."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=netloc).geturl()
+    """URL without its user info, for messages: cut from the raw text, so that a password with
+    / ? or # (which ends urlsplit's netloc before it) is never quoted."""
+    info = _userinfo(url)
+    if not info:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest[len(info) + 1 :]}"

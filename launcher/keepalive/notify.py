@@ -232,23 +232,22 @@ class Notifier:
 
 
 def _post(url: str, body: bytes) -> None:
-    """POST BODY as JSON; an OSError for anything but a 2xx answer."""
-    import urllib.error
-    import urllib.request
+    """POST BODY as JSON; an OSError for anything but a 2xx answer. Through wrap's one HTTP
+    client factory: no redirect is followed (to any host or scheme, as urllib did), and a
+    loopback URL never goes through a proxy."""
+    from launcher.errors import WrapError
+    from launcher.refresh import http
 
-    request = urllib.request.Request(  # noqa: S310 - check_webhook allows https and loopback only
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "wrap-keepalive"},
-    )
+    headers = {"Content-Type": "application/json", "User-Agent": "wrap-keepalive"}
     try:
-        with urllib.request.urlopen(request, timeout=SEND_TIMEOUT) as answer:  # noqa: S310
-            answer.read()
-    except urllib.error.HTTPError as e:
-        raise OSError(f"HTTP {e.code} from the webhook") from None
-    except urllib.error.URLError as e:
-        raise OSError(str(e.reason)) from None
+        with http.client_for(url) as client:
+            answer = client.post(url, content=body, headers=headers, timeout=SEND_TIMEOUT)
+    except WrapError as e:  # the CA store (SSL_CERT_FILE) could not be loaded
+        raise OSError(str(e)) from None
+    except http.httpx.HTTPError as e:
+        raise OSError(str(e) or type(e).__name__) from None
+    if not 200 <= answer.status_code < 300:
+        raise OSError(f"HTTP {answer.status_code} from the webhook")
 
 
 def webhook_from(table: Mapping[str, Any], config_path: str) -> str | None:

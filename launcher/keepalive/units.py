@@ -54,7 +54,17 @@ def carried_env(env: Mapping[str, str], known: Iterable[Profile]) -> dict[str, s
             match = _PATH_VAR.match(pattern)
             if match and match.group(1) not in names:
                 names.append(match.group(1))
-    return {n: env[n] for n in names if env.get(n)}
+    carried = {n: env[n] for n in names if env.get(n)}
+    for name, value in carried.items():
+        if not value.isprintable():
+            # A newline would end the unit's Environment= line and start a directive of the
+            # value's choosing (ExecStartPre=), or split the crontab line in two.
+            raise UsageError(
+                f"{name} holds a newline or another control character, which a scheduled "
+                "pass cannot carry: set it to a plain path, then run 'wrap keepalive install' "
+                "again"
+            )
+    return carried
 
 
 def check_interval(seconds: float) -> int:

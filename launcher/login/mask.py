@@ -5,12 +5,14 @@ paused in the middle (even inside its prefix), coloured with escape codes, or ha
 the terminal's width. So this is a byte-at-a-time state machine rather than a regular
 expression over a buffer:
 
-- the prefix `sk-ant-oat01-` is public: its bytes go to the screen as they are matched, so a
-  pause inside it shows nothing secret and holds nothing back;
+- the token is known by its shape, `sk-ant-<kind><version>-` then its body (`sk-ant-oat01-`
+  today; a new kind or version is still a token): that prefix is public, its bytes go to the
+  screen as they are matched, so a pause inside it shows nothing secret and holds nothing back;
 - once the prefix is complete, the body is never shown: it is held until the token ends, then
   replaced by `********` (the colour codes seen inside it follow the mask, so the screen's
   colours stay as the program meant them);
-- CSI escape sequences (colours, cursor moves) inside a token are skipped, not taken as its end;
+- escape sequences inside a token are skipped, not taken as its end: CSI (colours, cursor
+  moves), and the others of ESC, intermediates, final (a character set, ESC ( B; ESC 7);
 - a line break inside a token is a wrap, not its end, when the line filled the terminal's
   width and the next line goes on with token characters (after the line's indentation);
 - a line break before the width is the token's end, unless the next line is nothing but token
@@ -22,15 +24,24 @@ The masking and the token read are one parse, so what is hidden is exactly what 
 
 from __future__ import annotations
 
+# The prefix of the setup tokens Claude Code prints today, and how such a token is shown.
 PREFIX = b"sk-ant-oat01-"
 STARS = b"********"
 MASK = PREFIX + STARS
+# Any token's prefix: this, a kind in lowercase letters, a version in digits, then "-".
+_LEAD = b"sk-ant-"
+_MAX_KIND = 8
+_MAX_VERSION = 4
+_LOWER = b"abcdefghijklmnopqrstuvwxyz"
 
 ESC, CR, LF, SPACE = 0x1B, 0x0D, 0x0A, 0x20
 _TOKEN_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _BREAKS = (CR, LF)
 # A CSI longer than this is not one a terminal would act on: its bytes are ordinary text.
 _MAX_CSI = 64
+# ESC ] (OSC), P (DCS), X (SOS), ^ (PM), _ (APC): strings, whose text is matched as text;
+# ESC \\ ends one (and so ends a token in it).
+_STRINGS = frozenset(b"]PX^_\\")
 
 
 class Masker:
@@ -43,7 +54,8 @@ class Masker:
         self.tokens: list[bytes] = []
         # A token was printed in a shape that leaves its end in doubt.
         self.unsure = False
-        self._k = 0  # prefix bytes matched so far; len(PREFIX) means inside the body
+        self._pre = bytearray()  # the token prefix matched so far
+        self._inside = False  # the prefix is whole: inside the body
         self._body = bytearray()
         self._codes: list[bytes] = []  # escape sequences seen inside the body
         self._prefix_wrap: _Wrap | None = None  # a line break inside the prefix
@@ -58,7 +70,7 @@ class Masker:
     @property
     def holding(self) -> bool:
         """Bytes are held back: they may be part of a token, so no pause releases them."""
-        return bool(self._esc) or self._k == len(PREFIX)
+        return bool(self._esc) or self._inside
 
     def feed(self, data: bytes) -> bytes:
         for b in data:
@@ -75,7 +87,7 @@ class Masker:
             self._release(wrap, b"")
         self._end_token()
         self._prefix_wrap = None
-        self._k = 0
+        self._pre.clear()
         return self._take()
 
     # -- escape sequences
@@ -88,14 +100,18 @@ class Masker:
                 self._ordinary(b)
             return
         esc.append(b)
-        if len(esc) == 2 and b != ord("["):
-            self._esc_as_text()  # not a CSI: ordinary bytes (an OSC's text is matched too)
-        elif len(esc) > 2 and 0x40 <= b <= 0x7E:
+        csi = esc[1] == ord("[")
+        if len(esc) == 2 and csi:
+            return  # the parameters follow
+        if len(esc) == 2 and b in _STRINGS:
+            self._esc_as_text()  # OSC, DCS...: ordinary bytes (an OSC's text is matched too)
+        elif (csi and 0x40 <= b <= 0x7E) or (not csi and 0x30 <= b <= 0x7E):
             seq = bytes(esc)
             esc.clear()
             self._sequence(seq)
-        elif len(esc) > _MAX_CSI:
+        elif len(esc) > _MAX_CSI or not (csi or 0x20 <= b <= 0x2F):
             self._esc_as_text()
+        # else: a CSI's parameter, or an intermediate (the "(" of ESC ( B): more to come
 
     def _esc_as_text(self) -> None:
         pending = bytes(self._esc)
@@ -104,7 +120,7 @@ class Masker:
             self._ordinary(b)
 
     def _sequence(self, seq: bytes) -> None:
-        if self._k < len(PREFIX):
+        if not self._inside:
             self._out += seq  # outside a token body (in its public prefix at most)
         elif self._wrap is not None:
             self._wrap.held.append(seq)
@@ -115,7 +131,7 @@ class Masker:
     def _ordinary(self, b: int) -> None:
         before = (self._col, self._indent, self._at_start)
         self._track(b)
-        if self._k < len(PREFIX):
+        if not self._inside:
             self._prefix(b, before)
         else:
             self._in_body(b, before)
@@ -146,20 +162,25 @@ class Masker:
             if wrap.skips(b, self._token_indent):
                 return
             self._prefix_wrap = None
-            if b != PREFIX[self._k]:
-                self._k = 0
-        elif b in _BREAKS and self._k:
+        elif b in _BREAKS and self._pre:
             if self._filled(before[0]):
                 self._prefix_wrap = _Wrap(filled=True, before=before)
                 self._prefix_wrap.skips(b, 0)
                 return
-            self._k = 0
-        if b != PREFIX[self._k]:
-            self._k = 0
-        if b == PREFIX[self._k]:
-            if self._k == 0:
-                self._token_indent = before[1]
-            self._k += 1
+            self._pre.clear()
+        pre = self._pre
+        # The longest end of what was matched that B continues (a false start may overlap a
+        # real prefix: "sk-ant-sk-ant-oat01-").
+        for start in range(len(pre) + 1):
+            whole = _prefix_state(bytes(pre[start:]) + bytes([b]))
+            if whole is not None:
+                if not pre[start:]:
+                    self._token_indent = before[1]
+                del pre[:start]
+                pre.append(b)
+                self._inside = whole
+                return
+        pre.clear()
 
     def _in_body(self, b: int, before: tuple[int, int, bool]) -> None:
         wrap = self._wrap
@@ -217,13 +238,14 @@ class Masker:
         self._continue()
 
     def _end_token(self) -> None:
-        if self._k < len(PREFIX):
+        if not self._inside:
             return
         if self._body:
             self._out += STARS
-            self.tokens.append(PREFIX + bytes(self._body))
+            self.tokens.append(bytes(self._pre) + bytes(self._body))
         self._out += b"".join(self._codes)
-        self._k = 0
+        self._pre.clear()
+        self._inside = False
         self._body = bytearray()
         self._codes = []
 
@@ -231,6 +253,26 @@ class Masker:
         out = bytes(self._out)
         self._out.clear()
         return out
+
+
+def _prefix_state(seq: bytes) -> bool | None:
+    """True: SEQ is a whole token prefix (sk-ant-oat01-); False: the start of one; None: not."""
+    if len(seq) <= len(_LEAD):
+        return False if _LEAD.startswith(seq) else None
+    if not seq.startswith(_LEAD):
+        return None
+    rest = seq[len(_LEAD) :]
+    ended = rest.endswith(b"-")
+    kind = rest[:-1] if ended else rest
+    version = kind.lstrip(_LOWER)  # the letters first, then the digits
+    letters = len(kind) - len(version)
+    if letters > _MAX_KIND or len(version) > _MAX_VERSION or not (version.isdigit() or not version):
+        return None
+    if version and not letters:
+        return None
+    if ended:
+        return True if version else None
+    return False
 
 
 class _Wrap:

@@ -416,7 +416,9 @@ _CONTROLS = re.compile(
 
 def clean(text: str, limit: int = MAX_QUOTED) -> str:
     """Server text made safe to print: no terminal escapes or control characters, one line,
-    at most LIMIT characters."""
+    at most LIMIT characters: known token values are masked first, so that the cut cannot
+    leave part of one no longer recognised."""
+    text = redact.text(text)
     text = _CONTROLS.sub(" ", _ESCAPES.sub("", text))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

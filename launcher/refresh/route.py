@@ -39,11 +39,24 @@ def renew(
     """
     if settings.fleet:
         # An account shared by machines refreshes only through its fleet store.
+        from launcher.errors import UsageError, WrapError
         from launcher.fleet import account
 
-        return account.pull(
-            settings, state_dir, now=now, log=log, forced=forced, ahead=ahead, env=env
-        )
+        try:
+            return account.pull(
+                settings, state_dir, now=now, log=log, forced=forced, ahead=ahead, env=env
+            )
+        except UsageError:
+            raise
+        except WrapError as e:
+            # Counted as a local refresh's failures are, so that keepalive tells of a pull
+            # that keeps failing (a store gone, a record refused) as it does of those.
+            from launcher import stores
+            from launcher.refresh import outcome
+
+            source = stores.for_settings(settings, os.environ if env is None else env)
+            outcome.record_failure(state_dir, source, now(), e)
+            raise
     env = os.environ if env is None else env
     if settings.refresh_via == "cli":
         from launcher.refresh import via_cli

@@ -44,6 +44,9 @@ LOCKED = 36
 # Claude's limit for a `security -i` line; a longer one goes to argv.
 INTERACTIVE_LINE_LIMIT = 4032
 TIMEOUT = 20.0
+# By absolute path, as Claude Code runs it: a `security` earlier on PATH would be handed every
+# token wrap writes.
+SECURITY = "/usr/bin/security"
 UNLOCK_HINT = "run 'security unlock-keychain' (over SSH the login keychain stays locked until then)"
 
 
@@ -104,7 +107,7 @@ class KeychainStore(Store):
 
     def read(self) -> bytes:
         code, out = self.run(
-            ["security", "find-generic-password", "-a", self.account, "-w", "-s", self.service],
+            [SECURITY, "find-generic-password", "-a", self.account, "-w", "-s", self.service],
             None,
         )
         if code == NOT_FOUND:
@@ -121,9 +124,9 @@ class KeychainStore(Store):
         hexed = data.hex()
         line = f'add-generic-password -U -a "{self.account}" -s "{self.service}" -X "{hexed}"'
         if len(line) <= INTERACTIVE_LINE_LIMIT:
-            code, _ = self.run(["security", "-i"], (line + "\n").encode("ascii"))
+            code, _ = self.run([SECURITY, "-i"], (line + "\n").encode("ascii"))
         else:
-            argv = ["security", "add-generic-password", "-U", "-a", self.account]
+            argv = [SECURITY, "add-generic-password", "-U", "-a", self.account]
             code, _ = self.run([*argv, "-s", self.service, "-X", hexed], None)
         if code == LOCKED:
             raise WriteError(f"cannot write {self.where}: the keychain is locked; {UNLOCK_HINT}")

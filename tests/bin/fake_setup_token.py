@@ -4,7 +4,8 @@ FAKE_SETUP: ok (default) | fail (exit 1) | no-token | hang. FAKE_SETUP_TOKEN: th
 print. FAKE_SETUP_SHAPE, how the token reaches the terminal: plain (default) | pause-mid |
 pause-prefix (a pause in the middle of the token, or of its prefix) | bytes (one write per
 byte) | wrap (hard-wrapped at the terminal's width, or
-$FAKE_SETUP_WRAP_AT) | ansi (colour codes inside it).
+$FAKE_SETUP_WRAP_AT) | ansi (colour codes inside it) | charset (ESC ( B, the character set
+reset that follows an SGR reset in terminfo's sgr0, inside it).
 Each run appends a line to $FAKE_SETUP_RUNS when set. SIGWINCH prints the new size.
 """
 
@@ -61,6 +62,8 @@ def show_token(token: str, shape: str) -> None:
         codes = ["\x1b[1m", "\x1b[0m\x1b[32m", "\x1b[39m", "\x1b[38;5;208m"]
         out.write("".join(c + token[a:b] for c, a, b in zip(codes, cut[:-1], cut[1:], strict=True)))
         out.write("\x1b[0m\n")
+    elif shape == "charset":
+        out.write(token[:40] + "\x1b(B\x1b[m" + token[40:] + "\n")
     else:
         out.write(token + "\n")
     out.flush()
