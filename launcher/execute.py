@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
 ACTIVE = gate.ACTIVE
-MAX_DEPTH = gate.MAX_DEPTH
 mark = gate.mark
 
 

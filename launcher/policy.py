@@ -10,7 +10,6 @@ EXPIRING = gate.EXPIRING
 EXPIRED = gate.EXPIRED
 effective_threshold = gate.effective_threshold
 token_state = gate.token_state
-exit_state = gate.exit_state
 
 
 def login_state(login_expires_at: float | None, now: float, threshold: int) -> str:

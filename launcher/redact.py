@@ -40,11 +40,14 @@ def text(message: str) -> str:
     """MESSAGE with every known token value replaced and no control characters or escapes."""
     if not message.isprintable():
         message = _printable(message)
+    # One copy, taken at once: `wrap refresh --all`'s workers add values while another
+    # cleans a line, and a set that grows under its loop raises RuntimeError.
+    known = tuple(_known)
     # Longest first, so that a value containing another is replaced whole.
-    for value in sorted(_known, key=len, reverse=True):
+    for value in sorted(known, key=len, reverse=True):
         if value in message:
             message = message.replace(value, MARK)
-    return _mask_runs(message) if _known else message
+    return _mask_runs(message, known) if known else message
 
 
 # A run this long of a known value is masked too: a token cut by someone's length limit (a
@@ -52,9 +55,9 @@ def text(message: str) -> str:
 RUN = 16
 
 
-def _mask_runs(message: str) -> str:
+def _mask_runs(message: str, known: tuple[str, ...]) -> str:
     covered = [False] * len(message)
-    for value in _known:
+    for value in known:
         if len(value) < RUN:
             continue
         grams = {value[i : i + RUN] for i in range(len(value) - RUN + 1)}

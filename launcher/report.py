@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
     from launcher.config import Settings
 
-EXIT_FOR_STATE = gate.EXIT_FOR_STATE
 iso = gate.iso
 
 

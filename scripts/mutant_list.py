@@ -812,7 +812,7 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/redact.py",
-        "    return _mask_runs(message) if _known else message",
+        "    return _mask_runs(message, known) if known else message",
         "    return message",
         "a long run of a known token is masked wherever it was cut",
         ("tests/test_untrusted_text.py",),

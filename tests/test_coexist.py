@@ -310,6 +310,30 @@ def test_after_a_failed_write_the_next_launch_uses_the_recovered_token(
     ] == ("test-refresh-2")
 
 
+def test_a_recovery_file_reached_through_a_link_is_not_taken(
+    home: Home, server: TokenServer
+) -> None:
+    # A recovery file is one wrap wrote itself: one that is a link (to a document someone
+    # else put there) is not put into the credentials file, nor is its refresh token sent.
+    server.seed("file-refresh")
+    home.write_claude(time.time() + 60, refresh="file-refresh")
+    state_dir = home.root / "state" / "wrap"
+    planted = home.root / "planted.json"
+    planted.write_text(json.dumps(claude_doc(time.time() + 60, refresh="planted-refresh")))
+    link = state_dir / "recovery" / "credentials.json.recovered.json"
+    link.parent.mkdir(parents=True, mode=0o700)
+    link.symlink_to(planted)
+    remembered = state.CredState(os.path.realpath(home.creds))
+    remembered.pending_recovery = str(link)
+    remembered.pending_version = store.fingerprint(str(home.creds))
+    state.save(str(state_dir), remembered)
+    r = home.wrap_claude(env=home.env(WRAP_TOKEN_URL=server.url))
+    assert r.returncode == 0, r.stderr
+    assert server.refresh_requests == 1
+    assert server.reused == 0
+    assert home.read()["claudeAiOauth"]["refreshToken"] == server.newest_refresh
+
+
 def test_sigterm_while_the_request_is_out_saves_its_answer_then_stops(
     home: Home, server: TokenServer
 ) -> None:

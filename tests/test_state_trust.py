@@ -224,3 +224,37 @@ def test_a_file_of_another_user_in_a_private_state_directory_is_not_read(tmp_pat
         assert r.returncode == 0, r.stderr
         assert evil.refresh_requests == 0
         assert real.refresh_requests == 1
+
+
+def _own_files(state_dir: Path) -> list[tuple[Path, object]]:
+    """wrap's own small files outside credentials/ (a fleet account's kept refresh token,
+    keepalive's notices), each written as wrap writes it, with what reading it back gives."""
+    from launcher.fleet import account
+    from launcher.keepalive import record
+
+    kept = Path(account.save_pending(str(state_dir), "team", "kept-refresh", "parent", 1.0))
+    record.save(str(state_dir), record.NOTICES, {"known": {}, "told": {}})
+    return [
+        (kept, lambda: account.load_pending(str(state_dir), "team")),
+        (Path(record.folder(str(state_dir))) / record.NOTICES,
+         lambda: record.load(str(state_dir), record.NOTICES)),
+    ]  # fmt: skip
+
+
+def test_wraps_own_files_are_not_read_through_a_link(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    for path, load in _own_files(state_dir):
+        assert load(), path  # read as written
+        elsewhere = tmp_path / path.name
+        path.rename(elsewhere)
+        path.symlink_to(elsewhere)
+        assert not load(), path
+
+
+@needs_root
+def test_wraps_own_files_of_another_user_are_not_read(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    for path, load in _own_files(state_dir):
+        assert load(), path
+        os.chown(path, NOBODY, NOBODY)
+        assert not load(), path

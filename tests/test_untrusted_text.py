@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -62,6 +64,38 @@ def test_a_run_of_a_known_token_is_masked_wherever_it_was_cut() -> None:
     half = TOKEN[20:80]
     assert redact.text(f"refused {half}; try again") == "refused <redacted>; try again"
     assert redact.text(f"a {TOKEN[: redact.RUN - 1]} b") == f"a {TOKEN[: redact.RUN - 1]} b"
+
+
+def test_a_line_is_cleaned_while_other_threads_learn_tokens() -> None:
+    """`wrap refresh --all` refreshes in worker threads: one cleans a line (its error for the
+    state file, a -v line) while another learns the tokens of its answer. The cleaning must
+    not raise (a set that grows under its loop), or the failure it was recording is lost."""
+    redact.add(TOKEN)
+    message = "y" * 2000
+    errors: list[BaseException] = []
+    learned = threading.Event()
+
+    def clean() -> None:
+        try:
+            while not learned.is_set():
+                assert redact.text(message) == message
+        except BaseException as e:
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    worker = threading.Thread(target=clean)
+    try:
+        worker.start()
+        for i in range(5000):
+            redact.add(f"learned-token-{i:08d}")
+            if errors:
+                break
+    finally:
+        learned.set()
+        worker.join()
+        sys.setswitchinterval(old)
+    assert errors == []
 
 
 def test_a_crash_report_carries_no_token(home: Home) -> None:

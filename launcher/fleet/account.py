@@ -354,8 +354,8 @@ def save_pending(state_dir: str, name: str, token: str, parent: str, at: float) 
 
 def load_pending(state_dir: str, name: str) -> dict[str, Any] | None:
     try:
-        with open(_pending_path(state_dir, name), "rb") as f:
-            data = json.loads(f.read())
+        # A kept refresh token is wrap's own: never through a link, never another user's.
+        data = json.loads(store.read_private(_pending_path(state_dir, name)))
     except (OSError, ValueError):
         return None
     if isinstance(data, dict) and isinstance(data.get("refresh_token"), str):

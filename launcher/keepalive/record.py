@@ -29,8 +29,8 @@ def folder(state_dir: str) -> str:
 def load(state_dir: str, name: str) -> dict[str, Any]:
     """The file's object; an empty one when absent or unreadable (it is a cache)."""
     try:
-        with open(os.path.join(folder(state_dir), name), "rb") as f:
-            value = json.loads(f.read())
+        # wrap's own file: never through a link or a FIFO, never another user's.
+        value = json.loads(store.read_private(os.path.join(folder(state_dir), name)))
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}

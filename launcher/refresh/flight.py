@@ -385,9 +385,10 @@ class _Run:
         if kept is None or remembered.pending_version != self.source.fingerprint():
             return None
         try:
-            data = store.read_bytes(kept, "")
+            # A file wrap wrote (store.save_recovery): never through a link, never another's.
+            data = store.read_private(kept)
             doc, creds = credentials.parse(writer.profile, data, kept)
-        except WrapError:
+        except (OSError, WrapError):
             return None
         try:
             writer.commit_recovered(doc)
