@@ -434,15 +434,22 @@ class TLSProxy(LoopbackServer):
                 self.send_response(200, "Connection Established")
                 self.end_headers()
                 self.wfile.flush()
+                # The TLS socket takes over the connection's descriptor: it, not the detached
+                # plain socket, must be closed when the handshake fails.
+                conn = proxy.ca.context(host).wrap_socket(
+                    self.connection, server_side=True, do_handshake_on_connect=False
+                )
                 try:
-                    conn = proxy.ca.context(host).wrap_socket(self.connection, server_side=True)
+                    conn.do_handshake()
                 except ssl.SSLError as e:
                     # The client refused our certificate (a CA it was not given), or spoke no TLS.
+                    conn.close()
                     with proxy.lock:
                         proxy.refused_handshakes.append(f"{host}: {e}")
                     self.close_connection = True
                     return
                 except OSError:
+                    conn.close()
                     self.close_connection = True  # the client went away (exiting)
                     return
                 self.connection = conn

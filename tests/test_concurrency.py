@@ -42,7 +42,7 @@ def test_a_failing_server_is_asked_by_one_launch_only(home: Home, server: TokenS
     assert server.refresh_requests == 4  # one launch's attempts; the others saw its failure
     assert len(home.reports()) == n
     for _, err in results:
-        assert "could not refresh the token" in err
+        assert "could not refresh ~/.claude/.credentials.json" in err
     # Exactly one launch asked (and retried); each of the others was told it had just failed,
     # rather than being kept from asking by some other rule.
     told = [err for _, err in results if "another launch just tried and failed" in err]
