@@ -489,6 +489,12 @@ def forget_cmd(
         sys.exit(e.exit_code)
     state_dir = config.state_dir(env)
     doomed = forget.plan(state_dir, paths, everything=everything)
+    guarded = forget.guarded(state_dir, None if everything else paths)
+    for path in guarded:
+        click.echo(
+            f"kept: {path} (remembers a refresh token that may have rotated, or a pending "
+            "recovery: forgetting it could replay a spent token)"
+        )
     if not doomed:
         click.echo(f"nothing to remove: wrap keeps nothing for {name or 'this account'}")
         sys.exit(exitcodes.FRESH)

@@ -14,7 +14,7 @@ import fcntl
 import os
 from typing import TYPE_CHECKING
 
-from launcher import lock, state
+from launcher import gate, lock, state, store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -40,18 +40,22 @@ def account_paths(state_dir: str, cred_path: str) -> list[str]:
 
 
 def plan(state_dir: str, cred_paths: Iterable[str], *, everything: bool) -> list[str]:
-    """The paths that exist and would be removed, in a stable order, without duplicates."""
+    """The paths that exist and would be removed, in a stable order, without duplicates; never
+    a guarded() state file."""
     wanted: list[str] = []
     for path in cred_paths:
         wanted += account_paths(state_dir, path)
     if everything:
         wanted += [os.path.join(state_dir, name) for name in SHARED]
-        wanted += [os.path.join(state_dir, name) for name in ("credentials", "tokens", "locks")]
+        # The state files one by one: a guarded one stays (guarded()).
+        wanted += _files(os.path.join(state_dir, "credentials"))
+        wanted += [os.path.join(state_dir, name) for name in ("tokens", "locks")]
         wanted += [os.path.join(state_dir, "backups")]
+    keep = set(guarded(state_dir))
     seen: set[str] = set()
     out = []
     for path in wanted:
-        if path not in seen and os.path.lexists(path):
+        if path not in seen and path not in keep and os.path.lexists(path):
             seen.add(path)
             out.append(path)
     return out
@@ -60,6 +64,34 @@ def plan(state_dir: str, cred_paths: Iterable[str], *, everything: bool) -> list
 def kept(state_dir: str) -> list[str]:
     """What forget leaves on purpose and the user may want to look at."""
     return [p for p in (os.path.join(state_dir, n) for n in KEPT) if os.path.lexists(p)]
+
+
+def guarded(state_dir: str, cred_paths: Iterable[str] | None = None) -> list[str]:
+    """State files forget must leave (of CRED_PATHS' accounts, or all): one that remembers a
+    refresh token that got no answer (it may have rotated: without the memory, the next refresh
+    replays it and the server revokes the login) or points at a pending recovery (the only copy
+    of a new token)."""
+    out = []
+    files = _files(os.path.join(state_dir, "credentials"))
+    if cred_paths is not None:
+        mine = {state.state_path(state_dir, c) for c in cred_paths}
+        files = [f for f in files if f in mine]
+    for path in files:
+        try:
+            values = gate.state_values(gate.loads(store.read_private(path)))
+        except (OSError, ValueError):
+            continue
+        if values.get("unanswered") or values.get("pending_recovery"):
+            out.append(path)
+    return out
+
+
+def _files(directory: str) -> list[str]:
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    return [os.path.join(directory, n) for n in names if n.endswith(".json")]
 
 
 def remove(paths: Iterable[str], *, say: Callable[[str], None]) -> int:

@@ -894,6 +894,13 @@ MUTANTS: list[Mutant] = [
         "the webhook follows no redirect and takes no proxy for loopback",
         ("tests/test_keepalive.py",),
     ),
+    M(
+        "launcher/forget.py",
+        '        if values.get("unanswered") or values.get("pending_recovery"):',
+        '        if values.get("pending_recovery"):',
+        "forget keeps the memory of a refresh token that got no answer (else the next replays it)",
+        ("tests/test_forget.py",),
+    ),
 ]
 
 

@@ -153,3 +153,22 @@ def test_forget_all_leaves_a_lock_held_inside_the_state_directory(home: Home) ->
     assert held.exists()
     assert not (folder / "last-pass.json").exists()
     assert "left in place" in r.stderr
+
+
+def test_forget_keeps_the_memory_of_a_refresh_token_that_got_no_answer(home: Home) -> None:
+    # A 502 may follow a rotation: wrap remembers not to send that token again. Forgetting the
+    # account's state must not forget that, or the next launch replays a spent token.
+    data = home.write_claude(time.time() + 3600)
+    with TokenServer() as server:
+        server.faults = ["502"]
+        env = home.env(WRAP_TOKEN_URL=server.url)
+        assert "HTTP 502" in home.wrap_claude(env=env).stderr
+        r = home.wrap("forget", "claude")
+        assert r.returncode == 0, r.stderr
+        assert "remembers a refresh token that may have rotated" in r.stdout
+        r = home.wrap("forget", "--all", "--yes")
+        assert "remembers a refresh token that may have rotated" in r.stdout
+        assert "got no answer" in home.wrap_claude(env=env).stderr
+        assert server.refresh_requests == 1  # never replayed
+        assert server.reused == 0
+    assert home.creds.read_bytes() == data
