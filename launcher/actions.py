@@ -194,7 +194,10 @@ def force_refresh(
     from launcher.refresh.route import renew
 
     try:
-        creds = renew(settings, config.state_dir(env), now=time.time, log=log, forced=True)
+        # --refresh-token is what the "got no answer" line offers: it may resend that token.
+        creds = renew(
+            settings, config.state_dir(env), now=time.time, log=log, forced=True, resend=True
+        )
     except WrapError as e:
         if isinstance(e, UsageError):
             raise

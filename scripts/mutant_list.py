@@ -175,7 +175,7 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/refresh/flight.py",
-        "if not forced and remembered.unanswered == state.token_digest(sent):",
+        "if not resend and remembered.unanswered == state.token_digest(sent):",
         "if False:",
         "a refresh token that may have been rotated unseen is not replayed",
         RENEW,
@@ -893,6 +893,13 @@ MUTANTS: list[Mutant] = [
         "        with http.httpx.Client(follow_redirects=True) as client:",
         "the webhook follows no redirect and takes no proxy for loopback",
         ("tests/test_keepalive.py",),
+    ),
+    M(
+        "launcher/refresh/flight.py",
+        "            forced=forced,\n                resend=resend,",
+        "            forced=forced,\n                resend=forced,",
+        "wrap refresh (forced) does not resend a refresh token that got no answer",
+        ("tests/test_replay.py",),
     ),
     M(
         "launcher/forget.py",

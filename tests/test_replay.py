@@ -65,3 +65,26 @@ def test_a_request_never_sent_does_not_hold_back_the_next_refresh(
     assert _gate(home, server.url, T0 + 60) == ""
     assert server.refresh_requests == 1
     assert home.read()["claudeAiOauth"]["accessToken"] == "test-access-1"
+
+
+def test_wrap_refresh_does_not_resend_a_refresh_token_that_got_no_answer(home: Home) -> None:
+    # `wrap refresh NAME|--all` refreshes even a fresh token, but only `--refresh-token` (what
+    # the "got no answer" line offers) may send again a token that may already have rotated.
+    import time
+
+    data = home.write_claude(time.time() + HOUR)
+    with TokenServer() as server:
+        server.faults = ["502"]
+        env = home.env(WRAP_TOKEN_URL=server.url)
+        assert "HTTP 502" in home.wrap_claude(env=env).stderr
+        for argv in (("refresh", "claude"), ("refresh", "--all")):
+            r = home.wrap(*argv, env=env)
+            assert r.returncode == 5, r.stdout + r.stderr
+            assert "got no answer" in r.stdout + r.stderr
+        assert server.refresh_requests == 1  # never resent
+        assert home.creds.read_bytes() == data
+        assert server.reused == 0
+        # --refresh-token does send it: here the 502 had rotated it, so it is the spent one.
+        home.wrap("--refresh-token", env=env)
+        assert server.refresh_requests == 2
+        assert server.reused == 1

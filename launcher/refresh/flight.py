@@ -46,13 +46,17 @@ def fly(
     now: Callable[[], float],
     log: Log,
     forced: bool = False,
+    resend: bool = False,
     ahead: float = 0.0,
     env: Mapping[str, str],
     client_factory: Callable[[str], httpx.Client] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Credentials:
-    """The refresh wrap itself sends for an account of this machine (route.renew chose it)."""
+    """The refresh wrap itself sends for an account of this machine (route.renew chose it).
+
+    FORCED: even a fresh token, past cooldowns and suspensions. RESEND: even a refresh token
+    that got no answer before (it may have rotated): only `--refresh-token` asks for that."""
     profile = settings.profile
     if "{" not in settings.token_url:
         # A configuration error: before any lock, request or import of the HTTP client.
@@ -66,8 +70,8 @@ def fly(
     )
     begun = clock()
     with progress:
-        creds = _fly(settings, state_dir, log, forced, ahead, env, client_factory, clock, sleep,
-                     now, started, progress)  # fmt: skip
+        creds = _fly(settings, state_dir, log, forced, resend, ahead, env, client_factory, clock,
+                     sleep, now, started, progress)  # fmt: skip
     if progress.shown:
         log.info(f"refreshed the {profile.name} token ({clock() - begun:.1f} s)")
     return creds
@@ -78,6 +82,7 @@ def _fly(
     state_dir: str,
     log: Log,
     forced: bool,
+    resend: bool,
     ahead: float,
     env: Mapping[str, str],
     client_factory: Callable[[str], httpx.Client] | None,
@@ -137,6 +142,7 @@ def _fly(
             run = _Run(settings, state_dir, locks, source, now=now, log=log, sleep=sleep)
             return run.under_locks(
                 forced=forced,
+                resend=resend,
                 started=started,
                 client_factory=client_factory,
                 clock=clock,
@@ -240,6 +246,7 @@ class _Run:
         self,
         *,
         forced: bool,
+        resend: bool = False,
         started: float,
         client_factory: Callable[[str], httpx.Client] | None,
         clock: Callable[[], float],
@@ -285,7 +292,7 @@ class _Run:
             now(), self.settings.token_url, source.fingerprint()
         ):
             raise unreachable_error(remembered, self.settings.token_url)
-        if not forced and remembered.unanswered == state.token_digest(sent):
+        if not resend and remembered.unanswered == state.token_digest(sent):
             raise RefreshError(
                 "an earlier refresh with this refresh token got no answer, and the server may "
                 "have rotated it: wrap will not send it again blindly; run "

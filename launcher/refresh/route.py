@@ -23,6 +23,7 @@ def renew(
     now: Callable[[], float],
     log: Log,
     forced: bool = False,
+    resend: bool = False,
     ahead: float = 0.0,
     env: Mapping[str, str] | None = None,
     client_factory: Callable[[str], httpx.Client] | None = None,
@@ -35,7 +36,7 @@ def renew(
     takes every lock the vendor's CLI honours, and only then reads the file, decides and sends:
     the refresh token sent always comes from a read that no other refresher can race.
     AHEAD: refresh a token that enters its threshold within that many seconds (keepalive looks
-    one pass ahead), still deciding from the read under the locks.
+    one pass ahead), still deciding from the read under the locks. FORCED, RESEND: flight.fly.
     """
     if settings.fleet:
         # An account shared by machines refreshes only through its fleet store.
@@ -70,6 +71,7 @@ def renew(
         now=now,
         log=log,
         forced=forced,
+        resend=resend,
         ahead=ahead,
         env=env,
         client_factory=client_factory,
