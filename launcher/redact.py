@@ -40,11 +40,13 @@ def text(message: str) -> str:
     """MESSAGE with every known token value replaced and no control characters or escapes."""
     if not message.isprintable():
         message = _printable(message)
+    if not _known:  # status's table: tens of thousands of cells, most runs know no token
+        return message
     # Longest first, so that a value containing another is replaced whole.
     for value in sorted(_known, key=len, reverse=True):
         if value in message:
             message = message.replace(value, MARK)
-    return _mask_runs(message) if _known else message
+    return _mask_runs(message)
 
 
 # A run this long of a known value is masked too: a token cut by someone's length limit (a
