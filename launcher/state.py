@@ -147,8 +147,10 @@ def load(
     it is not looked for."""
     st = CredState(cred_path if resolved else os.path.realpath(cred_path))
     # A file whose readable part no listed name has has no state: no hash to compute.
-    if listed is not None and gate.state_key_name(st.path) not in _readable_parts(listed):
-        return st
+    if listed is not None:
+        parts = _readable_parts(listed)
+        if not parts or gate.state_key_name(st.path) not in parts:
+            return st
     name = key(st.path, resolved=True) + ".json"
     if listed is not None and name not in listed:
         return st

@@ -220,6 +220,16 @@ def table(
     env = os.environ if env is None else env
     rows = []
     marks = []
+    # The same instant is often shown many times (accounts refreshed together, the "-" of
+    # those never refreshed): each is turned into local time once.
+    seen: dict[str | None, str] = {}
+
+    def local(iso: str | None) -> str:
+        text = seen.get(iso)
+        if text is None:
+            text = seen[iso] = _local(iso)
+        return text
+
     for e in entries:
         r = e.report
         left = r["expires_in_seconds"]
@@ -232,10 +242,10 @@ def table(
                 + (" (here)" if r.get("bound") else ""),
                 r["profile"],
                 state,
-                _local(r["expires_at"]),
+                local(r["expires_at"]),
                 "-" if left is None else (report.human_duration(left) if left > 0 else "expired"),
-                _login_ends(r),
-                _local(r["last_refreshed"]),
+                _login_ends(r, local),
+                local(r["last_refreshed"]),
                 str(r["consecutive_failures"]),
                 # A path, or keychain:<service>, keyring:<service>/<account>.
                 report.tilde(r["where"], env),
@@ -290,11 +300,11 @@ def _shorten(text: str, width: int, *, keep_end: bool) -> str:
     return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
 
 
-def _login_ends(r: dict[str, Any]) -> str:
+def _login_ends(r: dict[str, Any], local: Callable[[str | None], str]) -> str:
     left = r["login_expires_in_seconds"]
     if left is None:
         return "-"
-    return _local(r["login_expires_at"]) + (" (ended)" if left <= 0 else "")
+    return local(r["login_expires_at"]) + (" (ended)" if left <= 0 else "")
 
 
 def _local(iso: str | None) -> str:
