@@ -48,6 +48,7 @@ class Settings:
     """Resolved settings for one run; plain values only."""
 
     __slots__ = (
+        "_values",
         "bound",
         "client_id",
         "config_path",
@@ -120,6 +121,8 @@ class Settings:
         # The named account this run uses and why ([profiles.NAME.accounts] and .dirs), or a
         # bad binding to report; None when the profile names no accounts.
         self.bound = bound
+        # What for_file() copies, read on its first call (settings are never changed after).
+        self._values: list[tuple[str, Any]] | None = None
 
     def program_env(self, env: Mapping[str, str]) -> Mapping[str, str]:
         """ENV as the account's CLI sees it: with the bound account's directory variable set
@@ -134,11 +137,19 @@ class Settings:
         credentials_path=PATH when nothing else differs (no setting depends on the file, but
         a named account's directory and fleet record, which `status` resolves for each), so
         that `status` resolves a profile's settings once, not once per account."""
+        values = self._values
+        if values is None:  # read once: thousands of files copy the same settings
+            values = self._values = [(n, getattr(self, n)) for n in _COPIED]
         other = Settings.__new__(Settings)
-        for name in Settings.__slots__:
-            setattr(other, name, getattr(self, name))
-        other.credentials = os.path.expanduser(path)
+        for name, value in values:
+            setattr(other, name, value)
+        other._values = values
+        other.credentials = os.path.expanduser(path) if path.startswith("~") else path
         return other
+
+
+# The settings for_file() copies from one file's to another's: all but the file itself.
+_COPIED = tuple(n for n in Settings.__slots__ if n not in ("_values", "credentials"))
 
 
 def parse_duration(text: str, source: str) -> float:

@@ -952,6 +952,11 @@ def state_key(real: str) -> str:
     """A short name for a credentials file (by its real path) in wrap's own directories: its
     base name, for people reading the directory, and a hash of the path, so any length fits."""
     digest = sha256_hex(real.encode("utf-8", "surrogateescape"))[:16]
+    return f"{state_key_name(real)}-{digest}"
+
+
+def state_key_name(real: str) -> str:
+    """state_key()'s readable part, before the last "-"."""
     name = os.path.basename(real)
     # Most names need no replacing, and checking that in C rather than a character at a time
     # was most of what a key cost status per account.
@@ -959,7 +964,7 @@ def state_key(real: str) -> str:
         name.isascii() and name.replace(".", "a").replace("_", "a").replace("-", "a").isalnum()
     ):
         name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-    return f"{name.lstrip('.')[:40]}-{digest}"
+    return name.lstrip(".")[:40]
 
 
 def state_values(raw: object) -> dict[str, Any]:

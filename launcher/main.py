@@ -98,23 +98,32 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, Any], str | None, list[str]] |
     return opts, program, list(argv[i + 1 :])
 
 
-def parse_status(argv: Sequence[str]) -> tuple[dict[str, Any], bool] | None:
-    """(options, --expiring) for `wrap [OPTIONS] status --json [--expiring]`, the form scripts
-    run; None for anything else (the table, help, errors: click's)."""
+def parse_status(argv: Sequence[str]) -> tuple[dict[str, Any], bool, bool, bool] | None:
+    """(options, --json, --expiring, --wide) for `wrap [OPTIONS] status [--json] [--expiring]
+    [--wide]`; None for anything else (help, errors: click's). Loading click costs the table
+    as much as listing a thousand accounts."""
     if "status" not in argv:
         return None
     i = list(argv).index("status")
     parsed = parse([*argv[:i], "--check-only"])
     rest = set(argv[i + 1 :])
-    if parsed is None or parsed[1] is not None or "--json" not in rest:
+    if parsed is None or parsed[1] is not None:
         return None
-    if not rest <= {"--json", "--expiring"}:
+    if not rest <= {"--json", "--expiring", "--wide"}:
+        return None
+    as_json = "--json" in rest
+    # click.echo writes the table as this does but for a stdout it cannot encode to (it
+    # wraps that one): the table has names and markers beyond ASCII. JSON is ASCII.
+    if not as_json and (getattr(sys.stdout, "encoding", None) or "").lower() not in UTF8:
         return None
     opts = parsed[0]
     if "--check-only" in argv[:i] or opts["as_json"]:
         return None  # options that mean nothing to status: click says so
     opts["check_only"] = False
-    return opts, "--expiring" in rest
+    return opts, as_json, "--expiring" in rest, "--wide" in rest
+
+
+UTF8 = ("utf-8", "utf8")
 
 
 def flags(opts: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,8 +159,11 @@ def _run(args: list[str]) -> tuple[int, bool]:
     if listing is not None:
         from launcher import actions
 
-        opts, expiring = listing
-        return actions.status(opts, as_json=True, expiring=expiring, echo=actions.echo), True
+        opts, as_json, expiring, wide = listing
+        code = actions.status(
+            opts, as_json=as_json, expiring=expiring, echo=actions.echo, wide=wide
+        )
+        return code, True
     if parsed is None:
         from launcher import cli
 

@@ -43,11 +43,13 @@ def text(message: str) -> str:
     # One copy, taken at once: `wrap refresh --all`'s workers add values while another
     # cleans a line, and a set that grows under its loop raises RuntimeError.
     known = tuple(_known)
+    if not known:  # status's table: tens of thousands of cells, most runs know no token
+        return message
     # Longest first, so that a value containing another is replaced whole.
     for value in sorted(known, key=len, reverse=True):
         if value in message:
             message = message.replace(value, MARK)
-    return _mask_runs(message, known) if known else message
+    return _mask_runs(message, known)
 
 
 # A run this long of a known value is masked too: a token cut by someone's length limit (a

@@ -123,6 +123,17 @@ def listing(state_dir: str) -> frozenset[str] | None:
         return None
 
 
+_parts: tuple[frozenset[str], frozenset[str]] | None = None
+
+
+def _readable_parts(listed: frozenset[str]) -> frozenset[str]:
+    """The readable parts (gate.state_key_name) of LISTED's names, worked out once a listing."""
+    global _parts
+    if _parts is None or _parts[0] is not listed:
+        _parts = (listed, frozenset(n.rpartition("-")[0] for n in listed if n.endswith(".json")))
+    return _parts[1]
+
+
 def load(
     state_dir: str,
     cred_path: str,
@@ -135,6 +146,11 @@ def load(
     RESOLVED: CRED_PATH is already the real path. LISTED: what listing() found; a file not in
     it is not looked for."""
     st = CredState(cred_path if resolved else os.path.realpath(cred_path))
+    # A file whose readable part no listed name has has no state: no hash to compute.
+    if listed is not None:
+        parts = _readable_parts(listed)
+        if not parts or gate.state_key_name(st.path) not in parts:
+            return st
     name = key(st.path, resolved=True) + ".json"
     if listed is not None and name not in listed:
         return st

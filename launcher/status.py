@@ -220,6 +220,16 @@ def table(
     env = os.environ if env is None else env
     rows = []
     marks = []
+    # The same instant is often shown many times (accounts refreshed together, the "-" of
+    # those never refreshed): each is turned into local time once.
+    seen: dict[str | None, str] = {}
+
+    def local(iso: str | None) -> str:
+        text = seen.get(iso)
+        if text is None:
+            text = seen[iso] = _local(iso)
+        return text
+
     for e in entries:
         r = e.report
         left = r["expires_in_seconds"]
@@ -232,10 +242,10 @@ def table(
                 + (" (here)" if r.get("bound") else ""),
                 r["profile"],
                 state,
-                _local(r["expires_at"]),
+                local(r["expires_at"]),
                 "-" if left is None else (report.human_duration(left) if left > 0 else "expired"),
-                _login_ends(r),
-                _local(r["last_refreshed"]),
+                _login_ends(r, local),
+                local(r["last_refreshed"]),
                 str(r["consecutive_failures"]),
                 # A path, or keychain:<service>, keyring:<service>/<account>.
                 report.tilde(r["where"], env),
@@ -290,11 +300,11 @@ def _shorten(text: str, width: int, *, keep_end: bool) -> str:
     return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
 
 
-def _login_ends(r: dict[str, Any]) -> str:
+def _login_ends(r: dict[str, Any], local: Callable[[str | None], str]) -> str:
     left = r["login_expires_in_seconds"]
     if left is None:
         return "-"
-    return _local(r["login_expires_at"]) + (" (ended)" if left <= 0 else "")
+    return local(r["login_expires_at"]) + (" (ended)" if left <= 0 else "")
 
 
 def _local(iso: str | None) -> str:
@@ -328,9 +338,11 @@ def select(entries: list[Entry], name: str | None) -> list[Entry]:
     return chosen
 
 
-# How many accounts `wrap refresh --all` refreshes at once: each is one request to its own
-# endpoint (often another vendor's), so waiting for one before the next only adds up the waits.
-REFRESH_WORKERS = 4
+def shared_lock(entry: Entry, env: Mapping[str, str]) -> str | None:
+    """The CLI lock ENTRY's refresh shares with other files (launcher/refresh/pool.py)."""
+    from launcher import vendors
+
+    return vendors.shared_lock(entry.settings.profile.vendor_lock, entry.settings.credentials, env)
 
 
 def refresh_all(
@@ -340,10 +352,11 @@ def refresh_all(
     log: Log,
     echo: Callable[[str], None],
     now: Callable[[], float] = time.time,
-    workers: int = REFRESH_WORKERS,
+    workers: int | None = None,
 ) -> int:
-    """Refresh each entry now, up to WORKERS at once (each under its own locks, as any refresh);
+    """Refresh each entry now, several at once (each under its own locks, as any refresh);
     one line each, in the entries' order; exit 5 if any failed."""
+    from launcher.refresh import pool
     from launcher.refresh.route import renew
 
     state_dir = config.state_dir(env)
@@ -358,25 +371,16 @@ def refresh_all(
         return f"✓ {label}: refreshed, expires {when}", None
 
     codes = set()
-    if len(entries) <= 1 or workers <= 1:
-        outcomes = map(one, entries)
-        for line, code in outcomes:
-            echo(line)
-            if code is not None:
-                codes.add(code)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from launcher.refresh.deferral import signals_deferred
-
-        # Only the main thread can hold signals back (refresh/deferral.py), and the workers'
-        # requests are out while it waits here: a SIGTERM, SIGHUP or Ctrl-C meanwhile takes
-        # effect once every answer is written back, never with a rotated token in the air.
-        with signals_deferred(), ThreadPoolExecutor(max_workers=min(workers, len(entries))) as pool:
-            for line, code in pool.map(one, entries):
-                echo(line)
-                if code is not None:
-                    codes.add(code)
+    lines = pool.in_order(
+        one,
+        entries,
+        shared=lambda e: shared_lock(e, env),
+        workers=pool.WORKERS if workers is None else workers,
+    )
+    for line, code in lines:
+        echo(line)
+        if code is not None:
+            codes.add(code)
     # A configuration error (a cleartext token URL, say) is the user's to fix: exit 2 first.
     if exitcodes.USAGE in codes:
         return exitcodes.USAGE

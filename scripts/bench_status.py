@@ -10,7 +10,9 @@ per size, the cost per account, and the peak RSS of each child (os.wait4's ru_ma
 Targets (issue 13): `status --json` at most 2.5 times the baseline at 10,000 accounts, a cost
 per account that does not grow with the count, and under 50 MiB at 10,000.
 
-Usage: python scripts/bench_status.py [RUNS] [SIZES]     (default 21 runs; sizes 100,1000,10000)
+Usage: python scripts/bench_status.py [RUNS] [SIZES] [--before WRAP]
+(default 21 runs; sizes 100,1000,10000). --before WRAP adds another tree's `wrap` (an older
+commit's, say) to the same interleaved rounds, as "before --json" and "before (table)".
 """
 
 from __future__ import annotations
@@ -107,8 +109,14 @@ class Runner:
 
 
 def main() -> int:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 21
-    sizes = [int(s) for s in sys.argv[2].split(",")] if len(sys.argv) > 2 else [100, 1000, 10000]
+    args = sys.argv[1:]
+    before = None
+    if "--before" in args:
+        at = args.index("--before")
+        before = args[at + 1]
+        del args[at : at + 2]
+    runs = int(args[0]) if args else 21
+    sizes = [int(s) for s in args[1].split(",")] if len(args) > 1 else [100, 1000, 10000]
     sizes = [1, *sizes]
     wrap = str(BIN / "wrap")
     runner = Runner()
@@ -123,6 +131,9 @@ def main() -> int:
             "status (table)": [wrap, "status"],
             "baseline": [sys.executable, str(Path(tmp) / "baseline.py")],
         }
+        if before is not None:
+            commands["before --json"] = [before, "status", "--json"]
+            commands["before (table)"] = [before, "status"]
         for n, env in envs.items():
             out = subprocess.run(commands["status --json"], env=env, capture_output=True)
             assert len(json.loads(out.stdout)) == n, f"wrap status did not list {n} accounts"

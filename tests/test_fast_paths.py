@@ -131,7 +131,7 @@ def test_a_fresh_gemini_launch_imports_nothing_heavy(home: Home) -> None:
     [
         ("--help",),
         ("--version",),
-        ("status",),
+        ("status", "--help"),
         ("status", "--json", "--bogus"),
         ("--check-only", "status", "--json"),
         ("--check-only", "--no-such-option"),
@@ -175,6 +175,34 @@ def test_status_json_runs_without_click_and_says_what_click_says(
     ]
     assert got == strip
     assert len(fast.stdout.splitlines()) == 1  # a pipe gets one line
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env"),
+    [
+        (("status",), {}),
+        (("status", "--wide"), {}),
+        (("-q", "status", "--expiring"), {}),
+        (("status",), {"FORCE_COLOR": "1"}),
+    ],
+)
+def test_the_status_table_runs_without_click_and_prints_what_click_prints(
+    home: Home, args: tuple[str, ...], extra_env: dict[str, str]
+) -> None:
+    home.write_claude(time.time() + 2 * 86400)  # expiring: a row for --expiring too
+    fast, modules = _modules(home, home.root, "wrap", *args, **extra_env)
+    found = {m.split(".")[0] for m in modules}
+    slow = subprocess.run(
+        [str(BIN / "python"), "-c", CLICK_ONLY, *args],
+        env=home.env(**extra_env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "click" not in found
+    assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout)
+    assert "claude" in fast.stdout.splitlines()[1], fast.stdout  # the header, then the row
+    assert "\x1b[" in fast.stdout if extra_env else "\x1b" not in fast.stdout
 
 
 def test_a_bad_option_gets_clicks_usage_error(home: Home) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -429,3 +430,100 @@ def test_fleet_pulls_that_keep_failing_are_told_like_local_failures(
     assert "cannot reach the fleet store" in lines[0]
     assert lines[2].startswith("! claude (claude): refreshing it failed 3 times in a row")
     assert [p["condition"] for p in webhook.received()] == ["failing"]
+
+
+def _gemini(home: Home, url: str, count: int) -> list[Path]:
+    """COUNT due accounts of a gemini-based profile in one folder: Gemini's CLI takes no lock
+    that the files of a folder share, so nothing keeps their refreshes apart."""
+    folder = home.root / "config" / "wrap"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(
+        f'[profiles.gem]\nbase = "gemini"\npaths = ["~/.gem/*.json"]\ntoken_url = "{url}"\n'
+    )
+    return [
+        account(home.root / ".gem", f"gem-{n}.json", 3600, f"seed-of-gem-{n}")
+        for n in range(1, count + 1)
+    ]
+
+
+class Held:
+    """Wraps a TokenServer's answers: counts the requests out at once, and holds the first
+    FIRST ones until they are all out together (or RELEASE, when given, is set)."""
+
+    def __init__(self, server: TokenServer, first: int, release: threading.Event | None = None):
+        self.together = threading.Barrier(first, timeout=30)
+        self.first = first
+        self.release = release
+        self.all_out = threading.Event()
+        self.count = threading.Lock()
+        self.now = self.most = self.arrived = 0
+        answer = server._answer
+
+        def held(fields: dict[str, object]) -> object:
+            with self.count:
+                self.now += 1
+                self.most = max(self.most, self.now)
+                self.arrived += 1
+                among_first = self.arrived <= first
+            try:
+                if among_first:
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        self.together.wait()
+                    self.all_out.set()
+                    if release is not None:
+                        release.wait(30)
+                return answer(fields)  # type: ignore[arg-type]
+            finally:
+                with self.count:
+                    self.now -= 1
+
+        server._answer = held  # type: ignore[method-assign]
+
+
+def test_a_pass_refreshes_due_accounts_four_at_once_in_a_stable_order(home: Home) -> None:
+    with TokenServer() as server:
+        files = _gemini(home, server.url, 6)
+        for path in files:
+            server.seed(json.loads(path.read_text())["refresh_token"])
+        held = Held(server, 4)
+        r = home.wrap("keepalive")
+        assert server.refresh_requests == 6
+    assert r.returncode == 0, r.stderr
+    assert not held.together.broken  # four were out at once
+    assert held.most == 4
+    lines = r.stdout.splitlines()
+    assert all(line.startswith("✓ gem-") for line in lines), lines
+    # In the order status lists them, whichever finished first.
+    listed = json.loads(home.wrap("status", "--json").stdout)
+    assert [line[2:].split(" (")[0] for line in lines] == [o["account"] for o in listed]
+    assert len(lines) == 6
+    assert server.replayed == []
+    assert server.reused == 0
+    assert {json.loads(p.read_text())["refresh_token"] for p in files} == server.valid
+
+
+def test_sigterm_during_a_concurrent_pass_loses_no_rotated_token(home: Home) -> None:
+    release = threading.Event()
+    with TokenServer() as server:
+        files = _gemini(home, server.url, 6)
+        seeds = {json.loads(p.read_text())["refresh_token"] for p in files}
+        for seed in seeds:
+            server.seed(seed)
+        held = Held(server, 4, release)
+        run = Running(home)
+        assert held.all_out.wait(30)
+        run.proc.send_signal(signal.SIGTERM)  # four requests are in flight at the server
+        release.set()
+        out, err = run.proc.communicate(timeout=60)
+        assert run.proc.returncode == 0, err
+        # The four answers were written back whole; the two accounts not begun were not sent.
+        assert server.refresh_requests == 4
+        on_disk = {json.loads(p.read_text())["refresh_token"] for p in files}
+        assert on_disk == server.valid  # the newest refresh token of each account is on disk
+        assert len(on_disk & seeds) == 2
+        assert server.replayed == []
+        assert server.reused == 0
+    assert out.count("✓ gem-") == 4, out
+    last = json.loads((home.root / "state" / "wrap" / "keepalive" / "last-pass.json").read_text())
+    assert last["result"] == "stopped"
+    assert [o["action"] for o in last["outcomes"]].count(passes.NOT_REACHED) == 2

@@ -80,6 +80,8 @@ def one_pass(
             log.warn(str(e))
             _save(state_dir, log, started, now(), "configuration error", e.exit_code, seconds)
             return e.exit_code
+        from launcher.refresh import pool
+
         notifier = notify.Notifier(env=env, log=log, webhook=webhook)
         renew = _Renew()
         try:
@@ -94,6 +96,8 @@ def one_pass(
                 echo=echo,
                 log=log,
                 sleep=stop.sleep,
+                workers=pool.WORKERS,
+                noted=stop.request,
             )
         finally:
             renew.close()
@@ -122,21 +126,25 @@ def one_pass(
 
 
 class _Renew:
-    """renew() with one HTTP client per token endpoint for the whole pass: building one loads
-    the CA bundle (~70 ms), which 50 due accounts would otherwise pay 50 times. httpx and the
-    refresh machinery load only when an account is due: most passes have none."""
+    """renew() with one HTTP client per token endpoint and worker thread for the whole pass:
+    building one loads the CA bundle (~70 ms), which 50 due accounts would otherwise pay 50
+    times. A client serves one account at a time (its cookies are cleared between them), so
+    the accounts refreshed at once never share one. httpx and the refresh machinery load only
+    when an account is due: most passes have none."""
 
     def __init__(self) -> None:
-        self.clients: dict[tuple[str, str | None, int | None], Any] = {}
+        self.clients: dict[tuple[int, str, str | None, int | None], Any] = {}
 
     def _client(self, url: str) -> Any:
         import contextlib
+        import threading
         from urllib.parse import urlsplit
 
         from launcher.refresh import http
 
         parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname, parts.port)
+        # Each thread writes only its own keys: no two threads ever touch one entry.
+        key = (threading.get_ident(), parts.scheme, parts.hostname, parts.port)
         if key not in self.clients:
             self.clients[key] = http.client_for(url)  # its proxy and CA choice, made once
         client = self.clients[key]
@@ -150,7 +158,7 @@ class _Renew:
         return renew(*args, client_factory=self._client, **kwargs)
 
     def close(self) -> None:
-        for client in self.clients.values():
+        for client in list(self.clients.values()):
             client.close()
 
 

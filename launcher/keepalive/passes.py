@@ -85,29 +85,55 @@ def run(
     echo: Callable[[str], None],
     log: Log,
     sleep: Callable[[float], None],
+    workers: int = 1,
+    noted: Callable[[], None] | None = None,
 ) -> Result:
-    """Refresh what is due, tell what needs the user; one line per account it did that for."""
+    """Refresh what is due, WORKERS accounts at once, and tell what needs the user; one line
+    per account it did that for. NOTED is called as soon as a stop signal arrives while the
+    workers run (launcher/refresh/pool.py); SLEEP raises Stopped once one was asked for."""
+    from launcher import status
     from launcher.keepalive import record
+    from launcher.refresh import pool
 
     result = Result()
     ahead = interval + MARGIN
     codes: set[int] = set()
     current: dict[str, list[Notice]] = {}
-    for entry in entries:
+
+    def attempt(entry: Entry) -> tuple[Outcome | None, list[Notice], bool] | None:
+        """The account's outcome, its notices and whether it was a configuration error; None
+        when a stop was asked for before it was begun."""
+        name = entry.report["account"] or os.path.basename(entry.account.path)
+        try:
+            sleep(0)  # raises Stopped once a stop was asked for: the account is not begun
+            return (*_one(entry, name, state_dir, env, now, ahead, renew, log, sleep), False)
+        except Stopped:
+            return None
+        except UsageError as e:  # a configuration error (a cleartext token URL, ...)
+            profile = entry.settings.profile.name
+            return Outcome(name, profile, entry.account.path, FAILED, str(e)), [], True
+
+    # Due accounts are refreshed several at once; the lines come in the entries' order.
+    attempts = pool.in_order(
+        attempt,
+        entries,
+        shared=lambda e: status.shared_lock(e, env),
+        workers=workers,
+        noted=noted,
+    )
+    for entry, attempted in zip(entries, attempts, strict=True):
         path = entry.account.path
         name = entry.report["account"] or os.path.basename(path)
         profile = entry.settings.profile
         label = f"{name} ({profile.name})"
-        try:
-            sleep(0)  # raises Stopped once a stop was asked for: the next account is not begun
-            outcome, notices = _one(entry, name, state_dir, env, now, ahead, renew, log, sleep)
-        except Stopped:
+        if attempted is None:
+            # Those begun before the stop still finish and are told below, in their turn.
             result.stopped = True
             result.outcomes.append(Outcome(name, profile.name, path, NOT_REACHED, ""))
-            break
-        except UsageError as e:  # a configuration error (a cleartext token URL, ...)
+            continue
+        outcome, notices, usage = attempted
+        if usage:
             codes.add(exitcodes.USAGE)
-            outcome, notices = Outcome(name, profile.name, path, FAILED, str(e)), []
         current[path] = notices
         if outcome is None:
             result.untouched += 1

@@ -19,22 +19,26 @@ from launcher.errors import Terminated
 
 TYPE_CHECKING = False  # typing itself costs ~2 ms of import, paid by every launch that waits
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 @contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGTERM, SIGHUP and SIGINT until the block ends. Only the main thread can install
-    handlers (and Python runs them only there): elsewhere this is a no-op."""
+def signals_deferred(noted: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold SIGTERM, SIGHUP and SIGINT until the block ends; NOTED, if given, is called as one
+    arrives (it must not raise: keepalive's stop request, seen by the waits of worker threads).
+    Only the main thread can install handlers (and Python runs them only there): elsewhere this
+    is a no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    noted: list[signal.Signals] = []
+    held: list[signal.Signals] = []
 
     def note(signum: int, frame: object) -> None:
-        noted.append(signal.Signals(signum))
+        held.append(signal.Signals(signum))
+        if noted is not None:
+            noted()
 
     previous = {s: signal.signal(s, note) for s in SIGNALS}
     try:
@@ -42,8 +46,8 @@ def signals_deferred() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        if noted:
-            _deliver(noted[0], previous[noted[0]])
+        if held:
+            _deliver(held[0], previous[held[0]])
 
 
 def _deliver(signum: int, handler: object) -> None:

@@ -88,3 +88,18 @@ def released_on_signals() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def shared_lock(kind: str | None, credentials_path: str, env: Mapping[str, str]) -> str | None:
+    """Where the lock the CLI behind KIND takes for CREDENTIALS_PATH lives, which every file in
+    that folder shares (Claude's config dir for its own file); None for a CLI without one.
+    Refreshes of files that share one wait for each other: run them one after another."""
+    import os
+
+    if kind is None:
+        return None
+    if kind == "claude":
+        from launcher.vendors import claude
+
+        return claude.lock_dir(credentials_path, env)
+    return os.path.dirname(os.path.abspath(credentials_path))
