@@ -261,8 +261,8 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/refresh/deferral.py",
-        "        if noted:\n            _deliver(noted[0], previous[noted[0]])",
-        "        if noted:\n            pass",
+        "        if held:\n            _deliver(held[0], previous[held[0]])",
+        "        if held:\n            pass",
         "a signal held during the request still stops the process afterwards",
         RULES,
     ),
@@ -812,7 +812,7 @@ MUTANTS: list[Mutant] = [
     ),
     M(
         "launcher/redact.py",
-        "    return _mask_runs(message, known) if known else message",
+        "    return _mask_runs(message, known)",
         "    return message",
         "a long run of a known token is masked wherever it was cut",
         ("tests/test_untrusted_text.py",),
