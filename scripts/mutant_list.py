@@ -902,6 +902,13 @@ MUTANTS: list[Mutant] = [
         ("tests/test_replay.py",),
     ),
     M(
+        "launcher/refresh/flight.py",
+        "                        held_back=True,\n                        unreachable=True,",
+        "                        blocked=True,\n                        unreachable=True,",
+        "a failed connection counts as a failure for keepalive; only the cooldown holds back",
+        ("tests/test_keepalive.py",),
+    ),
+    M(
         "launcher/forget.py",
         '        if values.get("unanswered") or values.get("pending_recovery"):',
         '        if values.get("pending_recovery"):',

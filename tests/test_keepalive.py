@@ -527,3 +527,21 @@ def test_sigterm_during_a_concurrent_pass_loses_no_rotated_token(home: Home) -> 
     last = json.loads((home.root / "state" / "wrap" / "keepalive" / "last-pass.json").read_text())
     assert last["result"] == "stopped"
     assert [o["action"] for o in last["outcomes"]].count(passes.NOT_REACHED) == 2
+
+
+def test_an_unreachable_endpoint_fails_the_pass_that_tried_it_then_is_left_alone(
+    home: Home,
+) -> None:
+    # Issue 25's cooldown must not hide the real attempt from keepalive's count of failures
+    # (an endpoint that stays down would never raise the "failing" notice otherwise).
+    with socket.socket() as s:  # a port nobody listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config(home, down=f"http://127.0.0.1:{port}/token")
+    account(home.root / ".down", "down-oauth-1-ci.json", 3600, "rt")
+    r = home.wrap("keepalive")
+    assert r.returncode == 5, r.stdout + r.stderr
+    assert r.stdout.startswith("✗ ci (down): refresh failed: ")
+    r = home.wrap("keepalive")  # inside the cooldown: not tried, and not a failure
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("- ci (down): held back: ")

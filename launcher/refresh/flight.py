@@ -362,7 +362,9 @@ class _Run:
                     e = RefreshError(
                         f"{e}; wrap tries it again in {wait} ('wrap --refresh-token' tries now)",
                         sent=False,
-                        blocked=True,
+                        # Tried and failed (keepalive counts it toward its notice); the next
+                        # launches, inside the cooldown, are the ones that do not try.
+                        held_back=True,
                         unreachable=True,
                     )
                 if e.firewall:
