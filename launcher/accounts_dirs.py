@@ -118,10 +118,7 @@ def check(
     if wanted and launched is not None:
         names = {n.name for n in named(loaded, known, env) if n.profile.name == launched}
         if wanted not in names:
-            raise UsageError(
-                f"{config.ACCOUNT_ENV}={wanted} is not an account of profiles.{launched}"
-                f".accounts ({loaded[0]}); use one of {', '.join(sorted(names)) or 'none'}"
-            )
+            raise UsageError(config.unknown_account(wanted, launched, loaded[0], names))
 
 
 def which(

@@ -15,7 +15,7 @@ from launcher.errors import UsageError
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms of import on the launch path
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
     from launcher.profiles import Profile
@@ -666,6 +666,14 @@ def bindings(
     return out
 
 
+def unknown_account(wanted: str, profile: str, config_path: str, names: Iterable[str]) -> str:
+    """What to say of a WRAP_ACCOUNT naming no account of PROFILE (the gate, status, doctor)."""
+    return (
+        f"{ACCOUNT_ENV}={wanted} is not an account of profiles.{profile}.accounts "
+        f"({config_path}); use one of {', '.join(sorted(names)) or 'none'}"
+    )
+
+
 def bound_account(
     section: Mapping[str, Any],
     profile: Profile,
@@ -705,11 +713,7 @@ def bound_account(
     wanted = env.get(ACCOUNT_ENV)
     if wanted:
         if wanted not in accounts:
-            names = ", ".join(sorted(accounts)) or "none"
-            return Bound(
-                problem=f"{ACCOUNT_ENV}={wanted} is not an account of profiles.{profile.name}"
-                f".accounts ({config_path}); use one of {names}"
-            )
+            return Bound(problem=unknown_account(wanted, profile.name, config_path, accounts))
         directory, fleet = accounts[wanted]
         return Bound(
             name=wanted,
